@@ -1,0 +1,276 @@
+/**
+ * Turns one telemetry event into its envelope (UTF-8 JSON bytes) and picks
+ * its partition key. Envelopes larger than the configured limit are shipped
+ * with their `record` cut to a string prefix and a `truncated` marker.
+ *
+ * This runs once per received event, so the constant part of the envelope is
+ * serialized once per encoder and every event costs only the JSON.stringify
+ * calls its own fields need plus one UTF-8 encode.
+ *
+ * @module
+ */
+import type {
+  BufferedEvent,
+  EnvelopeContext,
+  TelemetryEvent,
+} from "./types.ts";
+
+/** How the partition key of an event is chosen. */
+export type PartitionKeyStrategy = "requestId" | "environment" | "random";
+
+/** Longest partition key Kinesis accepts, in characters. */
+export const MAX_PARTITION_KEY_CHARS = 256;
+
+/** Options of {@link createEnvelopeEncoder}. */
+export interface EnvelopeEncoderOptions {
+  /** Context stamped on every envelope. */
+  context: EnvelopeContext;
+  /** Partition key strategy. */
+  partitionKey: PartitionKeyStrategy;
+  /** Largest envelope in bytes; larger ones are truncated to fit. */
+  maxEnvelopeBytes: number;
+  /** Source of keys for the `random` strategy (default `crypto.randomUUID`). */
+  randomKey?: () => string;
+}
+
+/** What encoding one event produced. */
+export interface EncodedEvent {
+  /** The envelope ready for the buffer (`uncertain` is false). */
+  event: BufferedEvent;
+  /** True when `record` was cut to fit `maxEnvelopeBytes`. */
+  truncated: boolean;
+  /** Size in bytes of the full, untruncated envelope. */
+  originalBytes: number;
+}
+
+/** Encodes one event received at `receivedAt` (epoch ms). */
+export type EnvelopeEncoder = (
+  event: TelemetryEvent,
+  receivedAt: number,
+) => EncodedEvent;
+
+/** Digits of the largest `originalBytes` the marker may carry (a safe integer). */
+const MAX_ORIGINAL_BYTES_DIGITS = String(Number.MAX_SAFE_INTEGER).length;
+
+const utf8 = new TextEncoder();
+
+/**
+ * Creates an encoder bound to one execution environment's context.
+ *
+ * @throws RangeError when `maxEnvelopeBytes` cannot hold even an envelope
+ * with empty time, type and record plus the truncation marker.
+ */
+export function createEnvelopeEncoder(
+  options: EnvelopeEncoderOptions,
+): EnvelopeEncoder {
+  const { context, maxEnvelopeBytes } = options;
+  const contextFields = `,"function":{"name":${
+    JSON.stringify(context.functionName)
+  },"version":${JSON.stringify(context.functionVersion)}},"region":${
+    JSON.stringify(context.region)
+  },"accountId":${JSON.stringify(context.accountId)},"environmentId":${
+    JSON.stringify(context.environmentId)
+  }`;
+  const envelopeEnd = contextFields + "}";
+  const smallestTruncated = utf8ByteLength(
+    `{"time":"","type":"","record":""${contextFields},"truncated":{"originalBytes":${
+      "9".repeat(MAX_ORIGINAL_BYTES_DIGITS)
+    }}}`,
+  );
+  if (
+    !Number.isSafeInteger(maxEnvelopeBytes) ||
+    maxEnvelopeBytes < smallestTruncated
+  ) {
+    throw new RangeError(
+      `maxEnvelopeBytes must be an integer of at least ${smallestTruncated} ` +
+        `for this context, got ${maxEnvelopeBytes}`,
+    );
+  }
+  const chooseKey = createPartitionKeyChooser(
+    options.partitionKey,
+    context.environmentId,
+    options.randomKey ?? (() => crypto.randomUUID()),
+  );
+
+  return (event, receivedAt) => {
+    const timeJson = JSON.stringify(event.time) ?? "null";
+    const typeJson = JSON.stringify(event.type) ?? "null";
+    const recordJson = JSON.stringify(event.record) ?? "null";
+    const head = `{"time":${timeJson},"type":${typeJson},"record":`;
+    const full = utf8.encode(head + recordJson + envelopeEnd);
+    const partitionKey = chooseKey(event.record);
+    if (full.byteLength <= maxEnvelopeBytes) {
+      return {
+        event: { data: full, partitionKey, receivedAt, uncertain: false },
+        truncated: false,
+        originalBytes: full.byteLength,
+      };
+    }
+    const originalBytes = full.byteLength;
+    const text = truncatedEnvelopeText({
+      event,
+      head,
+      recordText: typeof event.record === "string" ? event.record : recordJson,
+      contextFields,
+      originalBytes,
+      maxEnvelopeBytes,
+    });
+    return {
+      event: {
+        data: utf8.encode(text),
+        partitionKey,
+        receivedAt,
+        uncertain: false,
+      },
+      truncated: true,
+      originalBytes,
+    };
+  };
+}
+
+interface TruncationInput {
+  event: TelemetryEvent;
+  head: string;
+  recordText: string;
+  contextFields: string;
+  originalBytes: number;
+  maxEnvelopeBytes: number;
+}
+
+/** Builds the text of a truncated envelope; its UTF-8 size is ≤ maxEnvelopeBytes. */
+function truncatedEnvelopeText(input: TruncationInput): string {
+  const { event, contextFields, maxEnvelopeBytes } = input;
+  const tail =
+    `${contextFields},"truncated":{"originalBytes":${input.originalBytes}}}`;
+  const tailBytes = utf8ByteLength(tail);
+  const recordRoom = maxEnvelopeBytes - utf8ByteLength(input.head) - tailBytes;
+  if (recordRoom >= 2) {
+    return input.head + jsonStringPrefix(input.recordText, recordRoom) + tail;
+  }
+  // Only a pathological time or type (megabytes long) gets here: cutting
+  // them too is better than failing the event, which would lose it whole.
+  const timeText = asText(event.time);
+  const typeText = asText(event.type);
+  const room = maxEnvelopeBytes - tailBytes -
+    utf8ByteLength(`{"time":"","type":"","record":""`);
+  const timeLiteral = jsonStringPrefix(timeText, 2 + Math.floor(room / 2));
+  const typeLiteral = jsonStringPrefix(
+    typeText,
+    2 + room - (utf8ByteLength(timeLiteral) - 2),
+  );
+  return `{"time":${timeLiteral},"type":${typeLiteral},"record":""${tail}`;
+}
+
+function asText(value: unknown): string {
+  return typeof value === "string" ? value : JSON.stringify(value) ?? "null";
+}
+
+/**
+ * JSON string literal (quotes included) of the longest prefix of `text`
+ * whose UTF-8 encoding fits `maxLiteralBytes`. The prefix ends on a code
+ * point boundary. Runs in time linear in the prefix length.
+ */
+export function jsonStringPrefix(
+  text: string,
+  maxLiteralBytes: number,
+): string {
+  const room = maxLiteralBytes - 2;
+  if (room < 0) {
+    throw new RangeError(`a JSON string needs 2 bytes, got ${maxLiteralBytes}`);
+  }
+  let used = 0;
+  let end = 0;
+  while (end < text.length) {
+    const code = text.charCodeAt(end);
+    let units = 1;
+    let cost: number;
+    if (code < 0x80) {
+      if (code === 0x22 || code === 0x5c) cost = 2;
+      else if (code >= 0x20) cost = 1;
+      else cost = SHORT_ESCAPES.has(code) ? 2 : 6;
+    } else if (code < 0x800) {
+      cost = 2;
+    } else if (code >= 0xd800 && code <= 0xdfff) {
+      const next = end + 1 < text.length ? text.charCodeAt(end + 1) : 0;
+      if (code <= 0xdbff && next >= 0xdc00 && next <= 0xdfff) {
+        cost = 4;
+        units = 2;
+      } else {
+        cost = 6; // JSON.stringify writes a lone surrogate as \uXXXX
+      }
+    } else {
+      cost = 3;
+    }
+    if (used + cost > room) break;
+    used += cost;
+    end += units;
+  }
+  return JSON.stringify(end === text.length ? text : text.slice(0, end));
+}
+
+/** Control characters JSON.stringify writes as a two-byte escape. */
+const SHORT_ESCAPES = new Set([0x08, 0x09, 0x0a, 0x0c, 0x0d]);
+
+/**
+ * Number of bytes `TextEncoder` produces for `text` (a lone surrogate
+ * becomes U+FFFD, 3 bytes), without allocating.
+ */
+export function utf8ByteLength(text: string): number {
+  let bytes = text.length;
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code < 0x80) continue;
+    if (code < 0x800) {
+      bytes += 1;
+    } else if (code >= 0xd800 && code <= 0xdbff && i + 1 < text.length) {
+      const next = text.charCodeAt(i + 1);
+      if (next >= 0xdc00 && next <= 0xdfff) {
+        bytes += 2; // 4 bytes for 2 code units
+        i++;
+      } else {
+        bytes += 2;
+      }
+    } else {
+      bytes += 2;
+    }
+  }
+  return bytes;
+}
+
+/**
+ * Returns the function that picks an event's partition key from its record.
+ * Keys never exceed {@link MAX_PARTITION_KEY_CHARS} and never end in half a
+ * surrogate pair.
+ */
+export function createPartitionKeyChooser(
+  strategy: PartitionKeyStrategy,
+  environmentId: string,
+  randomKey: () => string = () => crypto.randomUUID(),
+): (record: unknown) => string {
+  const fallback = capPartitionKey(environmentId);
+  switch (strategy) {
+    case "environment":
+      return () => fallback;
+    case "random":
+      return () => capPartitionKey(randomKey());
+    case "requestId":
+      return (record) => {
+        if (typeof record !== "object" || record === null) return fallback;
+        const id = (record as { requestId?: unknown }).requestId;
+        return typeof id === "string" && id.length > 0
+          ? capPartitionKey(id)
+          : fallback;
+      };
+    default:
+      throw new RangeError(`unknown partition key strategy: ${strategy}`);
+  }
+}
+
+function capPartitionKey(key: string): string {
+  if (key.length <= MAX_PARTITION_KEY_CHARS) return key;
+  const last = key.charCodeAt(MAX_PARTITION_KEY_CHARS - 1);
+  const cut = last >= 0xd800 && last <= 0xdbff
+    ? MAX_PARTITION_KEY_CHARS - 1
+    : MAX_PARTITION_KEY_CHARS;
+  return key.slice(0, cut);
+}
