@@ -1,0 +1,301 @@
+/**
+ * The extension's start-up sequence and shutdown accounting, with every
+ * dependency passed in: register, read the configuration (errors go to
+ * `/init/error`), start the listener, subscribe, run the lifecycle loop,
+ * then close the listener and write the summary.
+ *
+ * @module
+ */
+import { EventBuffer } from "./buffer.ts";
+import {
+  type Config,
+  ConfigError,
+  type EnvReader,
+  type LogLevel,
+  parseConfig,
+} from "./config.ts";
+import { createEnvelopeEncoder } from "./encoder.ts";
+import { ExtensionsApiClient, type Registration } from "./extensions_api.ts";
+import { Flusher } from "./flusher.ts";
+import type { KinesisPutter } from "./kinesis_client.ts";
+import { runLifecycle } from "./lifecycle.ts";
+import { createTelemetryHandler } from "./listener.ts";
+import { createLogger, type LineSink, type Logger } from "./log.ts";
+import { InvocationProgress, realTimers, type Timers } from "./progress.ts";
+import { DEFAULT_RETRY_POLICY } from "./sender.ts";
+import { Stats } from "./stats.ts";
+import { subscribe } from "./telemetry_api.ts";
+import { type BufferedEvent, RECORD_OVERHEAD_BYTES } from "./types.ts";
+
+/** A running HTTP server, as far as the extension needs one. */
+export interface ListeningServer {
+  /** The bound port. */
+  port: number;
+  /** Stops accepting and waits for open requests to finish. */
+  shutdown(): Promise<void>;
+}
+
+/** Starts the telemetry listener; `Deno.serve` in production. */
+export type ServeFunction = (
+  port: number,
+  handler: (request: Request) => Promise<Response>,
+) => ListeningServer;
+
+/** Everything the extension takes from its surroundings. */
+export interface ExtensionDeps {
+  /** Environment variables. */
+  env: EnvReader;
+  /** Extension name registered with Lambda. */
+  extensionName: string;
+  /** `fetch` for the Extensions and Telemetry APIs. */
+  fetch?: typeof fetch;
+  /** Builds the Kinesis client from the validated configuration. */
+  createPutter: (config: Config) => KinesisPutter;
+  /** Starts the listener. */
+  serve: ServeFunction;
+  /** Log line sink (stderr). */
+  logSink?: LineSink;
+  /** Wall clock. */
+  now?: () => number;
+  /** Timers. */
+  timers?: Timers;
+  /** Jitter source. */
+  random?: () => number;
+  /** Aborted by SIGTERM/SIGINT. */
+  stop?: AbortSignal;
+  /** Environment id; random by default. */
+  environmentId?: string;
+}
+
+/** Subscription attempts before init fails (Lambda's init budget is 10 s). */
+const SUBSCRIBE_ATTEMPTS = 3;
+/** Longest wait for open listener requests at exit. */
+const LISTENER_CLOSE_MS = 100;
+
+/** Runs the extension to its end and returns the process exit code. */
+export async function runExtension(deps: ExtensionDeps): Promise<number> {
+  const now = deps.now ?? Date.now;
+  const timers = deps.timers ?? realTimers;
+  const earlyLevel = (deps.env("KINESIS_TELEMETRY_LOG_LEVEL") ?? "info")
+    .toLowerCase();
+  let logger = createLogger(
+    isLogLevel(earlyLevel) ? earlyLevel : "info",
+    deps.logSink,
+    now,
+  );
+  const runtimeApi = deps.env("AWS_LAMBDA_RUNTIME_API");
+  if (!runtimeApi) {
+    logger.error("AWS_LAMBDA_RUNTIME_API is not set: not running in Lambda");
+    return 1;
+  }
+  const api = new ExtensionsApiClient({
+    runtimeApi,
+    extensionName: deps.extensionName,
+    fetch: deps.fetch,
+  });
+
+  let registration: Registration;
+  try {
+    registration = await api.register();
+  } catch (error) {
+    logger.error("registration failed", { error });
+    await api.initError("Extension.RegisterFailed", String(error)).catch(
+      () => {},
+    );
+    return 1;
+  }
+
+  let config: Config;
+  try {
+    config = parseConfig(deps.env);
+  } catch (error) {
+    const message = error instanceof ConfigError
+      ? error.message
+      : String(error);
+    logger.error("invalid configuration", { error: message });
+    await api.initError("Extension.ConfigInvalid", message).catch(() => {});
+    return 1;
+  }
+  logger = createLogger(config.logLevel, deps.logSink, now);
+
+  const stats = new Stats();
+  const buffer = new EventBuffer(config.maxBufferBytes);
+  const progress = new InvocationProgress(timers);
+  const ownLogEvents = new WeakSet<BufferedEvent>();
+  const encoder = createEnvelopeEncoder({
+    context: {
+      functionName: registration.functionName ||
+        (deps.env("AWS_LAMBDA_FUNCTION_NAME") ?? ""),
+      functionVersion: registration.functionVersion ||
+        (deps.env("AWS_LAMBDA_FUNCTION_VERSION") ?? ""),
+      region: config.region,
+      accountId: registration.accountId,
+      environmentId: deps.environmentId ?? crypto.randomUUID(),
+    },
+    partitionKey: config.partitionKey,
+    maxEnvelopeBytes: config.maxRecordBytes - RECORD_OVERHEAD_BYTES,
+  });
+
+  let server: ListeningServer;
+  try {
+    server = deps.serve(
+      config.listenerPort,
+      createTelemetryHandler({
+        buffer,
+        encode: encoder,
+        stats,
+        logger,
+        progress,
+        maxBodyBytes: config.maxBodyBytes,
+        excludeTypes: config.excludeTypes,
+        ownLogEvents,
+        now,
+      }),
+    );
+  } catch (error) {
+    const message = `listener could not start on port ${config.listenerPort}: ${
+      (error as Error)?.message ?? error
+    }`;
+    logger.error(message);
+    await api.initError("Extension.ListenerFailed", message).catch(() => {});
+    return 1;
+  }
+
+  const subscribed = await subscribeWithRetry(
+    config,
+    runtimeApi,
+    registration.identifier,
+    server.port,
+    deps.fetch,
+    timers,
+    logger,
+  );
+  if (subscribed !== true) {
+    await api.initError("Extension.SubscribeFailed", subscribed).catch(
+      () => {},
+    );
+    await closeServer(server, timers);
+    return 1;
+  }
+  logger.info("ready", {
+    stream: config.streamArn ?? config.streamName,
+    format: config.format,
+    flush: config.flush,
+    port: server.port,
+    types: config.types,
+  });
+
+  const flusher = new Flusher({
+    buffer,
+    format: config.format,
+    maxRecordBytes: config.maxRecordBytes,
+    stats,
+    logger,
+    ownLogEvents,
+    send: {
+      putter: deps.createPutter(config),
+      now,
+      timers,
+      random: deps.random ?? Math.random,
+      policy: {
+        ...DEFAULT_RETRY_POLICY,
+        requestTimeoutMs: config.requestTimeoutMs,
+      },
+    },
+  });
+
+  let result;
+  try {
+    result = await runLifecycle({
+      api,
+      buffer,
+      flusher,
+      progress,
+      stats,
+      logger,
+      config,
+      now,
+      timers,
+      stop: deps.stop,
+    });
+  } catch (error) {
+    logger.error("lifecycle failed", { error });
+    await api.exitError("Extension.Crash", String(error)).catch(() => {});
+    result = { exitCode: 1, reason: String(error) };
+  }
+
+  // Closed before counting, so no event is accepted after the summary.
+  await closeServer(server, timers);
+  if (buffer.length > 0) {
+    stats.drop(
+      flusher.lastOutcome?.lastError?.permanent
+        ? "kinesis_rejected"
+        : "shutdown_deadline",
+      buffer.length,
+    );
+  }
+  logger.info("summary", {
+    ...stats.summary(0),
+    reason: result.reason,
+  });
+  return result.exitCode;
+}
+
+async function subscribeWithRetry(
+  config: Config,
+  runtimeApi: string,
+  identifier: string,
+  port: number,
+  fetchFn: typeof fetch | undefined,
+  timers: Timers,
+  logger: Logger,
+): Promise<true | string> {
+  let lastError = "";
+  for (let attempt = 1; attempt <= SUBSCRIBE_ATTEMPTS; attempt++) {
+    try {
+      await subscribe({
+        runtimeApi,
+        identifier,
+        types: config.types,
+        schemaVersion: config.schemaVersion,
+        buffering: config.buffering,
+        port,
+        fetch: fetchFn,
+      });
+      return true;
+    } catch (error) {
+      lastError = (error as Error)?.message ?? String(error);
+      const status = (error as { status?: number }).status ?? 0;
+      logger.warn("telemetry subscription failed", {
+        attempt,
+        error: lastError,
+      });
+      // A 4xx is a refusal that a retry cannot change.
+      if (status >= 400 && status < 500) break;
+      if (attempt < SUBSCRIBE_ATTEMPTS) {
+        await new Promise((resolve) =>
+          timers.setTimeout(() => resolve(undefined), 100 * attempt)
+        );
+      }
+    }
+  }
+  return lastError;
+}
+
+async function closeServer(
+  server: ListeningServer,
+  timers: Timers,
+): Promise<void> {
+  let timer: unknown;
+  await Promise.race([
+    server.shutdown().catch(() => {}),
+    new Promise<void>((resolve) => {
+      timer = timers.setTimeout(resolve, LISTENER_CLOSE_MS);
+    }),
+  ]);
+  timers.clearTimeout(timer);
+}
+
+function isLogLevel(value: string): value is LogLevel {
+  return ["error", "warn", "info", "debug"].includes(value);
+}

@@ -1,0 +1,87 @@
+/**
+ * A bounded FIFO of encoded telemetry events. It counts bytes, not items,
+ * so memory stays bounded whatever the events' sizes; events taken out for a
+ * send keep counting against the bound until they are settled.
+ *
+ * @module
+ */
+import type { BufferedEvent } from "./types.ts";
+
+/** The buffer of events waiting for Kinesis. */
+export class EventBuffer {
+  #items: BufferedEvent[] = [];
+  #queuedBytes = 0;
+  #takenBytes = 0;
+  readonly #maxBytes: number;
+
+  /** Creates a buffer holding at most `maxBytes` of envelopes (queued plus taken). */
+  constructor(maxBytes: number) {
+    this.#maxBytes = maxBytes;
+  }
+
+  /** Events waiting in the queue. */
+  get length(): number {
+    return this.#items.length;
+  }
+
+  /** Bytes waiting in the queue. */
+  get queuedBytes(): number {
+    return this.#queuedBytes;
+  }
+
+  /** Bytes taken out for a send and not yet settled. */
+  get takenBytes(): number {
+    return this.#takenBytes;
+  }
+
+  /** Bytes still free under the bound. */
+  get freeBytes(): number {
+    return this.#maxBytes - this.#queuedBytes - this.#takenBytes;
+  }
+
+  /** Arrival time of the oldest queued event, or undefined when empty. */
+  get oldestReceivedAt(): number | undefined {
+    return this.#items[0]?.receivedAt;
+  }
+
+  /**
+   * Appends all `events`, or none of them when they do not fit: a partial
+   * accept cannot be acknowledged to Lambda without losing or duplicating.
+   */
+  offer(events: readonly BufferedEvent[], bytes: number): boolean {
+    if (bytes > this.freeBytes) return false;
+    for (const event of events) this.#items.push(event);
+    this.#queuedBytes += bytes;
+    return true;
+  }
+
+  /** Takes every queued event out, oldest first, for a send. */
+  takeAll(): BufferedEvent[] {
+    const taken = this.#items;
+    this.#items = [];
+    this.#takenBytes += this.#queuedBytes;
+    this.#queuedBytes = 0;
+    return taken;
+  }
+
+  /** Forgets taken events that were delivered (or dropped). */
+  settle(events: readonly BufferedEvent[]): void {
+    this.#takenBytes -= sizeOf(events);
+  }
+
+  /** Puts taken events back at the front, in their order, to be sent again. */
+  requeue(events: readonly BufferedEvent[]): void {
+    if (events.length === 0) return;
+    const bytes = sizeOf(events);
+    this.#takenBytes -= bytes;
+    this.#queuedBytes += bytes;
+    this.#items = [...events, ...this.#items];
+  }
+}
+
+/** Sum of the envelope sizes of `events`. */
+export function sizeOf(events: readonly BufferedEvent[]): number {
+  let bytes = 0;
+  for (const event of events) bytes += event.data.byteLength;
+  return bytes;
+}

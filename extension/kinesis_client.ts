@@ -1,0 +1,209 @@
+/**
+ * The one place that talks to Kinesis: PutRecords through the AWS SDK v3,
+ * loaded lazily so the SDK's start-up cost is not paid during Lambda's init
+ * phase, with an HTTP/1.1 keep-alive handler (kinesalite and real Kinesis
+ * both speak it) and no SDK retries: the sender retries within the time the
+ * lifecycle allows.
+ *
+ * @module
+ */
+
+/** One entry of a PutRecords request. */
+export interface PutRecordsEntry {
+  /** Payload. */
+  data: Uint8Array;
+  /** Partition key. */
+  partitionKey: string;
+}
+
+/** Per-entry result, in request order. */
+export interface PutRecordsEntryResult {
+  /** Set when this entry was not stored. */
+  errorCode?: string;
+  /** Kinesis' explanation. */
+  errorMessage?: string;
+}
+
+/** The answer to a PutRecords request that reached Kinesis. */
+export interface PutRecordsResult {
+  /** Entries not stored. */
+  failedRecordCount: number;
+  /** One per entry, in request order. */
+  entries: PutRecordsEntryResult[];
+}
+
+/** A PutRecords request that failed as a whole. */
+export class KinesisRequestError extends Error {
+  /**
+   * False when the request may have been stored (timeout, abort, broken
+   * connection): a retry may then duplicate its records.
+   */
+  readonly outcomeKnown: boolean;
+  /** True for errors that retrying cannot fix (access denied, no such stream). */
+  readonly permanent: boolean;
+  /** Error name or code. */
+  readonly code: string;
+  /** Creates the error. */
+  constructor(
+    message: string,
+    options: { outcomeKnown: boolean; permanent: boolean; code: string },
+  ) {
+    super(message);
+    this.name = "KinesisRequestError";
+    this.outcomeKnown = options.outcomeKnown;
+    this.permanent = options.permanent;
+    this.code = options.code;
+  }
+}
+
+/** Sends PutRecords requests. */
+export interface KinesisPutter {
+  /** Sends one request; rejects with {@linkcode KinesisRequestError}. */
+  putRecords(
+    entries: readonly PutRecordsEntry[],
+    signal: AbortSignal,
+  ): Promise<PutRecordsResult>;
+  /** Drops pooled connections, so nothing survives a request that was given up. */
+  reset(): void;
+}
+
+/** Where and how to reach the stream. */
+export interface KinesisTarget {
+  /** Stream name. */
+  streamName: string;
+  /** Stream ARN, preferred when set. */
+  streamArn: string | undefined;
+  /** Region. */
+  region: string;
+  /** Endpoint override. */
+  endpoint: string | undefined;
+  /** Socket-level timeout, a backstop behind the sender's own deadline. */
+  requestTimeoutMs: number;
+}
+
+const PERMANENT = new Set([
+  "AccessDeniedException",
+  "ResourceNotFoundException",
+  "ValidationException",
+  "InvalidArgumentException",
+  "KMSAccessDeniedException",
+  "KMSDisabledException",
+  "KMSNotFoundException",
+  "KMSInvalidStateException",
+  "UnrecognizedClientException",
+  "InvalidSignatureException",
+]);
+
+type Sdk = typeof import("@aws-sdk/client-kinesis");
+type HttpHandlerModule = typeof import("@smithy/node-http-handler");
+
+/** Creates a putter backed by the AWS SDK, loading it on first use. */
+export function createSdkPutter(target: KinesisTarget): KinesisPutter {
+  let loaded: Promise<{ sdk: Sdk; handler: HttpHandlerModule }> | undefined;
+  let client: InstanceType<Sdk["KinesisClient"]> | undefined;
+  const load = () =>
+    loaded ??= Promise.all([
+      import("@aws-sdk/client-kinesis"),
+      import("@smithy/node-http-handler"),
+    ]).then(([sdk, handler]) => ({ sdk, handler }));
+  const getClient = async () => {
+    const { sdk, handler } = await load();
+    client ??= new sdk.KinesisClient({
+      region: target.region,
+      endpoint: target.endpoint,
+      credentials: credentialsFromEnvironment(),
+      maxAttempts: 1,
+      requestHandler: new handler.NodeHttpHandler({
+        connectionTimeout: Math.min(target.requestTimeoutMs, 3_000),
+        requestTimeout: target.requestTimeoutMs,
+      }),
+    });
+    return { sdk, client };
+  };
+  return {
+    async putRecords(entries, signal) {
+      const { sdk, client } = await getClient();
+      const records = entries.map((entry) => ({
+        Data: entry.data,
+        PartitionKey: entry.partitionKey,
+      }));
+      const input = target.streamArn
+        ? { StreamARN: target.streamArn, Records: records }
+        : { StreamName: target.streamName, Records: records };
+      try {
+        const output = await client.send(new sdk.PutRecordsCommand(input), {
+          abortSignal: signal,
+        });
+        return {
+          failedRecordCount: output.FailedRecordCount ?? 0,
+          entries: (output.Records ?? []).map((entry) => ({
+            errorCode: entry.ErrorCode,
+            errorMessage: entry.ErrorMessage,
+          })),
+        };
+      } catch (error) {
+        throw classifyError(error, signal);
+      }
+    },
+    reset() {
+      client?.destroy();
+      client = undefined;
+    },
+  };
+}
+
+/**
+ * Credentials straight from Lambda's environment when present, which skips
+ * the SDK's provider chain (files, IMDS) on the hot path; otherwise the
+ * SDK's default chain.
+ */
+function credentialsFromEnvironment() {
+  const accessKeyId = Deno.env.get("AWS_ACCESS_KEY_ID");
+  const secretAccessKey = Deno.env.get("AWS_SECRET_ACCESS_KEY");
+  if (!accessKeyId || !secretAccessKey) return undefined;
+  return {
+    accessKeyId,
+    secretAccessKey,
+    sessionToken: Deno.env.get("AWS_SESSION_TOKEN") || undefined,
+  };
+}
+
+/** Maps an SDK or network error to a {@linkcode KinesisRequestError}. */
+export function classifyError(
+  error: unknown,
+  signal?: AbortSignal,
+): KinesisRequestError {
+  const err = error as {
+    name?: string;
+    code?: string;
+    message?: string;
+    $metadata?: { httpStatusCode?: number };
+  };
+  const code = err?.name && err.name !== "Error"
+    ? err.name
+    : err?.code ?? "UnknownError";
+  const status = err?.$metadata?.httpStatusCode;
+  const message = `${code}: ${err?.message ?? String(error)}`;
+  if (signal?.aborted) {
+    return new KinesisRequestError(`request abandoned: ${message}`, {
+      outcomeKnown: false,
+      permanent: false,
+      code: "Abandoned",
+    });
+  }
+  if (typeof status === "number" && status >= 400) {
+    return new KinesisRequestError(message, {
+      outcomeKnown: true,
+      permanent: PERMANENT.has(code),
+      code,
+    });
+  }
+  // Refused or unresolvable connections never reached Kinesis.
+  const known = err?.code === "ECONNREFUSED" || err?.code === "ENOTFOUND" ||
+    code === "ECONNREFUSED";
+  return new KinesisRequestError(message, {
+    outcomeKnown: known,
+    permanent: false,
+    code,
+  });
+}

@@ -1,0 +1,221 @@
+/**
+ * The event loop: waits in `/event/next`, decides when buffered telemetry
+ * goes to Kinesis, and ends the process cleanly before the SHUTDOWN
+ * deadline. It keeps three rules: no Kinesis request is in flight when it
+ * calls `/event/next` (the freeze that may follow would cut it); it never
+ * spends more than `maxHoldMs` on an invocation; and at SHUTDOWN it flushes
+ * until the deadline minus a margin, then counts what is left.
+ *
+ * @module
+ */
+import type { EventBuffer } from "./buffer.ts";
+import type { Config } from "./config.ts";
+import type { LifecycleEvent } from "./extensions_api.ts";
+import type { Flusher, FlushOutcome } from "./flusher.ts";
+import type { Logger } from "./log.ts";
+import type { InvocationProgress, Timers } from "./progress.ts";
+import type { Stats } from "./stats.ts";
+
+/** The Extensions API calls the loop makes. */
+export interface LifecycleApi {
+  /** `GET /event/next`. */
+  next(signal?: AbortSignal): Promise<LifecycleEvent>;
+  /** `POST /exit/error`. */
+  exitError(errorType: string, message: string): Promise<void>;
+}
+
+/** What the loop needs. */
+export interface LifecycleOptions {
+  /** Extensions API. */
+  api: LifecycleApi;
+  /** The buffer (read for sizes and the final count). */
+  buffer: EventBuffer;
+  /** Sends buffered events. */
+  flusher: Flusher;
+  /** Arrival of runtimeDone/report events. */
+  progress: InvocationProgress;
+  /** Counters. */
+  stats: Stats;
+  /** Logger. */
+  logger: Logger;
+  /** Settings. */
+  config: Pick<
+    Config,
+    "flush" | "maxHoldMs" | "shutdownMarginMs" | "types" | "buffering"
+  >;
+  /** Wall clock. */
+  now: () => number;
+  /** Timers. */
+  timers: Timers;
+  /** Aborted on SIGTERM/SIGINT: ends the loop as a SHUTDOWN would. */
+  stop?: AbortSignal;
+}
+
+/** How the loop ended. */
+export interface LifecycleResult {
+  /** Process exit code. */
+  exitCode: number;
+  /** Why it ended. */
+  reason: string;
+}
+
+/** Consecutive `/event/next` failures tolerated before giving up. */
+export const NEXT_ATTEMPTS = 5;
+/** Shutdown budget used when a signal, not Lambda, ends the process. */
+export const SIGNAL_SHUTDOWN_MS = 1_500;
+/** Longest pause of flushing after Kinesis kept failing. */
+export const MAX_BREAKER_MS = 30_000;
+
+/** Runs the loop until SHUTDOWN, a stop signal, or an unrecoverable error. */
+export async function runLifecycle(
+  options: LifecycleOptions,
+): Promise<LifecycleResult> {
+  const { api, config, logger, now, progress, stats } = options;
+  const platform = config.types.includes("platform");
+  // Lambda delivers an invocation's report after the invocation ended: at the
+  // thaw for the next one, within its buffering timeout.
+  const reportWaitMs = config.buffering.timeoutMs + 50;
+  const breaker = new FlushBreaker(now);
+  let previousRequestId: string | undefined;
+  let nextFailures = 0;
+
+  const flush = async (deadline: number): Promise<FlushOutcome> => {
+    const outcome = await options.flusher.flush(deadline);
+    breaker.record(outcome);
+    return outcome;
+  };
+
+  while (true) {
+    let event: LifecycleEvent;
+    try {
+      event = await api.next(options.stop);
+      nextFailures = 0;
+    } catch (error) {
+      if (options.stop?.aborted) {
+        event = {
+          eventType: "SHUTDOWN",
+          deadlineMs: now() + SIGNAL_SHUTDOWN_MS,
+          shutdownReason: "SIGNAL",
+        };
+      } else {
+        nextFailures++;
+        logger.warn("event/next failed", { error, attempt: nextFailures });
+        if (nextFailures >= NEXT_ATTEMPTS) {
+          const message = `event/next failed ${nextFailures} times: ${
+            (error as Error)?.message ?? error
+          }`;
+          await finish(options, now() + SIGNAL_SHUTDOWN_MS, previousRequestId);
+          await api.exitError("Extension.EventNextFailed", message).catch(
+            () => {},
+          );
+          return { exitCode: 1, reason: message };
+        }
+        await sleep(options.timers, 50 * 2 ** nextFailures);
+        continue;
+      }
+    }
+
+    if (event.eventType === "SHUTDOWN") {
+      logger.debug("shutdown", { reason: event.shutdownReason });
+      await finish(
+        options,
+        event.deadlineMs - config.shutdownMarginMs,
+        previousRequestId,
+      );
+      return { exitCode: 0, reason: `SHUTDOWN ${event.shutdownReason}` };
+    }
+
+    stats.invocations++;
+    const holdDeadline = Math.min(
+      now() + config.maxHoldMs,
+      event.deadlineMs,
+    );
+    if (platform && previousRequestId) {
+      await progress.waitFor(
+        "platform.report",
+        previousRequestId,
+        Math.min(reportWaitMs, holdDeadline - now()),
+      );
+    }
+    if (options.buffer.length > 0 && breaker.allows()) {
+      await flush(holdDeadline);
+    }
+    if (config.flush === "end" && platform) {
+      // Freshness first: this invocation's events before the freeze. The
+      // hold starts when the runtime is known to be done.
+      await progress.waitFor(
+        "platform.runtimeDone",
+        event.requestId,
+        event.deadlineMs - now() + reportWaitMs,
+      );
+      if (options.buffer.length > 0 && breaker.allows()) {
+        await flush(now() + config.maxHoldMs);
+      }
+    }
+    previousRequestId = event.requestId;
+    if (options.stop?.aborted) {
+      await finish(options, now() + SIGNAL_SHUTDOWN_MS, previousRequestId);
+      return { exitCode: 0, reason: "SIGNAL" };
+    }
+  }
+}
+
+/**
+ * The shutdown flush: waits briefly for the last invocation's report, which
+ * Lambda sends only now, then flushes until `deadline` and counts whatever
+ * could not be delivered.
+ */
+async function finish(
+  options: LifecycleOptions,
+  deadline: number,
+  lastRequestId: string | undefined,
+): Promise<void> {
+  const { buffer, config, now, progress, flusher } = options;
+  if (config.types.includes("platform") && lastRequestId) {
+    await progress.waitFor(
+      "platform.report",
+      lastRequestId,
+      Math.min(config.buffering.timeoutMs + 100, (deadline - now()) / 3),
+    );
+  }
+  let lastOutcome: FlushOutcome | undefined;
+  while (buffer.length > 0 && deadline - now() > 10) {
+    lastOutcome = await flusher.flush(deadline);
+    if (lastOutcome.lastError?.permanent) break;
+  }
+  if (buffer.length > 0) {
+    options.logger.warn("events not delivered before the shutdown deadline", {
+      events: buffer.length,
+      error: lastOutcome?.lastError?.message,
+    });
+  }
+}
+
+/**
+ * Pauses flushing after flushes that delivered nothing, so a Kinesis outage
+ * costs the hold time on a few invocations, not on every one.
+ */
+class FlushBreaker {
+  #failures = 0;
+  #pausedUntil = 0;
+  constructor(private readonly now: () => number) {}
+
+  allows(): boolean {
+    return this.now() >= this.#pausedUntil;
+  }
+
+  record(outcome: FlushOutcome): void {
+    if (outcome.delivered > 0 || !outcome.lastError) {
+      this.#failures = 0;
+      this.#pausedUntil = 0;
+      return;
+    }
+    this.#failures++;
+    this.#pausedUntil = this.now() +
+      Math.min(MAX_BREAKER_MS, 250 * 2 ** (this.#failures - 1));
+  }
+}
+
+function sleep(timers: Timers, ms: number): Promise<void> {
+  return new Promise((resolve) => timers.setTimeout(() => resolve(), ms));
+}

@@ -1,0 +1,235 @@
+/**
+ * The Telemetry API destination: an HTTP handler that turns each POSTed JSON
+ * array into buffered envelopes. It reads the whole body as bytes, decodes
+ * UTF-8 once, answers 4xx to what it cannot use, and 200 only once the
+ * events are in the buffer.
+ *
+ * @module
+ */
+import type { EventBuffer } from "./buffer.ts";
+import type { Logger } from "./log.ts";
+import { OWN_LOG_PREFIX } from "./log.ts";
+import type { InvocationProgress } from "./progress.ts";
+import type { Stats } from "./stats.ts";
+import type { BufferedEvent, TelemetryEvent } from "./types.ts";
+
+/** Turns one event into its buffered form (the encoder's job). */
+export type EventEncoder = (
+  event: TelemetryEvent,
+  receivedAt: number,
+) => { event: BufferedEvent; truncated: boolean };
+
+/** What the handler needs. */
+export interface ListenerDeps {
+  /** Where accepted events go. */
+  buffer: EventBuffer;
+  /** Envelope encoder. */
+  encode: EventEncoder;
+  /** Counters. */
+  stats: Stats;
+  /** The extension's logger. */
+  logger: Logger;
+  /** Arrival tracker of runtimeDone/report events. */
+  progress: InvocationProgress;
+  /** Largest body read; larger ones get 413. */
+  maxBodyBytes: number;
+  /** Event types not shipped. */
+  excludeTypes: ReadonlySet<string>;
+  /** Receives this extension's own log lines, so flushes of only those are not logged again. */
+  ownLogEvents: WeakSet<BufferedEvent>;
+  /** Wall clock. */
+  now?: () => number;
+}
+
+const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
+
+class BadRequest extends Error {
+  constructor(readonly status: number, message: string) {
+    super(message);
+  }
+}
+
+/** Creates the `Deno.serve` handler of the telemetry listener. */
+export function createTelemetryHandler(
+  deps: ListenerDeps,
+): (request: Request) => Promise<Response> {
+  const now = deps.now ?? Date.now;
+  return async (request) => {
+    try {
+      if (request.method !== "POST") {
+        await request.body?.cancel();
+        return text(405, "only POST is accepted");
+      }
+      const body = await readBody(request, deps.maxBodyBytes);
+      const events = parseEvents(body);
+      return accept(events, deps, now());
+    } catch (error) {
+      if (error instanceof BadRequest) {
+        deps.stats.rejectedBodies++;
+        deps.logger.warn("rejected a telemetry delivery", {
+          status: error.status,
+          reason: error.message,
+        });
+        return text(error.status, error.message);
+      }
+      deps.logger.error("telemetry listener failed", { error });
+      return text(500, "internal error");
+    }
+  };
+}
+
+function accept(
+  items: unknown[],
+  deps: ListenerDeps,
+  receivedAt: number,
+): Response {
+  const accepted: BufferedEvent[] = [];
+  const progress: [string, string][] = [];
+  let acceptedBytes = 0;
+  let invalid = 0;
+  let filtered = 0;
+  let truncated = 0;
+  let own: BufferedEvent[] | undefined;
+  for (const item of items) {
+    const event = asEvent(item);
+    if (!event) {
+      invalid++;
+      continue;
+    }
+    if (deps.excludeTypes.has(event.type)) {
+      filtered++;
+      continue;
+    }
+    const encoded = deps.encode(event, receivedAt);
+    accepted.push(encoded.event);
+    acceptedBytes += encoded.event.data.byteLength;
+    if (encoded.truncated) truncated++;
+    if (
+      event.type === "platform.runtimeDone" || event.type === "platform.report"
+    ) {
+      const requestId = (event.record as { requestId?: unknown } | null)
+        ?.requestId;
+      if (typeof requestId === "string") progress.push([event.type, requestId]);
+    } else if (
+      event.type === "extension" && typeof event.record === "string" &&
+      event.record.startsWith(OWN_LOG_PREFIX)
+    ) {
+      (own ??= []).push(encoded.event);
+    }
+  }
+  if (!deps.buffer.offer(accepted, acceptedBytes)) {
+    // Refusing the whole delivery makes Lambda retry it later; taking part of
+    // it could not be acknowledged without losing or duplicating the rest.
+    deps.stats.refused += accepted.length;
+    deps.logger.warn("buffer full: refused a telemetry delivery", {
+      events: accepted.length,
+      bytes: acceptedBytes,
+      freeBytes: deps.buffer.freeBytes,
+    });
+    return text(503, "buffer full, retry later");
+  }
+  const stats = deps.stats;
+  stats.received += items.length;
+  stats.filtered += filtered;
+  stats.truncated += truncated;
+  if (invalid > 0) {
+    stats.drop("invalid_event", invalid);
+    deps.logger.warn("dropped invalid telemetry events", {
+      invalid,
+      kept: accepted.length,
+    });
+  }
+  if (own) { for (const event of own) deps.ownLogEvents.add(event); }
+  for (const [type, requestId] of progress) {
+    deps.progress.note(type as "platform.report", requestId);
+  }
+  return new Response(null, { status: 200 });
+}
+
+async function readBody(
+  request: Request,
+  maxBytes: number,
+): Promise<Uint8Array> {
+  const declared = request.headers.get("content-length");
+  if (declared !== null && Number(declared) > maxBytes) {
+    await request.body?.cancel();
+    throw new BadRequest(
+      413,
+      `body of ${declared} bytes exceeds the ${maxBytes}-byte limit`,
+    );
+  }
+  if (!request.body) throw new BadRequest(400, "empty body");
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  const reader = request.body.getReader();
+  while (true) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.byteLength;
+    if (total > maxBytes) {
+      await reader.cancel();
+      throw new BadRequest(
+        413,
+        `body exceeds the ${maxBytes}-byte limit`,
+      );
+    }
+    chunks.push(value);
+  }
+  if (chunks.length === 1) return chunks[0];
+  const body = new Uint8Array(total);
+  let offset = 0;
+  for (const chunk of chunks) {
+    body.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return body;
+}
+
+function parseEvents(body: Uint8Array): unknown[] {
+  if (body.byteLength === 0) throw new BadRequest(400, "empty body");
+  let textBody: string;
+  try {
+    // Decoding the whole body at once keeps multi-byte characters that
+    // straddle network chunks intact.
+    textBody = utf8.decode(body);
+  } catch {
+    throw new BadRequest(400, "body is not valid UTF-8");
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(textBody);
+  } catch (error) {
+    throw new BadRequest(
+      400,
+      `body is not JSON: ${(error as Error).message.slice(0, 200)}`,
+    );
+  }
+  if (!Array.isArray(parsed)) {
+    throw new BadRequest(400, "body is not a JSON array of events");
+  }
+  return parsed;
+}
+
+function asEvent(item: unknown): TelemetryEvent | undefined {
+  if (item === null || typeof item !== "object" || Array.isArray(item)) {
+    return undefined;
+  }
+  const candidate = item as Record<string, unknown>;
+  if (
+    typeof candidate.type !== "string" || candidate.type === "" ||
+    typeof candidate.time !== "string"
+  ) {
+    return undefined;
+  }
+  if (!("record" in candidate)) {
+    return { time: candidate.time, type: candidate.type, record: null };
+  }
+  return candidate as unknown as TelemetryEvent;
+}
+
+function text(status: number, message: string): Response {
+  return new Response(message, {
+    status,
+    headers: { "content-type": "text/plain; charset=utf-8" },
+  });
+}

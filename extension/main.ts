@@ -1,0 +1,69 @@
+/**
+ * Entry point of the kinesis-telemetry Lambda extension: wires the real
+ * environment (variables, `fetch`, `Deno.serve`, the AWS SDK, signals) into
+ * {@linkcode runExtension} and exits with its code.
+ *
+ * @module
+ */
+import { runExtension } from "./app.ts";
+import { createSdkPutter } from "./kinesis_client.ts";
+
+/** Name used when not started from /opt/extensions (e.g. `deno run`). */
+export const DEFAULT_EXTENSION_NAME = "kinesis-telemetry";
+
+/**
+ * The registered name must be the executable's file name in
+ * /opt/extensions. A compiled binary is that file; under `deno run` (the
+ * portable layer's launcher) the launcher passes `--extension-name`.
+ */
+export function extensionName(
+  args: readonly string[],
+  execPath: string,
+): string {
+  const flag = args.find((arg) => arg.startsWith("--extension-name="));
+  if (flag) return flag.slice("--extension-name=".length);
+  const base = execPath.split("/").pop() ?? "";
+  return base === "" || base === "deno" ? DEFAULT_EXTENSION_NAME : base;
+}
+
+if (import.meta.main) {
+  const stop = new AbortController();
+  for (const signal of ["SIGTERM", "SIGINT"] as const) {
+    Deno.addSignalListener(signal, () => stop.abort());
+  }
+  globalThis.addEventListener("unhandledrejection", (event) => {
+    // A stray rejection must not take down the extension and its buffer.
+    event.preventDefault();
+    console.error(JSON.stringify({
+      ext: "kinesis-telemetry",
+      level: "error",
+      msg: "unhandled rejection",
+      error: String(event.reason),
+    }));
+  });
+  const exitCode = await runExtension({
+    env: (name) => Deno.env.get(name),
+    extensionName: extensionName(Deno.args, Deno.execPath()),
+    createPutter: (config) =>
+      createSdkPutter({
+        streamName: config.streamName,
+        streamArn: config.streamArn,
+        region: config.region,
+        endpoint: config.kinesisEndpoint,
+        requestTimeoutMs: config.requestTimeoutMs,
+      }),
+    serve: (port, handler) => {
+      const server = Deno.serve({
+        hostname: "0.0.0.0",
+        port,
+        onListen: () => {},
+      }, handler);
+      return {
+        port: server.addr.port,
+        shutdown: () => server.shutdown(),
+      };
+    },
+    stop: stop.signal,
+  });
+  Deno.exit(exitCode);
+}

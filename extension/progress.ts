@@ -1,0 +1,94 @@
+/**
+ * Tracks which invocations' `platform.runtimeDone` and `platform.report`
+ * have arrived, so the lifecycle loop can wait for them with a deadline
+ * instead of sleeping a fixed time.
+ *
+ * @module
+ */
+
+/** Platform events whose arrival the lifecycle loop waits for. */
+export type ProgressType = "platform.runtimeDone" | "platform.report";
+
+/** Recent request ids remembered per type; older ones are long settled. */
+const REMEMBERED = 64;
+
+interface Waiter {
+  type: ProgressType;
+  requestId: string;
+  resolve: (seen: boolean) => void;
+  timer: unknown;
+}
+
+/** Timer functions, injectable for fake time. */
+export interface Timers {
+  /** Schedules a callback; returns a handle for `clearTimeout`. */
+  setTimeout(callback: () => void, ms: number): unknown;
+  /** Cancels a scheduled callback. */
+  clearTimeout(handle: unknown): void;
+}
+
+/** The platform's timers. */
+export const realTimers: Timers = {
+  setTimeout: (callback, ms) => setTimeout(callback, ms),
+  clearTimeout: (handle) => clearTimeout(handle as number),
+};
+
+/** Arrival record of runtimeDone/report events by request id. */
+export class InvocationProgress {
+  readonly #seen: Record<ProgressType, string[]> = {
+    "platform.runtimeDone": [],
+    "platform.report": [],
+  };
+  readonly #waiters = new Set<Waiter>();
+  readonly #timers: Timers;
+
+  /** Creates the tracker using `timers` for deadlines. */
+  constructor(timers: Timers = realTimers) {
+    this.#timers = timers;
+  }
+
+  /** Notes that an event of `type` for `requestId` is now buffered. */
+  note(type: ProgressType, requestId: string): void {
+    const seen = this.#seen[type];
+    seen.push(requestId);
+    if (seen.length > REMEMBERED) seen.shift();
+    for (const waiter of this.#waiters) {
+      if (waiter.type === type && waiter.requestId === requestId) {
+        this.#finish(waiter, true);
+      }
+    }
+  }
+
+  /** Whether an event of `type` for `requestId` arrived. */
+  has(type: ProgressType, requestId: string): boolean {
+    return this.#seen[type].includes(requestId);
+  }
+
+  /** Resolves true when the event arrives, false after `timeoutMs`. */
+  waitFor(
+    type: ProgressType,
+    requestId: string,
+    timeoutMs: number,
+  ): Promise<boolean> {
+    if (this.has(type, requestId)) return Promise.resolve(true);
+    if (timeoutMs <= 0) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      const waiter: Waiter = {
+        type,
+        requestId,
+        resolve,
+        timer: this.#timers.setTimeout(
+          () => this.#finish(waiter, false),
+          timeoutMs,
+        ),
+      };
+      this.#waiters.add(waiter);
+    });
+  }
+
+  #finish(waiter: Waiter, seen: boolean): void {
+    if (!this.#waiters.delete(waiter)) return;
+    this.#timers.clearTimeout(waiter.timer);
+    waiter.resolve(seen);
+  }
+}

@@ -1,0 +1,171 @@
+/**
+ * Sends one batch with PutRecords: reads `FailedRecordCount`, retries only
+ * the failed entries with exponential backoff and full jitter, and never
+ * goes past the deadline it is given — a request still running then is
+ * abandoned so that nothing is in flight when the lifecycle loop returns to
+ * Lambda.
+ *
+ * @module
+ */
+import type { KinesisPutter } from "./kinesis_client.ts";
+import { KinesisRequestError } from "./kinesis_client.ts";
+import type { Timers } from "./progress.ts";
+import type { Batch, OutgoingRecord } from "./types.ts";
+
+/** Retry timing. */
+export interface RetryPolicy {
+  /** First backoff ceiling. */
+  baseDelayMs: number;
+  /** Largest backoff ceiling. */
+  maxDelayMs: number;
+  /** Shortest time worth starting an attempt with. */
+  minAttemptMs: number;
+  /** Longest single attempt. */
+  requestTimeoutMs: number;
+}
+
+/** Default retry timing. */
+export const DEFAULT_RETRY_POLICY: RetryPolicy = {
+  baseDelayMs: 25,
+  maxDelayMs: 1_000,
+  minAttemptMs: 10,
+  requestTimeoutMs: 5_000,
+};
+
+/** What a send needs. */
+export interface SendContext {
+  /** The Kinesis client. */
+  putter: KinesisPutter;
+  /** Wall clock. */
+  now: () => number;
+  /** Timers for backoff and attempt deadlines. */
+  timers: Timers;
+  /** Jitter source in [0, 1). */
+  random: () => number;
+  /** Retry timing. */
+  policy: RetryPolicy;
+}
+
+/** What happened to a batch. */
+export interface SendResult {
+  /** Records Kinesis stored. */
+  delivered: OutgoingRecord[];
+  /** Records not stored by the deadline (their events go back to the buffer). */
+  undelivered: OutgoingRecord[];
+  /** Requests sent. */
+  requests: number;
+  /** Requests that failed as a whole. */
+  failedRequests: number;
+  /** Events sent again after a failure. */
+  retriedEvents: number;
+  /** Whether an attempt was abandoned at the deadline. */
+  abandoned: boolean;
+  /** The last whole-request error, if any. */
+  lastError: KinesisRequestError | undefined;
+}
+
+/** Sends `batch` until every record is stored or `deadline` (epoch ms) comes. */
+export async function sendBatch(
+  batch: Batch,
+  deadline: number,
+  context: SendContext,
+): Promise<SendResult> {
+  const { now, policy } = context;
+  const result: SendResult = {
+    delivered: [],
+    undelivered: [],
+    requests: 0,
+    failedRequests: 0,
+    retriedEvents: 0,
+    abandoned: false,
+    lastError: undefined,
+  };
+  let pending = batch.records;
+  for (let attempt = 0; pending.length > 0; attempt++) {
+    if (attempt > 0) {
+      const ceiling = Math.min(
+        policy.maxDelayMs,
+        policy.baseDelayMs * 2 ** (attempt - 1),
+      );
+      const delay = Math.floor(ceiling * context.random());
+      if (now() + delay + policy.minAttemptMs > deadline) break;
+      await sleep(context.timers, delay);
+      for (const record of pending) {
+        result.retriedEvents += record.events.length;
+      }
+    }
+    const budget = Math.min(policy.requestTimeoutMs, deadline - now());
+    if (budget < policy.minAttemptMs) break;
+    result.requests++;
+    try {
+      const answer = await attemptWithin(context, pending, budget);
+      const failed: OutgoingRecord[] = [];
+      pending.forEach((record, index) => {
+        if (answer.entries[index]?.errorCode) failed.push(record);
+        else result.delivered.push(record);
+      });
+      pending = failed;
+    } catch (error) {
+      const requestError = error instanceof KinesisRequestError
+        ? error
+        : new KinesisRequestError(String(error), {
+          outcomeKnown: false,
+          permanent: false,
+          code: "UnknownError",
+        });
+      result.failedRequests++;
+      result.lastError = requestError;
+      if (!requestError.outcomeKnown) {
+        for (const record of pending) {
+          for (const event of record.events) event.uncertain = true;
+        }
+      }
+      if (requestError.code === "Abandoned") {
+        result.abandoned = true;
+        context.putter.reset();
+      }
+      if (requestError.permanent) break;
+    }
+  }
+  result.undelivered = pending;
+  return result;
+}
+
+/**
+ * One attempt that settles within `budgetMs` whatever the client does: the
+ * abort signal ends the request, and the race ends the wait even if a
+ * client ignored the signal.
+ */
+async function attemptWithin(
+  context: SendContext,
+  records: readonly OutgoingRecord[],
+  budgetMs: number,
+) {
+  const controller = new AbortController();
+  let timer: unknown;
+  const expired = new Promise<never>((_, reject) => {
+    timer = context.timers.setTimeout(() => {
+      controller.abort();
+      reject(
+        new KinesisRequestError(`request abandoned after ${budgetMs} ms`, {
+          outcomeKnown: false,
+          permanent: false,
+          code: "Abandoned",
+        }),
+      );
+    }, budgetMs);
+  });
+  try {
+    return await Promise.race([
+      context.putter.putRecords(records, controller.signal),
+      expired,
+    ]);
+  } finally {
+    context.timers.clearTimeout(timer);
+  }
+}
+
+function sleep(timers: Timers, ms: number): Promise<void> {
+  if (ms <= 0) return Promise.resolve();
+  return new Promise((resolve) => timers.setTimeout(() => resolve(), ms));
+}
