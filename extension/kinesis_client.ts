@@ -79,6 +79,15 @@ export interface KinesisTarget {
   endpoint: string | undefined;
   /** Socket-level timeout, a backstop behind the sender's own deadline. */
   requestTimeoutMs: number;
+  /**
+   * Lambda's credentials from its environment. Given explicitly, they skip
+   * the SDK's provider chain (files, IMDS); undefined uses that chain.
+   */
+  credentials?: {
+    accessKeyId: string;
+    secretAccessKey: string;
+    sessionToken?: string;
+  };
 }
 
 const PERMANENT = new Set([
@@ -111,7 +120,7 @@ export function createSdkPutter(target: KinesisTarget): KinesisPutter {
     client ??= new sdk.KinesisClient({
       region: target.region,
       endpoint: target.endpoint,
-      credentials: credentialsFromEnvironment(),
+      credentials: target.credentials,
       maxAttempts: 1,
       requestHandler: new handler.NodeHttpHandler({
         connectionTimeout: Math.min(target.requestTimeoutMs, 3_000),
@@ -149,22 +158,6 @@ export function createSdkPutter(target: KinesisTarget): KinesisPutter {
       client?.destroy();
       client = undefined;
     },
-  };
-}
-
-/**
- * Credentials straight from Lambda's environment when present, which skips
- * the SDK's provider chain (files, IMDS) on the hot path; otherwise the
- * SDK's default chain.
- */
-function credentialsFromEnvironment() {
-  const accessKeyId = Deno.env.get("AWS_ACCESS_KEY_ID");
-  const secretAccessKey = Deno.env.get("AWS_SECRET_ACCESS_KEY");
-  if (!accessKeyId || !secretAccessKey) return undefined;
-  return {
-    accessKeyId,
-    secretAccessKey,
-    sessionToken: Deno.env.get("AWS_SESSION_TOKEN") || undefined,
   };
 }
 

@@ -181,7 +181,12 @@ async function finish(
   let lastOutcome: FlushOutcome | undefined;
   while (buffer.length > 0 && deadline - now() > 10) {
     lastOutcome = await flusher.flush(deadline);
-    if (lastOutcome.lastError?.permanent) break;
+    // Without progress and without an error that time could cure, another
+    // round would only spin until the deadline.
+    if (
+      lastOutcome.delivered === 0 &&
+      (!lastOutcome.lastError || lastOutcome.lastError.permanent)
+    ) break;
   }
   if (buffer.length > 0) {
     options.logger.warn("events not delivered before the shutdown deadline", {

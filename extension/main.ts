@@ -26,6 +26,21 @@ export function extensionName(
   return base === "" || base === "deno" ? DEFAULT_EXTENSION_NAME : base;
 }
 
+/** The credentials Lambda puts in the environment, when all are there. */
+export function lambdaCredentials(
+  env: (name: string) => string | undefined,
+):
+  | { accessKeyId: string; secretAccessKey: string; sessionToken?: string }
+  | undefined {
+  const accessKeyId = env("AWS_ACCESS_KEY_ID");
+  const secretAccessKey = env("AWS_SECRET_ACCESS_KEY");
+  if (!accessKeyId || !secretAccessKey) return undefined;
+  const sessionToken = env("AWS_SESSION_TOKEN");
+  return sessionToken
+    ? { accessKeyId, secretAccessKey, sessionToken }
+    : { accessKeyId, secretAccessKey };
+}
+
 if (import.meta.main) {
   const stop = new AbortController();
   for (const signal of ["SIGTERM", "SIGINT"] as const) {
@@ -51,6 +66,7 @@ if (import.meta.main) {
         region: config.region,
         endpoint: config.kinesisEndpoint,
         requestTimeoutMs: config.requestTimeoutMs,
+        credentials: lambdaCredentials((name) => Deno.env.get(name)),
       }),
     serve: (port, handler) => {
       const server = Deno.serve({
