@@ -1,0 +1,183 @@
+import assert from "node:assert/strict";
+import { Buffer } from "node:buffer";
+import agg from "aws-kinesis-agg";
+import { buildBatches } from "../../../extension/batcher.ts";
+import { createEnvelopeEncoder } from "../../../extension/encoder.ts";
+import type {
+  BufferedEvent,
+  RecordFormat,
+  TelemetryEvent,
+} from "../../../extension/types.ts";
+import {
+  decodeRecord,
+  RecordDecodeError,
+} from "../../../scripts/lib/decode.ts";
+import { CONTEXT } from "../../extension/_codec_fixtures.ts";
+
+const utf8 = new TextEncoder();
+
+const TELEMETRY: TelemetryEvent[] = [
+  {
+    time: "2026-11-26T01:00:00.000Z",
+    type: "platform.start",
+    record: { requestId: "req-1", version: "$LATEST" },
+  },
+  {
+    time: "2026-11-26T01:00:00.001Z",
+    type: "function",
+    record: 'héllo 😀 中文 e\u0301 "quoted"\n',
+  },
+  {
+    time: "2026-11-26T01:00:00.002Z",
+    type: "function",
+    record: { requestId: "req-1", level: "INFO", message: "json log 🎉" },
+  },
+  {
+    time: "2026-11-26T01:00:00.003Z",
+    type: "platform.futureType",
+    record: { anything: [1, { nested: null }] },
+  },
+];
+
+function encodeAll(events: TelemetryEvent[], maxEnvelopeBytes = 1 << 20) {
+  const encode = createEnvelopeEncoder({
+    context: CONTEXT,
+    partitionKey: "requestId",
+    maxEnvelopeBytes,
+  });
+  return events.map((event, i) => encode(event, i).event);
+}
+
+function recordsOf(events: BufferedEvent[], format: RecordFormat) {
+  return buildBatches(events, { format, maxRecordBytes: 1 << 20 })
+    .flatMap((batch) => batch.records);
+}
+
+Deno.test("decodeRecord: every format gives back the envelopes in order", () => {
+  const buffered = encodeAll(TELEMETRY);
+  for (const format of ["kpl", "json", "ndjson"] as const) {
+    const decoded = recordsOf(buffered, format).flatMap((r) =>
+      decodeRecord(r.data)
+    );
+    assert.equal(decoded.length, TELEMETRY.length, format);
+    decoded.forEach((event, i) => {
+      assert.deepEqual(event.bytes, buffered[i].data, `${format} ${i} bytes`);
+      assert.equal(event.envelope.time, TELEMETRY[i].time);
+      assert.equal(event.envelope.type, TELEMETRY[i].type);
+      assert.deepEqual(event.envelope.record, TELEMETRY[i].record);
+      assert.deepEqual(event.envelope.function, {
+        name: CONTEXT.functionName,
+        version: CONTEXT.functionVersion,
+      });
+      assert.equal(event.envelope.region, CONTEXT.region);
+      assert.equal(event.envelope.accountId, CONTEXT.accountId);
+      assert.equal(event.envelope.environmentId, CONTEXT.environmentId);
+      assert.equal("truncated" in event.envelope, false);
+      assert.equal(
+        event.partitionKey,
+        format === "kpl" ? buffered[i].partitionKey : undefined,
+      );
+    });
+  }
+});
+
+Deno.test("decodeRecord: reads aggregates written by aws-kinesis-agg", () => {
+  const buffered = encodeAll(TELEMETRY);
+  const Aggregator = (agg as unknown as {
+    RecordAggregator: new () => {
+      addUserRecord(record: { partitionKey: string; data: Buffer }): void;
+      build(): { data: Buffer };
+    };
+  }).RecordAggregator;
+  const aggregator = new Aggregator();
+  for (const event of buffered) {
+    aggregator.addUserRecord({
+      partitionKey: event.partitionKey,
+      data: Buffer.from(event.data),
+    });
+  }
+  const decoded = decodeRecord(new Uint8Array(aggregator.build().data));
+  assert.deepEqual(
+    decoded.map((d) => d.partitionKey),
+    buffered.map((b) => b.partitionKey),
+  );
+  assert.deepEqual(
+    decoded.map((d) => d.envelope.record),
+    TELEMETRY.map((t) => t.record),
+  );
+});
+
+Deno.test("decodeRecord: truncated envelopes carry their marker", () => {
+  const [event] = encodeAll(
+    [{ time: "t", type: "function", record: "z".repeat(5000) }],
+    1000,
+  );
+  const [decoded] = decodeRecord(event.data);
+  assert.ok(decoded.envelope.truncated);
+  assert.ok(decoded.envelope.truncated.originalBytes > 5000);
+  assert.equal(typeof decoded.envelope.record, "string");
+  assert.ok((decoded.envelope.record as string).startsWith("zzz"));
+});
+
+Deno.test("decodeRecord: blank lines between ndjson envelopes are skipped", () => {
+  const [a, b] = encodeAll(TELEMETRY.slice(0, 2));
+  const data = new Uint8Array([
+    ...a.data,
+    0x0a,
+    0x0a,
+    ...b.data,
+    0x0a,
+  ]);
+  const decoded = decodeRecord(data);
+  assert.deepEqual(decoded.map((d) => d.bytes), [a.data, b.data]);
+});
+
+Deno.test("decodeRecord: malformed data gets a clear RecordDecodeError", () => {
+  const [good] = encodeAll(TELEMETRY.slice(0, 1));
+  const envelope = JSON.parse(new TextDecoder().decode(good.data));
+  const variant = (change: Record<string, unknown>) =>
+    utf8.encode(JSON.stringify({ ...envelope, ...change }));
+  const withoutRecord = { ...envelope };
+  delete withoutRecord.record;
+  const kpl = recordsOf([good], "kpl")[0].data.slice();
+  kpl[8] ^= 0x01;
+
+  const cases: [string, Uint8Array, RegExp][] = [
+    ["empty", new Uint8Array(0), /no envelope/],
+    ["not UTF-8", Uint8Array.of(0x7b, 0xff, 0x7d), /line 1: not valid UTF-8/],
+    ["not JSON", utf8.encode("hello"), /line 1: not JSON/],
+    [
+      "second line bad",
+      new Uint8Array([...good.data, 0x0a, 0x5b]),
+      /line 2: not JSON/,
+    ],
+    ["array", utf8.encode("[1,2]"), /not a JSON object/],
+    ["time not a string", variant({ time: 5 }), /"time" is not a string/],
+    [
+      "no record",
+      utf8.encode(JSON.stringify(withoutRecord)),
+      /"record" is missing/,
+    ],
+    ["bad function", variant({ function: "f" }), /"function" is not/],
+    ["bad accountId", variant({ accountId: 12 }), /"accountId"/],
+    [
+      "bad marker",
+      variant({ truncated: { originalBytes: "x" } }),
+      /"truncated"/,
+    ],
+    [
+      "marker on object",
+      variant({ truncated: { originalBytes: 9 } }),
+      /truncated "record" must be a string/,
+    ],
+    ["corrupted KPL", kpl, /MD5 mismatch/],
+  ];
+  for (const [name, data, pattern] of cases) {
+    assert.throws(
+      () => decodeRecord(data),
+      (error: unknown) =>
+        error instanceof RecordDecodeError && pattern.test(error.message),
+      name,
+    );
+  }
+});
