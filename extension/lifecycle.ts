@@ -72,9 +72,14 @@ export async function runLifecycle(
 ): Promise<LifecycleResult> {
   const { api, config, logger, now, progress, stats } = options;
   const platform = config.types.includes("platform");
-  // Lambda delivers an invocation's report after the invocation ended: at the
-  // thaw for the next one, within its buffering timeout.
+  // Lambda delivers an invocation's report after the invocation ended, within
+  // its buffering timeout: after a long idle period it is due right at the
+  // thaw, so waiting for it is cheap and keeps the promise that an
+  // invocation's events are stored during the next one. Back to back, it
+  // may come up to the buffering timeout later; waiting then would add that
+  // to short invocations, and the next invocation, which comes soon, ships it.
   const reportWaitMs = config.buffering.timeoutMs + 50;
+  let returnedToNextAt = now();
   const breaker = new FlushBreaker(now);
   let previousRequestId: string | undefined;
   let nextFailures = 0;
@@ -88,6 +93,7 @@ export async function runLifecycle(
   while (true) {
     let event: LifecycleEvent;
     try {
+      returnedToNextAt = now();
       event = await api.next(options.stop);
       nextFailures = 0;
     } catch (error) {
@@ -130,7 +136,8 @@ export async function runLifecycle(
       now() + config.maxHoldMs,
       event.deadlineMs,
     );
-    if (platform && previousRequestId) {
+    const idleMs = now() - returnedToNextAt;
+    if (platform && previousRequestId && idleMs > config.buffering.timeoutMs) {
       await progress.waitFor(
         "platform.report",
         previousRequestId,
