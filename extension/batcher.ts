@@ -37,9 +37,12 @@ export interface BatchOptions {
  */
 export function requestByteLimit(maxRecordBytes: number): number {
   return maxRecordBytes > KINESIS_LIMITS.maxBytesPerRequest
-    ? KINESIS_LIMITS.largestMaxRecordBytes
+    ? LARGE_RECORD_REQUEST_BYTES
     : KINESIS_LIMITS.maxBytesPerRequest;
 }
+
+/** PutRecords request cap (data plus keys) documented alongside 10 MiB records. */
+export const LARGE_RECORD_REQUEST_BYTES = 10 * 1024 * 1024;
 
 /**
  * Packs `events` into records of `options.format` and the records into

@@ -97,16 +97,21 @@ export function createEnvelopeEncoder(
     const typeJson = JSON.stringify(event.type) ?? "null";
     const recordJson = JSON.stringify(event.record) ?? "null";
     const head = `{"time":${timeJson},"type":${typeJson},"record":`;
-    const full = utf8.encode(head + recordJson + envelopeEnd);
+    const fullText = head + recordJson + envelopeEnd;
     const partitionKey = chooseKey(event.record);
-    if (full.byteLength <= maxEnvelopeBytes) {
-      return {
-        event: { data: full, partitionKey, receivedAt, uncertain: false },
-        truncated: false,
-        originalBytes: full.byteLength,
-      };
+    // Every UTF-16 unit takes at least one byte: a text longer than the
+    // limit is measured, not encoded, so a huge event costs no huge buffer.
+    if (fullText.length <= maxEnvelopeBytes) {
+      const full = utf8.encode(fullText);
+      if (full.byteLength <= maxEnvelopeBytes) {
+        return {
+          event: { data: full, partitionKey, receivedAt, uncertain: false },
+          truncated: false,
+          originalBytes: full.byteLength,
+        };
+      }
     }
-    const originalBytes = full.byteLength;
+    const originalBytes = utf8ByteLength(fullText);
     const text = truncatedEnvelopeText({
       event,
       head,
