@@ -1,0 +1,75 @@
+/**
+ * The launcher of a portable layer: `/opt/extensions/kinesis-telemetry`, a
+ * POSIX sh script that `exec`s the Deno binary shipped in the layer on the
+ * bundled extension, with the extension's permission flags.
+ *
+ * It uses only shell built-ins (no `dirname`, no `readlink`): the OS-only
+ * runtime images are minimal, and every fork adds to the shared init budget.
+ *
+ * @module
+ */
+import { EXTENSION_DENO_FLAGS } from "./extension_flags.ts";
+
+/** Folder of the layer (under `/opt`) holding the Deno binary and the bundle. */
+export const PORTABLE_PAYLOAD_DIR = "kinesis-telemetry";
+/** Path of the Deno binary inside a portable layer. */
+export const PORTABLE_DENO_PATH = `${PORTABLE_PAYLOAD_DIR}/deno`;
+/** Path of the bundled extension inside a portable layer. */
+export const PORTABLE_BUNDLE_PATH = `${PORTABLE_PAYLOAD_DIR}/extension.js`;
+/** Path of the extension's executable inside every layer (its file name is its name). */
+export const LAYER_EXTENSION_PATH = "extensions/kinesis-telemetry";
+/**
+ * Deno's cache folder at run time: `/opt` is read-only in Lambda and `/tmp`
+ * is the one writable place.
+ */
+export const PORTABLE_DENO_DIR = "/tmp/kinesis-telemetry-deno";
+
+/**
+ * `deno run` options that keep the stock binary from looking for a
+ * configuration, a lock file, remote modules or npm packages: the bundle is
+ * self-contained, and nothing may touch the network before the extension
+ * registers.
+ */
+export const PORTABLE_RUN_OPTIONS: readonly string[] = [
+  "--no-config",
+  "--no-lock",
+  "--no-remote",
+  "--no-npm",
+  "--node-modules-dir=none",
+  // The code cache would be written to /tmp on the one start an execution
+  // environment ever makes: pure cost.
+  "--no-code-cache",
+];
+
+/** Quotes a word for POSIX sh (single quotes; embedded ones closed and escaped). */
+export function shellQuote(word: string): string {
+  return `'${word.replaceAll("'", `'\\''`)}'`;
+}
+
+/** The `deno` arguments the launcher passes, before the bundle's path. */
+export function portableDenoArguments(): string[] {
+  return ["run", ...PORTABLE_RUN_OPTIONS, ...EXTENSION_DENO_FLAGS];
+}
+
+/** The launcher script's text. */
+export function renderLauncher(): string {
+  const args = portableDenoArguments().map(shellQuote).join(" \\\n  ");
+  return `#!/bin/sh
+# kinesis-telemetry (portable layer): runs the bundled extension with the Deno
+# binary shipped beside it. Written by scripts/build.ts; do not edit.
+case "$0" in
+  */*) launcher_dir=\${0%/*} ;;
+  *) launcher_dir=. ;;
+esac
+# The layer root is the parent of extensions/, wherever it was unpacked. The
+# registered name must be this file's name, which the bundle cannot see.
+layer_root=$(cd "$launcher_dir/.." && pwd -P) || exit 1
+DENO_DIR=${PORTABLE_DENO_DIR}
+DENO_NO_UPDATE_CHECK=1
+DENO_NO_PROMPT=1
+export DENO_DIR DENO_NO_UPDATE_CHECK DENO_NO_PROMPT
+exec "$layer_root/${PORTABLE_DENO_PATH}" \\
+  ${args} \\
+  "$layer_root/${PORTABLE_BUNDLE_PATH}" "--extension-name=\${0##*/}" "$@"
+`;
+}
