@@ -12,7 +12,14 @@ import {
   decodeRecord,
   RecordDecodeError,
 } from "../../../scripts/lib/decode.ts";
-import { CONTEXT } from "../../extension/_codec_fixtures.ts";
+import { startLocalKinesis } from "../../../scripts/sandbox/kinesis_local.ts";
+import { readAllRecords } from "../../../scripts/lib/kinesis_read.ts";
+import { PutRecordsCommand } from "@aws-sdk/client-kinesis";
+import {
+  CONTEXT,
+  seededRandom,
+  trickyText,
+} from "../../extension/_codec_fixtures.ts";
 
 const utf8 = new TextEncoder();
 
@@ -179,5 +186,63 @@ Deno.test("decodeRecord: malformed data gets a clear RecordDecodeError", () => {
         error instanceof RecordDecodeError && pattern.test(error.message),
       name,
     );
+  }
+});
+
+Deno.test("decodeRecord: batches stored by Kinesis (kinesalite) decode back in order", async () => {
+  const random = seededRandom(314);
+  const telemetry: TelemetryEvent[] = Array.from({ length: 1200 }, (_, i) => ({
+    time: new Date(Date.UTC(2026, 10, 26, 1, 0, 0, i)).toISOString(),
+    type: i % 3 === 0 ? "function" : "platform.report",
+    record: i % 3 === 0 ? trickyText(random, random.int(0, 200)) : {
+      requestId: `req-${i >> 3}`,
+      status: "success",
+      note: trickyText(random, 20),
+    },
+  }));
+  // A few events beyond the envelope limit, so truncated ones travel too.
+  telemetry[7] = { time: "t", type: "function", record: "😀".repeat(400_000) };
+  telemetry[600] = {
+    time: "t",
+    type: "function",
+    record: { requestId: "big", m: "\\".repeat(900_000) },
+  };
+  const buffered = encodeAll(telemetry, (1 << 20) - 2048);
+  const kinesis = await startLocalKinesis();
+  try {
+    for (const format of ["kpl", "json", "ndjson"] as const) {
+      const stream = `codec-${format}`;
+      await kinesis.createStream(stream, 1);
+      const batches = buildBatches(buffered, {
+        format,
+        maxRecordBytes: 1 << 20,
+      });
+      for (const batch of batches) {
+        const answer = await kinesis.client.send(
+          new PutRecordsCommand({
+            StreamName: stream,
+            Records: batch.records.map((r) => ({
+              Data: r.data,
+              PartitionKey: r.partitionKey,
+            })),
+          }),
+        );
+        assert.equal(answer.FailedRecordCount ?? 0, 0, format);
+      }
+      const stored = await readAllRecords(kinesis.client, stream);
+      const decoded = stored.flatMap((record) => decodeRecord(record.data));
+      assert.equal(decoded.length, buffered.length, format);
+      decoded.forEach((event, i) => {
+        assert.deepEqual(event.bytes, buffered[i].data, `${format} event ${i}`);
+      });
+      const truncated = decoded.filter((d) => d.envelope.truncated);
+      assert.deepEqual(
+        truncated.map((d) => decoded.indexOf(d)),
+        [7, 600],
+        format,
+      );
+    }
+  } finally {
+    await kinesis.stop();
   }
 });
