@@ -1,0 +1,342 @@
+import assert from "node:assert/strict";
+import {
+  classifyError,
+  createSdkPutter,
+  KinesisRequestError,
+  type KinesisTarget,
+} from "../../extension/kinesis_client.ts";
+import {
+  LOCAL_CREDENTIALS,
+  LOCAL_REGION,
+  startLocalKinesis,
+} from "../../scripts/sandbox/kinesis_local.ts";
+import { readAllRecords } from "../../scripts/lib/kinesis_read.ts";
+
+const utf8 = new TextEncoder();
+
+/** Runs `body` with the local credentials in the environment, as Lambda sets them. */
+async function withLocalCredentials(body: () => Promise<void>) {
+  const saved = [
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+  ]
+    .map((name) => [name, Deno.env.get(name)] as const);
+  Deno.env.set("AWS_ACCESS_KEY_ID", LOCAL_CREDENTIALS.accessKeyId);
+  Deno.env.set("AWS_SECRET_ACCESS_KEY", LOCAL_CREDENTIALS.secretAccessKey);
+  Deno.env.set("AWS_SESSION_TOKEN", "session");
+  try {
+    await body();
+  } finally {
+    for (const [name, value] of saved) {
+      if (value === undefined) Deno.env.delete(name);
+      else Deno.env.set(name, value);
+    }
+  }
+}
+
+function target(endpoint: string, extra: Partial<KinesisTarget> = {}) {
+  return {
+    streamName: "s",
+    streamArn: undefined,
+    region: LOCAL_REGION,
+    endpoint,
+    requestTimeoutMs: 5_000,
+    ...extra,
+  };
+}
+
+Deno.test("kinesis client: the SDK putter stores records in kinesalite and works after reset", async () => {
+  const kinesis = await startLocalKinesis();
+  try {
+    await withLocalCredentials(async () => {
+      await kinesis.createStream("client-test", 2);
+      const putter = createSdkPutter(
+        target(kinesis.endpoint, { streamName: "client-test" }),
+      );
+      const result = await putter.putRecords([
+        { data: utf8.encode("one"), partitionKey: "a" },
+        { data: utf8.encode("two"), partitionKey: "b" },
+      ], new AbortController().signal);
+      assert.deepEqual(result, {
+        failedRecordCount: 0,
+        entries: [
+          { errorCode: undefined, errorMessage: undefined },
+          { errorCode: undefined, errorMessage: undefined },
+        ],
+      });
+      // After reset the putter builds a new client and keeps working.
+      putter.reset();
+      await putter.putRecords(
+        [{ data: utf8.encode("three"), partitionKey: "c" }],
+        new AbortController().signal,
+      );
+      putter.reset();
+      const stored = await readAllRecords(kinesis.client, "client-test");
+      const byKey = Object.fromEntries(
+        stored.map((r) => [r.partitionKey, new TextDecoder().decode(r.data)]),
+      );
+      assert.deepEqual(byKey, { a: "one", b: "two", c: "three" });
+    });
+  } finally {
+    await kinesis.stop();
+  }
+});
+
+Deno.test("kinesis client: an ARN is sent as StreamARN; per-entry failures come back in order", async () => {
+  // kinesalite predates StreamARN, so the wire request is checked here.
+  const bodies: Record<string, unknown>[] = [];
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+    async (request) => {
+      bodies.push(await request.json());
+      return new Response(
+        JSON.stringify({
+          FailedRecordCount: 1,
+          Records: [
+            { SequenceNumber: "1", ShardId: "shardId-000000000000" },
+            {
+              ErrorCode: "ProvisionedThroughputExceededException",
+              ErrorMessage: "slow down",
+            },
+          ],
+        }),
+        { headers: { "content-type": "application/x-amz-json-1.1" } },
+      );
+    },
+  );
+  try {
+    await withLocalCredentials(async () => {
+      const arn = "arn:aws:kinesis:us-east-1:123456789012:stream/by-arn";
+      const putter = createSdkPutter(
+        target(`http://127.0.0.1:${server.addr.port}`, {
+          streamName: "by-arn",
+          streamArn: arn,
+        }),
+      );
+      const result = await putter.putRecords([
+        { data: utf8.encode("one"), partitionKey: "a" },
+        { data: utf8.encode("two"), partitionKey: "b" },
+      ], new AbortController().signal);
+      putter.reset();
+      assert.deepEqual(result, {
+        failedRecordCount: 1,
+        entries: [
+          { errorCode: undefined, errorMessage: undefined },
+          {
+            errorCode: "ProvisionedThroughputExceededException",
+            errorMessage: "slow down",
+          },
+        ],
+      });
+      assert.deepEqual(bodies, [{
+        StreamARN: arn,
+        Records: [
+          { Data: btoa("one"), PartitionKey: "a" },
+          { Data: btoa("two"), PartitionKey: "b" },
+        ],
+      }]);
+    });
+  } finally {
+    await server.shutdown();
+  }
+});
+
+Deno.test("kinesis client: a missing stream is a permanent, known-outcome error", async () => {
+  const kinesis = await startLocalKinesis();
+  try {
+    await withLocalCredentials(async () => {
+      const putter = createSdkPutter(
+        target(kinesis.endpoint, { streamName: "no-such-stream" }),
+      );
+      await assert.rejects(
+        putter.putRecords(
+          [{ data: utf8.encode("x"), partitionKey: "k" }],
+          new AbortController().signal,
+        ),
+        (error: unknown) => {
+          assert.ok(error instanceof KinesisRequestError);
+          assert.equal(error.code, "ResourceNotFoundException");
+          assert.equal(error.permanent, true);
+          assert.equal(error.outcomeKnown, true);
+          return true;
+        },
+      );
+      putter.reset();
+    });
+  } finally {
+    await kinesis.stop();
+  }
+});
+
+Deno.test("kinesis client: a refused connection never reached Kinesis", async () => {
+  // A port that was free a moment ago: nothing listens there now.
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  await withLocalCredentials(async () => {
+    const putter = createSdkPutter(target(`http://127.0.0.1:${port}`));
+    await assert.rejects(
+      putter.putRecords(
+        [{ data: utf8.encode("x"), partitionKey: "k" }],
+        new AbortController().signal,
+      ),
+      (error: unknown) => {
+        assert.ok(error instanceof KinesisRequestError);
+        assert.equal(error.outcomeKnown, true, error.message);
+        assert.equal(error.permanent, false);
+        return true;
+      },
+    );
+    putter.reset();
+  });
+});
+
+Deno.test("kinesis client: an aborted request is Abandoned with an unknown outcome", async () => {
+  // A server that accepts the request and never answers.
+  let release: () => void = () => {};
+  const released = new Promise<void>((resolve) => release = resolve);
+  let arrived: () => void = () => {};
+  const requestArrived = new Promise<void>((resolve) => arrived = resolve);
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+    async () => {
+      arrived();
+      await released;
+      return new Response("{}");
+    },
+  );
+  try {
+    await withLocalCredentials(async () => {
+      const putter = createSdkPutter(
+        target(`http://127.0.0.1:${server.addr.port}`),
+      );
+      const controller = new AbortController();
+      const attempt = putter.putRecords(
+        [{ data: utf8.encode("x"), partitionKey: "k" }],
+        controller.signal,
+      );
+      await requestArrived;
+      controller.abort();
+      await assert.rejects(attempt, (error: unknown) => {
+        assert.ok(error instanceof KinesisRequestError);
+        assert.equal(error.code, "Abandoned");
+        assert.equal(error.outcomeKnown, false);
+        assert.equal(error.permanent, false);
+        return true;
+      });
+      putter.reset();
+    });
+  } finally {
+    release();
+    await server.shutdown();
+  }
+});
+
+Deno.test("kinesis client: classifyError maps service and network errors", () => {
+  const service = (name: string, status: number) =>
+    Object.assign(new Error(`${name} happened`), {
+      name,
+      $metadata: { httpStatusCode: status },
+    });
+  const cases: [
+    unknown,
+    { code: string; permanent: boolean; outcomeKnown: boolean },
+  ][] = [
+    [service("AccessDeniedException", 400), {
+      code: "AccessDeniedException",
+      permanent: true,
+      outcomeKnown: true,
+    }],
+    [service("ValidationException", 400), {
+      code: "ValidationException",
+      permanent: true,
+      outcomeKnown: true,
+    }],
+    [service("KMSAccessDeniedException", 400), {
+      code: "KMSAccessDeniedException",
+      permanent: true,
+      outcomeKnown: true,
+    }],
+    [service("ProvisionedThroughputExceededException", 400), {
+      code: "ProvisionedThroughputExceededException",
+      permanent: false,
+      outcomeKnown: true,
+    }],
+    [service("InternalFailure", 500), {
+      code: "InternalFailure",
+      permanent: false,
+      outcomeKnown: true,
+    }],
+    [
+      Object.assign(new Error("connect ECONNREFUSED"), {
+        code: "ECONNREFUSED",
+      }),
+      {
+        code: "ECONNREFUSED",
+        permanent: false,
+        outcomeKnown: true,
+      },
+    ],
+    [Object.assign(new Error("getaddrinfo ENOTFOUND"), { code: "ENOTFOUND" }), {
+      code: "ENOTFOUND",
+      permanent: false,
+      outcomeKnown: true,
+    }],
+    [Object.assign(new Error("socket hang up"), { code: "ECONNRESET" }), {
+      code: "ECONNRESET",
+      permanent: false,
+      outcomeKnown: false,
+    }],
+    [Object.assign(new Error("timed out"), { name: "TimeoutError" }), {
+      code: "TimeoutError",
+      permanent: false,
+      outcomeKnown: false,
+    }],
+    ["a thrown string", {
+      code: "UnknownError",
+      permanent: false,
+      outcomeKnown: false,
+    }],
+    [undefined, {
+      code: "UnknownError",
+      permanent: false,
+      outcomeKnown: false,
+    }],
+  ];
+  for (const [input, expected] of cases) {
+    const error = classifyError(input);
+    assert.ok(error instanceof KinesisRequestError);
+    assert.equal(error.name, "KinesisRequestError");
+    assert.deepEqual(
+      {
+        code: error.code,
+        permanent: error.permanent,
+        outcomeKnown: error.outcomeKnown,
+      },
+      expected,
+      String(input),
+    );
+  }
+  assert.match(
+    classifyError(service("AccessDeniedException", 400)).message,
+    /^AccessDeniedException: AccessDeniedException happened$/,
+  );
+  assert.match(classifyError("a thrown string").message, /a thrown string/);
+});
+
+Deno.test("kinesis client: classifyError says Abandoned whenever the signal was aborted", () => {
+  const controller = new AbortController();
+  controller.abort();
+  const error = classifyError(
+    Object.assign(new Error("x"), {
+      name: "AccessDeniedException",
+      $metadata: { httpStatusCode: 400 },
+    }),
+    controller.signal,
+  );
+  assert.equal(error.code, "Abandoned");
+  assert.equal(error.outcomeKnown, false);
+  assert.equal(error.permanent, false);
+  assert.match(error.message, /^request abandoned: AccessDeniedException/);
+});
