@@ -1,0 +1,131 @@
+/**
+ * The program of one stack: the `KinesisTelemetry` component and, unless
+ * disabled, the demo function, built from checked settings; returns the
+ * stack outputs (everything a user needs to attach the layer).
+ *
+ * @module
+ */
+import type * as pulumi from "@pulumi/pulumi";
+import { isAbsolute, join } from "node:path";
+import {
+  AWS_MANAGED_KINESIS_KEY,
+  KinesisTelemetry,
+  SSM_PARAMETER_NAMES,
+} from "./component.ts";
+import { DemoFunction } from "./demo_function.ts";
+import { physicalNames } from "./names.ts";
+import type { StackSettings } from "./settings.ts";
+
+/** Where the program runs from. */
+export interface StackContext {
+  /** Folder holding `Pulumi.yaml`; relative `layerDir`s start here. */
+  projectRoot: string;
+  /** Folder with the demo function's handler. */
+  demoCodeDir: string;
+  /** Pulumi project name, tagged on resources. */
+  project: string;
+  /** Pulumi stack name, tagged on resources. */
+  stack: string;
+}
+
+/** The demo function's outputs. */
+export interface DemoOutputs {
+  /** Function name. */
+  functionName: pulumi.Output<string>;
+  /** Function ARN. */
+  functionArn: pulumi.Output<string>;
+  /** Architecture it runs on. */
+  architecture: string;
+  /** Its log group. */
+  logGroupName: pulumi.Output<string>;
+}
+
+/** The stack's outputs. */
+export interface StackOutputs {
+  /** Stream name. */
+  streamName: pulumi.Output<string>;
+  /** Stream ARN (the value of KINESIS_TELEMETRY_STREAM). */
+  streamArn: pulumi.Output<string>;
+  /** `ON_DEMAND` or `PROVISIONED`. */
+  streamMode: string;
+  /** Key the stream is encrypted with (ARN, or the AWS managed alias). */
+  streamKmsKey: string;
+  /** Managed policy to attach to a function's role. */
+  policyArn: pulumi.Output<string>;
+  /** Layer version ARN per architecture. */
+  layerArns: { x86_64: pulumi.Output<string>; arm64: pulumi.Output<string> };
+  /** Runtimes the layers declare. */
+  compatibleRuntimes: string[];
+  /** Variables to set on every attached function. */
+  extensionEnvironment: pulumi.Output<Record<string, string>>;
+  /** SSM path prefix. */
+  ssmPrefix: string;
+  /** Full SSM parameter names, by what they hold. */
+  ssmParameters: Record<keyof typeof SSM_PARAMETER_NAMES, string>;
+  /** The demo function, when deployed. */
+  demo: DemoOutputs | undefined;
+}
+
+/** Declares the stack's resources and returns its outputs. */
+export function defineStack(
+  settings: StackSettings,
+  context: StackContext,
+): StackOutputs {
+  const tags = {
+    "kinesis-telemetry:project": context.project,
+    "kinesis-telemetry:stack": context.stack,
+  };
+  const layerDir = isAbsolute(settings.layerDir)
+    ? settings.layerDir
+    : join(context.projectRoot, settings.layerDir);
+  const telemetry = new KinesisTelemetry("kinesis-telemetry", {
+    namePrefix: settings.namePrefix,
+    layerDir,
+    ssmPrefix: settings.ssmPrefix,
+    shardCount: settings.shardCount,
+    retentionHours: settings.retentionHours,
+    kmsKeyArn: settings.kmsKeyArn,
+    maxRecordSizeKiB: settings.maxRecordSizeKiB,
+    recordFormat: settings.recordFormat,
+    keepOldLayerVersions: settings.keepOldLayerVersions,
+    tags,
+  });
+
+  let demo: DemoOutputs | undefined;
+  if (settings.demoEnabled) {
+    const demoFunction = new DemoFunction("demo", {
+      functionName: physicalNames(settings.namePrefix).demoFunction,
+      architecture: settings.demoArchitecture,
+      codeDir: context.demoCodeDir,
+      telemetry,
+      logRetentionDays: settings.demoLogRetentionDays,
+      tags,
+    });
+    demo = {
+      functionName: demoFunction.function.name,
+      functionArn: demoFunction.function.arn,
+      architecture: settings.demoArchitecture,
+      logGroupName: demoFunction.logGroup.name,
+    };
+  }
+
+  const ssmParameters = Object.fromEntries(
+    Object.entries(SSM_PARAMETER_NAMES).map((
+      [key, name],
+    ) => [key, `${settings.ssmPrefix}${name}`]),
+  ) as Record<keyof typeof SSM_PARAMETER_NAMES, string>;
+
+  return {
+    streamName: telemetry.streamName,
+    streamArn: telemetry.streamArn,
+    streamMode: settings.shardCount > 0 ? "PROVISIONED" : "ON_DEMAND",
+    streamKmsKey: settings.kmsKeyArn ?? AWS_MANAGED_KINESIS_KEY,
+    policyArn: telemetry.policyArn,
+    layerArns: telemetry.layerArns,
+    compatibleRuntimes: telemetry.settings.compatibleRuntimes,
+    extensionEnvironment: telemetry.environment,
+    ssmPrefix: settings.ssmPrefix,
+    ssmParameters,
+    demo,
+  };
+}

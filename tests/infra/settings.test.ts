@@ -1,0 +1,242 @@
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { parse } from "yaml";
+import {
+  readStackSettings,
+  SETTING_DECLARATIONS,
+  type SettingName,
+} from "../../infra/settings.ts";
+import { SettingError } from "../../infra/validation.ts";
+
+const PROJECT = "kinesis-telemetry";
+
+function settingsFrom(
+  values: Partial<Record<SettingName, string>>,
+  stack = "dev",
+) {
+  return readStackSettings({
+    read: (key) => values[key],
+    project: PROJECT,
+    stack,
+  });
+}
+
+function refused(
+  values: Partial<Record<SettingName, string>>,
+  setting: SettingName,
+  pattern: RegExp,
+) {
+  assert.throws(() => settingsFrom(values), (error: unknown) => {
+    assert.ok(error instanceof SettingError, String(error));
+    assert.equal(error.setting, `${PROJECT}:${setting}`);
+    assert.ok(
+      error.message.startsWith(`${PROJECT}:${setting}: `),
+      error.message,
+    );
+    assert.match(error.message, pattern);
+    return true;
+  });
+}
+
+Deno.test("defaults: on-demand, AWS managed key, derived names, arm64 demo", () => {
+  assert.deepEqual(settingsFrom({}), {
+    layerDir: "dist",
+    namePrefix: "kinesis-telemetry-dev",
+    ssmPrefix: "/kinesis-telemetry/dev/",
+    shardCount: 0,
+    retentionHours: 24,
+    kmsKeyArn: undefined,
+    maxRecordSizeKiB: 1024,
+    recordFormat: "kpl",
+    keepOldLayerVersions: false,
+    demoEnabled: true,
+    demoArchitecture: "arm64",
+    demoLogRetentionDays: 14,
+  });
+});
+
+Deno.test("empty strings mean the default (as Pulumi.yaml's empty defaults arrive)", () => {
+  const settings = settingsFrom({
+    namePrefix: "",
+    ssmPrefix: " ",
+    kmsKeyArn: "",
+  }, "prod");
+  assert.equal(settings.namePrefix, "kinesis-telemetry-prod");
+  assert.equal(settings.ssmPrefix, "/kinesis-telemetry/prod/");
+  assert.equal(settings.kmsKeyArn, undefined);
+});
+
+Deno.test("every setting is read when given", () => {
+  const key =
+    "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+  assert.deepEqual(
+    settingsFrom({
+      layerDir: "/tmp/layers",
+      namePrefix: "telemetry-prod",
+      ssmPrefix: "/teams/obs/telemetry/",
+      shardCount: "4",
+      retentionHours: "168",
+      kmsKeyArn: key,
+      maxRecordSizeKiB: "10240",
+      recordFormat: "ndjson",
+      keepOldLayerVersions: "true",
+      demoEnabled: "false",
+      demoArchitecture: "x86_64",
+      demoLogRetentionDays: "30",
+    }),
+    {
+      layerDir: "/tmp/layers",
+      namePrefix: "telemetry-prod",
+      ssmPrefix: "/teams/obs/telemetry/",
+      shardCount: 4,
+      retentionHours: 168,
+      kmsKeyArn: key,
+      maxRecordSizeKiB: 10240,
+      recordFormat: "ndjson",
+      keepOldLayerVersions: true,
+      demoEnabled: false,
+      demoArchitecture: "x86_64",
+      demoLogRetentionDays: 30,
+    },
+  );
+});
+
+Deno.test("stack names with dots still give valid physical names", () => {
+  assert.equal(
+    settingsFrom({}, "team.prod").namePrefix,
+    "kinesis-telemetry-team-prod",
+  );
+});
+
+Deno.test("a stack name too long for Lambda names asks for namePrefix", () => {
+  assert.throws(
+    () => settingsFrom({}, "x".repeat(50)),
+    /kinesis-telemetry:namePrefix \(derived from project and stack .*\): must be at most 58 characters/,
+  );
+});
+
+Deno.test("invalid values are refused with the key and what is accepted", () => {
+  refused(
+    { shardCount: "-1" },
+    "shardCount",
+    /0 \(on-demand capacity\) or a whole number of shards/,
+  );
+  refused(
+    { shardCount: "two" },
+    "shardCount",
+    /must be a whole number, got "two"/,
+  );
+  refused({ shardCount: "1.5" }, "shardCount", /must be a whole number/);
+  refused(
+    { retentionHours: "23" },
+    "retentionHours",
+    /from 24 to 8760 hours, got 23/,
+  );
+  refused(
+    { retentionHours: "8761" },
+    "retentionHours",
+    /from 24 to 8760 hours/,
+  );
+  refused(
+    { maxRecordSizeKiB: "512" },
+    "maxRecordSizeKiB",
+    /from 1024 to 10240 KiB, got 512/,
+  );
+  refused({ maxRecordSizeKiB: "20000" }, "maxRecordSizeKiB", /1024 to 10240/);
+  refused(
+    { kmsKeyArn: "alias/my-key" },
+    "kmsKeyArn",
+    /must be a KMS key ARN.*alias\/aws\/kinesis/,
+  );
+  refused(
+    { kmsKeyArn: "arn:aws:kms:eu-west-1:123456789012:alias/my-key" },
+    "kmsKeyArn",
+    /must be a KMS key ARN/,
+  );
+  refused(
+    { recordFormat: "csv" },
+    "recordFormat",
+    /one of "kpl", "json", "ndjson", got "csv"/,
+  );
+  refused(
+    { demoArchitecture: "aarch64" },
+    "demoArchitecture",
+    /Lambda calls it "arm64"/,
+  );
+  refused(
+    { demoLogRetentionDays: "10" },
+    "demoLogRetentionDays",
+    /retention periods \(1, 3, 5, 7, 14,.*got 10/,
+  );
+  refused(
+    { demoEnabled: "yes" },
+    "demoEnabled",
+    /must be true or false, got "yes"/,
+  );
+  refused(
+    { keepOldLayerVersions: "1" },
+    "keepOldLayerVersions",
+    /true or false/,
+  );
+  refused(
+    { ssmPrefix: "kinesis-telemetry/dev" },
+    "ssmPrefix",
+    /starting and ending with "\/"/,
+  );
+  refused({ ssmPrefix: "/aws/telemetry/" }, "ssmPrefix", /reserved by AWS/);
+  refused({ ssmPrefix: "/a b/" }, "ssmPrefix", /must be a path/);
+  refused(
+    { namePrefix: "-leading" },
+    "namePrefix",
+    /must start with a letter or digit/,
+  );
+  refused({ namePrefix: "has.dot" }, "namePrefix", /only letters, digits/);
+});
+
+interface ProjectFile {
+  name: string;
+  runtime: { name: string; options: Record<string, unknown> };
+  main: string;
+  config: Record<
+    string,
+    { type: string; description: string; default: unknown }
+  >;
+}
+
+const projectFile = parse(
+  readFileSync(new URL("../../Pulumi.yaml", import.meta.url), "utf8"),
+) as ProjectFile;
+
+Deno.test("Pulumi.yaml declares every setting with the code's type, description and default", () => {
+  assert.deepEqual(
+    Object.keys(projectFile.config).sort(),
+    Object.keys(SETTING_DECLARATIONS).sort(),
+  );
+  for (const [name, declaration] of Object.entries(SETTING_DECLARATIONS)) {
+    assert.deepEqual(projectFile.config[name], declaration, name);
+  }
+});
+
+Deno.test("Pulumi.yaml runs infra/index.ts with Node's own type stripping", () => {
+  assert.equal(projectFile.name, PROJECT);
+  assert.equal(projectFile.runtime.name, "nodejs");
+  assert.equal(projectFile.runtime.options.typescript, false);
+  assert.equal(projectFile.main, "infra/index.ts");
+});
+
+Deno.test("Pulumi.dev.yaml sets a region and only declared settings, all valid", () => {
+  const stackFile = parse(
+    readFileSync(new URL("../../Pulumi.dev.yaml", import.meta.url), "utf8"),
+  ) as { config: Record<string, unknown> };
+  assert.equal(typeof stackFile.config["aws:region"], "string");
+  const ours: Partial<Record<SettingName, string>> = {};
+  for (const [key, value] of Object.entries(stackFile.config)) {
+    if (key.startsWith("aws:")) continue;
+    const [namespace, name] = key.split(":");
+    assert.equal(namespace, PROJECT, key);
+    assert.ok(name in SETTING_DECLARATIONS, `${key} is not a declared setting`);
+    ours[name as SettingName] = String(value);
+  }
+  assert.ok(Object.keys(ours).length > 0);
+  assert.doesNotThrow(() => settingsFrom(ours, "dev"));
+});
