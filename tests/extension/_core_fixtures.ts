@@ -7,6 +7,11 @@
  */
 import { createClock } from "@sinonjs/fake-timers";
 import type { LogLevel } from "../../extension/config.ts";
+import type {
+  KinesisPutter,
+  PutRecordsEntry,
+  PutRecordsResult,
+} from "../../extension/kinesis_client.ts";
 import { createLogger, type Logger } from "../../extension/log.ts";
 import type { Timers } from "../../extension/progress.ts";
 import type { BufferedEvent } from "../../extension/types.ts";
@@ -137,4 +142,94 @@ export function serveLoopback(
     requests,
     close: () => server.shutdown(),
   };
+}
+
+/** One call a {@linkcode ScriptedPutter} received. */
+export interface PutterCall {
+  /** Partition keys of the entries, in request order. */
+  keys: string[];
+  /** Payloads as text, in request order. */
+  texts: string[];
+  /** The request's abort signal. */
+  signal: AbortSignal;
+  /** Clock reading when the call started. */
+  at: number;
+}
+
+/** How a {@linkcode ScriptedPutter} answers one call. */
+export type PutterAnswer = (
+  entries: readonly PutRecordsEntry[],
+  signal: AbortSignal,
+) => Promise<PutRecordsResult>;
+
+/** Every entry stored. */
+export const storeAll: PutterAnswer = (entries) =>
+  Promise.resolve({
+    failedRecordCount: 0,
+    entries: entries.map(() => ({})),
+  });
+
+/** Entries at `failing` indices fail with `code`; the others are stored. */
+export function failEntries(
+  failing: readonly number[],
+  code = "ProvisionedThroughputExceededException",
+): PutterAnswer {
+  return (entries) =>
+    Promise.resolve({
+      failedRecordCount: failing.length,
+      entries: entries.map((_, index) =>
+        failing.includes(index)
+          ? { errorCode: code, errorMessage: "scripted failure" }
+          : {}
+      ),
+    });
+}
+
+/** The whole request fails with `error`. */
+export function rejectWith(error: unknown): PutterAnswer {
+  return () => Promise.reject(error);
+}
+
+/** The request never settles; it only notices its abort signal. */
+export const hang: PutterAnswer = () => new Promise<never>(() => {});
+
+/**
+ * A Kinesis putter that answers from a script (the last answer repeats) and
+ * records each call with the injected clock's time.
+ */
+export class ScriptedPutter implements KinesisPutter {
+  /** Calls received. */
+  readonly calls: PutterCall[] = [];
+  /** Times reset() was called. */
+  resets = 0;
+  readonly #answers: PutterAnswer[];
+  readonly #now: () => number;
+
+  /** Creates the putter with its answers, reading time from `now`. */
+  constructor(answers: PutterAnswer[], now: () => number = Date.now) {
+    this.#answers = [...answers];
+    this.#now = now;
+  }
+
+  /** Answers with the next scripted answer. */
+  putRecords(
+    entries: readonly PutRecordsEntry[],
+    signal: AbortSignal,
+  ): Promise<PutRecordsResult> {
+    this.calls.push({
+      keys: entries.map((entry) => entry.partitionKey),
+      texts: entries.map((entry) => new TextDecoder().decode(entry.data)),
+      signal,
+      at: this.#now(),
+    });
+    const answer = this.#answers.length > 1
+      ? this.#answers.shift()!
+      : this.#answers[0] ?? storeAll;
+    return answer(entries, signal);
+  }
+
+  /** Counts the reset. */
+  reset(): void {
+    this.resets++;
+  }
 }

@@ -1,0 +1,323 @@
+import assert from "node:assert/strict";
+import { EventBuffer, sizeOf } from "../../extension/buffer.ts";
+import { createEnvelopeEncoder } from "../../extension/encoder.ts";
+import { Flusher, type FlushOutcome } from "../../extension/flusher.ts";
+import {
+  createSdkPutter,
+  KinesisRequestError,
+} from "../../extension/kinesis_client.ts";
+import { DEFAULT_RETRY_POLICY } from "../../extension/sender.ts";
+import { Stats } from "../../extension/stats.ts";
+import type { BufferedEvent, RecordFormat } from "../../extension/types.ts";
+import { decodeRecord } from "../../scripts/lib/decode.ts";
+import { readAllRecords } from "../../scripts/lib/kinesis_read.ts";
+import {
+  LOCAL_CREDENTIALS,
+  LOCAL_REGION,
+  startLocalKinesis,
+} from "../../scripts/sandbox/kinesis_local.ts";
+import {
+  captureLog,
+  eventOf,
+  failEntries,
+  fakeTime,
+  hang,
+  type PutterAnswer,
+  rejectWith,
+  ScriptedPutter,
+  storeAll,
+  textOf,
+} from "./_core_fixtures.ts";
+import type { KinesisPutter } from "../../extension/kinesis_client.ts";
+
+interface Setup {
+  flusher: Flusher;
+  buffer: EventBuffer;
+  stats: Stats;
+  putter: ScriptedPutter;
+  time: ReturnType<typeof fakeTime>;
+  log: ReturnType<typeof captureLog>;
+  ownLogEvents: WeakSet<BufferedEvent>;
+  add(...events: BufferedEvent[]): void;
+  /** Runs one flush with a deadline `ms` ahead on fake time. */
+  flush(ms?: number): Promise<FlushOutcome>;
+}
+
+function setup(
+  answers: PutterAnswer[],
+  options: {
+    format?: RecordFormat;
+    maxRecordBytes?: number;
+    putter?: KinesisPutter;
+  } = {},
+): Setup {
+  const time = fakeTime();
+  const buffer = new EventBuffer(1 << 24);
+  const stats = new Stats();
+  const putter = new ScriptedPutter(answers, time.now);
+  const log = captureLog("debug");
+  const ownLogEvents = new WeakSet<BufferedEvent>();
+  const flusher = new Flusher({
+    buffer,
+    format: options.format ?? "json",
+    maxRecordBytes: options.maxRecordBytes ?? 1 << 20,
+    stats,
+    logger: log.logger,
+    ownLogEvents,
+    send: {
+      putter: options.putter ?? putter,
+      now: time.now,
+      timers: time.timers,
+      random: () => 0.5,
+      policy: DEFAULT_RETRY_POLICY,
+    },
+  });
+  return {
+    flusher,
+    buffer,
+    stats,
+    putter,
+    time,
+    log,
+    ownLogEvents,
+    add: (...events) => assert.ok(buffer.offer(events, sizeOf(events))),
+    async flush(ms = 500) {
+      const flushing = flusher.flush(time.now() + ms);
+      await time.runAll();
+      return await flushing;
+    },
+  };
+}
+
+const texts = (events: readonly BufferedEvent[]) => events.map(textOf);
+
+Deno.test("flusher: delivers everything to kinesalite, decodable, buffer settled", async () => {
+  const kinesis = await startLocalKinesis();
+  const savedKey = Deno.env.get("AWS_ACCESS_KEY_ID");
+  const savedSecret = Deno.env.get("AWS_SECRET_ACCESS_KEY");
+  Deno.env.set("AWS_ACCESS_KEY_ID", LOCAL_CREDENTIALS.accessKeyId);
+  Deno.env.set("AWS_SECRET_ACCESS_KEY", LOCAL_CREDENTIALS.secretAccessKey);
+  const putter = createSdkPutter({
+    streamName: "flusher-test",
+    streamArn: undefined,
+    region: LOCAL_REGION,
+    endpoint: kinesis.endpoint,
+    requestTimeoutMs: 5_000,
+  });
+  try {
+    await kinesis.createStream("flusher-test", 1);
+    const buffer = new EventBuffer(1 << 24);
+    const stats = new Stats();
+    const flusher = new Flusher({
+      buffer,
+      format: "kpl",
+      maxRecordBytes: 1 << 20,
+      stats,
+      logger: captureLog("error").logger,
+      ownLogEvents: new WeakSet(),
+      send: {
+        putter,
+        now: Date.now,
+        timers: {
+          setTimeout: (callback, ms) => setTimeout(callback, ms),
+          clearTimeout: (handle) => clearTimeout(handle as number),
+        },
+        random: Math.random,
+        policy: DEFAULT_RETRY_POLICY,
+      },
+    });
+    const encode = createEnvelopeEncoder({
+      context: {
+        functionName: "fn",
+        functionVersion: "1",
+        region: LOCAL_REGION,
+        accountId: null,
+        environmentId: "env",
+      },
+      partitionKey: "requestId",
+      maxEnvelopeBytes: 4096,
+    });
+    const events = Array.from({ length: 50 }, (_, i) =>
+      encode({
+        time: `2024-01-01T00:00:${String(i % 60).padStart(2, "0")}Z`,
+        type: "platform.report",
+        record: { requestId: `r${i % 3}`, n: i },
+      }, 0).event);
+    buffer.offer(events, sizeOf(events));
+    const outcome = await flusher.flush(Date.now() + 10_000);
+    assert.deepEqual(
+      { ...outcome },
+      { delivered: 50, remaining: 0, cutShort: false, lastError: undefined },
+    );
+    assert.equal(buffer.length, 0);
+    assert.equal(buffer.takenBytes, 0);
+    assert.equal(stats.delivered, 50);
+    assert.equal(stats.kinesisRequests, 1);
+    assert.equal(flusher.lastOutcome, outcome);
+    assert.equal(flusher.busy, false);
+
+    const stored = await readAllRecords(kinesis.client, "flusher-test");
+    const decoded = stored.flatMap((r) => decodeRecord(r.data));
+    assert.deepEqual(
+      decoded.map((d) => (d.envelope.record as { n: number }).n),
+      Array.from({ length: 50 }, (_, i) => i),
+    );
+    assert.deepEqual(
+      decoded.map((d) => d.partitionKey),
+      events.map((e) => e.partitionKey),
+    );
+  } finally {
+    putter.reset();
+    await kinesis.stop();
+    if (savedKey === undefined) Deno.env.delete("AWS_ACCESS_KEY_ID");
+    else Deno.env.set("AWS_ACCESS_KEY_ID", savedKey);
+    if (savedSecret === undefined) Deno.env.delete("AWS_SECRET_ACCESS_KEY");
+    else Deno.env.set("AWS_SECRET_ACCESS_KEY", savedSecret);
+  }
+});
+
+Deno.test("flusher: undelivered events go back to the front in order; delivered ones are counted once", async () => {
+  // json: one record per event, so entry indices are event indices.
+  const s = setup([failEntries([1, 3]), failEntries([0, 1])]);
+  s.add(...["e0", "e1", "e2", "e3", "e4"].map((t) => eventOf(t)));
+  const flushing = s.flusher.flush(s.time.now() + 200);
+  // An event that arrives during the flush queues behind the leftovers.
+  s.add(eventOf("late"));
+  await s.time.runAll();
+  const outcome = await flushing;
+  assert.equal(outcome.delivered, 3);
+  assert.equal(outcome.remaining, 2);
+  assert.equal(outcome.cutShort, true);
+  assert.equal(s.stats.delivered, 3);
+  assert.equal(s.stats.flushesCutShort, 1);
+  assert.ok(s.stats.retried > 0);
+  assert.equal(s.stats.kinesisRequests, s.putter.calls.length);
+  assert.equal(s.buffer.takenBytes, 0);
+  assert.equal(s.buffer.queuedBytes, "e1e3late".length);
+
+  assert.deepEqual(texts(s.buffer.takeAll()), ["e1", "e3", "late"]);
+});
+
+Deno.test("flusher: a later flush delivers the requeued events, each counted once", async () => {
+  const s = setup([
+    failEntries([0]),
+    failEntries([0]),
+    failEntries([0]),
+    storeAll,
+  ]);
+  s.add(eventOf("a"), eventOf("b"));
+  // A short deadline: "a" fails and is left for later.
+  const first = await s.flush(30);
+  assert.equal(first.delivered, 1);
+  assert.equal(first.remaining, 1);
+  const second = await s.flush(1000);
+  assert.equal(second.delivered, 1);
+  assert.equal(second.remaining, 0);
+  assert.equal(s.stats.delivered, 2);
+  // Two attempts fit the first 30 ms; the second flush needs two more.
+  assert.deepEqual(s.putter.calls.map((c) => c.texts), [
+    ["a", "b"],
+    ["a"],
+    ["a"],
+    ["a"],
+  ]);
+  assert.equal(s.buffer.length, 0);
+  assert.equal(s.buffer.takenBytes, 0);
+});
+
+Deno.test("flusher: events sent again after an unknown outcome count as possible duplicates", async () => {
+  const lost = new KinesisRequestError("socket hang up", {
+    outcomeKnown: false,
+    permanent: false,
+    code: "ECONNRESET",
+  });
+  const s = setup([rejectWith(lost), storeAll], { format: "ndjson" });
+  s.add(eventOf("a"), eventOf("b"), eventOf("c"));
+  const outcome = await s.flush();
+  assert.equal(outcome.delivered, 3);
+  assert.equal(s.stats.possibleDuplicates, 3);
+  assert.equal(s.stats.kinesisRequestFailures, 1);
+  assert.equal(s.stats.kinesisRequests, 2);
+  assert.equal(s.stats.retried, 3);
+  assert.equal(outcome.lastError, lost);
+  assert.equal(s.log.withMsg("Kinesis request failed").length, 1);
+});
+
+Deno.test("flusher: one flush at a time; a second call joins the running one", async () => {
+  const s = setup([hang]);
+  s.add(eventOf("a"));
+  assert.equal(s.flusher.busy, false);
+  const first = s.flusher.flush(s.time.now() + 100);
+  const second = s.flusher.flush(s.time.now() + 100_000);
+  assert.equal(first, second);
+  assert.equal(s.flusher.busy, true);
+  await s.time.runAll();
+  const outcome = await first;
+  assert.equal(s.flusher.busy, false);
+  assert.equal(s.putter.calls.length, 1);
+  assert.equal(outcome.remaining, 1);
+  assert.equal(s.putter.resets, 1);
+  assert.equal(s.stats.possibleDuplicates, 0);
+  // The abandoned request may have stored the event.
+  const [again] = s.buffer.takeAll();
+  assert.equal(again.uncertain, true);
+});
+
+Deno.test("flusher: a permanent error leaves the remaining batches unsent and buffered", async () => {
+  const denied = new KinesisRequestError("denied", {
+    outcomeKnown: true,
+    permanent: true,
+    code: "AccessDeniedException",
+  });
+  const s = setup([rejectWith(denied)]);
+  const events = Array.from({ length: 501 }, (_, i) => eventOf(`e${i}`));
+  s.add(...events);
+  const outcome = await s.flush(1000);
+  assert.equal(s.putter.calls.length, 1, "the second batch is not tried");
+  assert.equal(s.putter.calls[0].keys.length, 500);
+  assert.equal(outcome.delivered, 0);
+  assert.equal(outcome.remaining, 501);
+  assert.equal(outcome.lastError, denied);
+  assert.deepEqual(texts(s.buffer.takeAll()), texts(events));
+});
+
+Deno.test("flusher: a batching failure keeps the events buffered", async () => {
+  const s = setup([storeAll], { maxRecordBytes: 100 });
+  s.add(eventOf("small"), eventOf("x".repeat(200)));
+  const outcome = await s.flush();
+  assert.equal(s.putter.calls.length, 0);
+  assert.equal(outcome.cutShort, true);
+  assert.equal(outcome.remaining, 2);
+  assert.equal(s.buffer.length, 2);
+  assert.equal(s.buffer.takenBytes, 0);
+  assert.equal(s.log.withMsg("batching failed").length, 1);
+});
+
+Deno.test("flusher: an empty buffer sends nothing and keeps the last outcome", async () => {
+  const s = setup([storeAll]);
+  s.add(eventOf("a"));
+  const first = await s.flush();
+  const empty = await s.flush();
+  assert.deepEqual({ ...empty }, {
+    delivered: 0,
+    remaining: 0,
+    cutShort: false,
+    lastError: undefined,
+  });
+  assert.equal(s.putter.calls.length, 1);
+  assert.equal(s.flusher.lastOutcome, first);
+});
+
+Deno.test("flusher: a flush of only the extension's own log lines is not logged", async () => {
+  const s = setup([storeAll]);
+  const own = eventOf("own log line");
+  s.ownLogEvents.add(own);
+  s.add(own);
+  await s.flush();
+  assert.equal(s.log.withMsg("flushed").length, 0);
+  s.add(eventOf("function output"), eventOf("more"));
+  await s.flush();
+  const [flushed] = s.log.withMsg("flushed");
+  assert.equal(flushed.delivered, 2);
+  assert.equal(flushed.remaining, 0);
+});

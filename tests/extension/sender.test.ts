@@ -1,0 +1,279 @@
+import assert from "node:assert/strict";
+import { KinesisRequestError } from "../../extension/kinesis_client.ts";
+import {
+  DEFAULT_RETRY_POLICY,
+  type RetryPolicy,
+  sendBatch,
+  type SendContext,
+  type SendResult,
+} from "../../extension/sender.ts";
+import type { Batch, OutgoingRecord } from "../../extension/types.ts";
+import {
+  eventOf,
+  failEntries,
+  fakeTime,
+  hang,
+  type PutterAnswer,
+  rejectWith,
+  ScriptedPutter,
+  storeAll,
+} from "./_core_fixtures.ts";
+
+/** A record named `name` carrying `events` events. */
+function record(name: string, events = 1): OutgoingRecord {
+  return {
+    data: new TextEncoder().encode(name),
+    partitionKey: name,
+    events: Array.from({ length: events }, (_, i) => eventOf(`${name}.${i}`)),
+  };
+}
+
+function batchOf(...records: OutgoingRecord[]): Batch {
+  return { records, bytes: 0 };
+}
+
+const names = (records: readonly OutgoingRecord[]) =>
+  records.map((r) => r.partitionKey);
+
+interface Run {
+  result: SendResult;
+  putter: ScriptedPutter;
+  /** Fake time when sendBatch resolved. */
+  endedAt: number;
+  start: number;
+}
+
+/** Runs sendBatch on fake time until it resolves. */
+async function run(
+  batch: Batch,
+  answers: PutterAnswer[],
+  options: {
+    deadlineIn?: number;
+    random?: () => number;
+    policy?: Partial<RetryPolicy>;
+  } = {},
+): Promise<Run> {
+  const time = fakeTime();
+  const start = time.now();
+  const putter = new ScriptedPutter(answers, time.now);
+  const context: SendContext = {
+    putter,
+    now: time.now,
+    timers: time.timers,
+    random: options.random ?? (() => 0.5),
+    policy: { ...DEFAULT_RETRY_POLICY, ...options.policy },
+  };
+  let endedAt = -1;
+  const sending = sendBatch(
+    batch,
+    start + (options.deadlineIn ?? 1000),
+    context,
+  )
+    .then((result) => {
+      endedAt = time.now();
+      return result;
+    });
+  await time.runAll();
+  const result = await sending;
+  assert.equal(time.pending(), 0, "no timer left behind");
+  return { result, putter, endedAt, start };
+}
+
+Deno.test("sender: everything stored at the first attempt", async () => {
+  const { result, putter, endedAt, start } = await run(
+    batchOf(record("a", 2), record("b")),
+    [storeAll],
+  );
+  assert.deepEqual(names(result.delivered), ["a", "b"]);
+  assert.deepEqual(result.undelivered, []);
+  assert.equal(result.requests, 1);
+  assert.equal(result.failedRequests, 0);
+  assert.equal(result.retriedEvents, 0);
+  assert.equal(result.abandoned, false);
+  assert.equal(result.lastError, undefined);
+  assert.equal(putter.calls.length, 1);
+  assert.deepEqual(putter.calls[0].keys, ["a", "b"]);
+  assert.deepEqual(putter.calls[0].texts, ["a", "b"]);
+  assert.equal(endedAt, start, "no waiting when nothing failed");
+});
+
+Deno.test("sender: only failed entries are retried; results in the order stored", async () => {
+  const { result, putter } = await run(
+    batchOf(record("a"), record("b", 3), record("c"), record("d", 2)),
+    [failEntries([1, 3]), failEntries([1]), storeAll],
+  );
+  assert.deepEqual(putter.calls.map((call) => call.keys), [
+    ["a", "b", "c", "d"],
+    ["b", "d"],
+    ["d"],
+  ]);
+  assert.deepEqual(names(result.delivered), ["a", "c", "b", "d"]);
+  assert.deepEqual(result.undelivered, []);
+  assert.equal(result.requests, 3);
+  assert.equal(result.failedRequests, 0);
+  assert.equal(result.retriedEvents, 3 + 2 + 2);
+  // Failed entries were answered: no doubt about what was stored.
+  for (const r of result.delivered) {
+    for (const e of r.events) assert.equal(e.uncertain, false);
+  }
+});
+
+Deno.test("sender: backoff is exponential with full jitter, capped at maxDelayMs", async () => {
+  const jitters = [0.5, 0.5, 0.5, 0.999, 0.999, 0, 0.25];
+  const { putter } = await run(
+    batchOf(record("a")),
+    [...Array(7).fill(failEntries([0])), storeAll],
+    {
+      deadlineIn: 10_000,
+      random: () => jitters.shift()!,
+      policy: { baseDelayMs: 100, maxDelayMs: 500 },
+    },
+  );
+  const gaps = putter.calls.slice(1).map((call, i) =>
+    call.at - putter.calls[i].at
+  );
+  // Ceilings 100, 200, 400, 500, 500, 500, 500 times the jitter, floored.
+  assert.deepEqual(gaps, [50, 100, 200, 499, 499, 0, 125]);
+});
+
+Deno.test("sender: no retry starts that the deadline cannot hold", async () => {
+  const { result, putter, endedAt, start } = await run(
+    batchOf(record("a"), record("b")),
+    [failEntries([1]), failEntries([0])],
+    {
+      deadlineIn: 300,
+      random: () => 0.999,
+      policy: { baseDelayMs: 100, maxDelayMs: 1000, minAttemptMs: 10 },
+    },
+  );
+  // Waits of 99 and 199 fit (t=99, t=298 would leave < 10 ms: stop).
+  assert.deepEqual(putter.calls.map((call) => call.at - start), [0, 99]);
+  assert.ok(endedAt <= start + 300);
+  assert.deepEqual(names(result.delivered), ["a"]);
+  assert.deepEqual(names(result.undelivered), ["b"]);
+  assert.equal(result.retriedEvents, 1);
+});
+
+Deno.test("sender: a deadline already too close sends nothing", async () => {
+  const { result, putter } = await run(batchOf(record("a")), [storeAll], {
+    deadlineIn: 5,
+    policy: { minAttemptMs: 10 },
+  });
+  assert.equal(putter.calls.length, 0);
+  assert.equal(result.requests, 0);
+  assert.deepEqual(names(result.undelivered), ["a"]);
+});
+
+Deno.test("sender: a whole-request error with a known outcome is retried, events stay certain", async () => {
+  const throttled = new KinesisRequestError("throttled", {
+    outcomeKnown: true,
+    permanent: false,
+    code: "LimitExceededException",
+  });
+  const { result, putter } = await run(
+    batchOf(record("a", 2), record("b")),
+    [rejectWith(throttled), storeAll],
+  );
+  assert.equal(putter.calls.length, 2);
+  assert.deepEqual(putter.calls[1].keys, ["a", "b"]);
+  assert.deepEqual(names(result.delivered), ["a", "b"]);
+  assert.equal(result.requests, 2);
+  assert.equal(result.failedRequests, 1);
+  assert.equal(result.retriedEvents, 3);
+  assert.equal(result.lastError, throttled);
+  assert.equal(result.abandoned, false);
+  for (const r of result.delivered) {
+    for (const e of r.events) assert.equal(e.uncertain, false);
+  }
+});
+
+Deno.test("sender: an outcome-unknown error marks the events uncertain", async () => {
+  const reset = new KinesisRequestError("socket hang up", {
+    outcomeKnown: false,
+    permanent: false,
+    code: "ECONNRESET",
+  });
+  const untouched = record("z");
+  const { result } = await run(
+    batchOf(record("a", 2), record("b")),
+    [rejectWith(reset), storeAll],
+  );
+  assert.deepEqual(names(result.delivered), ["a", "b"]);
+  for (const r of result.delivered) {
+    for (const e of r.events) assert.equal(e.uncertain, true);
+  }
+  assert.equal(untouched.events[0].uncertain, false);
+});
+
+Deno.test("sender: a non-Kinesis rejection is treated as an unknown outcome", async () => {
+  const { result } = await run(
+    batchOf(record("a")),
+    [rejectWith(new TypeError("bug in a client")), storeAll],
+  );
+  assert.equal(result.lastError?.code, "UnknownError");
+  assert.equal(result.lastError?.outcomeKnown, false);
+  assert.match(result.lastError!.message, /bug in a client/);
+  assert.equal(result.delivered[0].events[0].uncertain, true);
+});
+
+Deno.test("sender: a putter that never answers is abandoned at the deadline and reset", async () => {
+  const { result, putter, endedAt, start } = await run(
+    batchOf(record("a", 2)),
+    [hang],
+    { deadlineIn: 200, policy: { requestTimeoutMs: 5_000 } },
+  );
+  assert.equal(putter.calls.length, 1);
+  assert.equal(putter.calls[0].signal.aborted, true);
+  assert.equal(putter.resets, 1);
+  assert.equal(endedAt, start + 200);
+  assert.equal(result.abandoned, true);
+  assert.equal(result.lastError?.code, "Abandoned");
+  assert.equal(result.lastError?.outcomeKnown, false);
+  assert.deepEqual(names(result.undelivered), ["a"]);
+  assert.deepEqual(result.delivered, []);
+  for (const e of result.undelivered[0].events) assert.equal(e.uncertain, true);
+});
+
+Deno.test("sender: each attempt is bounded by requestTimeoutMs, then retried", async () => {
+  const { result, putter, start } = await run(
+    batchOf(record("a")),
+    [hang, storeAll],
+    {
+      deadlineIn: 1000,
+      random: () => 0,
+      policy: { requestTimeoutMs: 100 },
+    },
+  );
+  assert.deepEqual(putter.calls.map((call) => call.at - start), [0, 100]);
+  assert.equal(putter.calls[0].signal.aborted, true);
+  assert.equal(putter.calls[1].signal.aborted, false);
+  assert.equal(putter.resets, 1);
+  assert.deepEqual(names(result.delivered), ["a"]);
+  assert.equal(result.abandoned, true);
+  // The first attempt may have been stored: the delivery may be a duplicate.
+  assert.equal(result.delivered[0].events[0].uncertain, true);
+});
+
+Deno.test("sender: a permanent error stops retrying", async () => {
+  const denied = new KinesisRequestError("denied", {
+    outcomeKnown: true,
+    permanent: true,
+    code: "AccessDeniedException",
+  });
+  const { result, putter, endedAt, start } = await run(
+    batchOf(record("a"), record("b")),
+    [rejectWith(denied), storeAll],
+  );
+  assert.equal(putter.calls.length, 1);
+  assert.equal(endedAt, start);
+  assert.deepEqual(names(result.undelivered), ["a", "b"]);
+  assert.equal(result.lastError, denied);
+  assert.equal(result.failedRequests, 1);
+  assert.equal(result.retriedEvents, 0);
+});
+
+Deno.test("sender: an empty batch sends nothing", async () => {
+  const { result, putter } = await run(batchOf(), [storeAll]);
+  assert.equal(putter.calls.length, 0);
+  assert.equal(result.requests, 0);
+});
