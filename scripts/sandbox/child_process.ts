@@ -110,22 +110,37 @@ export function startProcess(spec: ProcessSpec): ManagedProcess {
       if (!statusSeen) signalGroup(child.pid, signal);
     },
     async peakMemoryKiB() {
-      try {
-        const status = await Deno.readTextFile(`/proc/${child.pid}/status`);
-        const match = /^VmHWM:\s+(\d+)\s+kB/m.exec(status);
-        return match ? Number(match[1]) : 0;
-      } catch {
-        return 0;
-      }
+      const status = await readProcStatus(child.pid);
+      const match = status && /^VmHWM:\s+(\d+)\s+kB/m.exec(status);
+      return match ? Number(match[1]) : 0;
     },
   };
 }
 
 /** The scheduler state letter of a process (`T` when stopped), or null when gone. */
 export async function processState(pid: number): Promise<string | null> {
+  const status = await readProcStatus(pid);
+  return (status && /^State:\s+(\S)/m.exec(status)?.[1]) ?? null;
+}
+
+/**
+ * `/proc/<pid>/status`, or null when the process is gone. Deno grants
+ * `/proc/<pid>` only with --allow-all; without it `cat` reads it (--allow-run).
+ */
+export async function readProcStatus(pid: number): Promise<string | null> {
+  const path = `/proc/${pid}/status`;
   try {
-    const status = await Deno.readTextFile(`/proc/${pid}/status`);
-    return /^State:\s+(\S)/m.exec(status)?.[1] ?? null;
+    return await Deno.readTextFile(path);
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotCapable)) return null;
+  }
+  try {
+    const { success, stdout } = await new Deno.Command("cat", {
+      args: [path],
+      stdout: "piped",
+      stderr: "null",
+    }).output();
+    return success ? new TextDecoder().decode(stdout) : null;
   } catch {
     return null;
   }

@@ -181,6 +181,8 @@ export interface ShutdownReport {
   reason: string;
   /** The deadline given to extensions (epoch ms). */
   deadlineMs: number;
+  /** The shutdown budget (deadline − start). */
+  budgetMs: number;
   /** Per extension. */
   extensions: ExtensionExitReport[];
   /** SHUTDOWN start → every process ended. */
@@ -626,6 +628,7 @@ class ExecutionEnvironment implements Sandbox, LambdaPlatform {
     return {
       reason,
       deadlineMs,
+      budgetMs: budget,
       durationMs: performance.now() - started,
       extensions: this.#extensions.map((extension) => {
         const exit = extension.process!.exit as ProcessExit;

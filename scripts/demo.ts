@@ -1,0 +1,579 @@
+/**
+ * `deno task demo`: the whole pipeline on one machine. Starts kinesalite and
+ * creates a stream, runs the extension (from source, or an unpacked layer's
+ * executable) beside the demo function in the local Lambda sandbox, invokes
+ * it a few times (text logs, JSON logs, one failure), shuts it down, reads
+ * the stream back and reports event by event what was delivered. Exits 1
+ * when anything was lost.
+ *
+ * ```sh
+ * deno task demo [--invocations N] [--runtime node|python] [--format kpl|json|ndjson]
+ *                [--log-format text|json] [--stream NAME (real AWS)] [--extension PATH]
+ * ```
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import type { KinesisClient } from "@aws-sdk/client-kinesis";
+import { decodeRecord, type Envelope } from "./lib/decode.ts";
+import { checkDelivery, type DeliveryCheck } from "./sandbox/delivery_check.ts";
+import {
+  EXTENSION_NAME,
+  layerExtension,
+  projectExtension,
+} from "./sandbox/extension_specs.ts";
+import { startLocalKinesis } from "./sandbox/kinesis_local.ts";
+import {
+  type InvocationRecord,
+  type LogFormat,
+  type RuntimeKind,
+  type Sandbox,
+  type ShutdownReport,
+  startSandbox,
+} from "./sandbox/sandbox.ts";
+import { readStream, tailClient } from "./tail.ts";
+
+/** Parsed command line of the demo. */
+export interface DemoOptions {
+  /** Invocations to run (6). */
+  invocations: number;
+  /** Function runtime (node). */
+  runtime: RuntimeKind;
+  /** Record format of the extension (kpl). */
+  format: "kpl" | "json" | "ndjson";
+  /** Function log format (Text). */
+  logFormat: LogFormat;
+  /** A real stream (name or ARN): use real AWS instead of the emulator. */
+  stream?: string;
+  /** Path to an unpacked layer's `extensions/kinesis-telemetry`; source when absent. */
+  extension?: string;
+}
+
+/** Usage text. */
+export const DEMO_USAGE =
+  `usage: deno task demo [--invocations N] [--runtime node|python] [--format kpl|json|ndjson]
+                      [--log-format text|json] [--stream NAME|ARN] [--extension PATH]
+  --stream     write to this real Kinesis stream (AWS credentials and AWS_REGION from the environment)
+  --extension  run this executable (an unpacked layer's extensions/kinesis-telemetry) instead of the source`;
+
+/** Parses the command line; throws with the usage on bad input. */
+export function parseDemoArgs(args: string[]): DemoOptions {
+  const { values } = parseArgs({
+    args,
+    options: {
+      invocations: { type: "string", default: "6" },
+      runtime: { type: "string", default: "node" },
+      format: { type: "string", default: "kpl" },
+      "log-format": { type: "string", default: "text" },
+      stream: { type: "string" },
+      extension: { type: "string" },
+      help: { type: "boolean", short: "h", default: false },
+    },
+    strict: true,
+  });
+  if (values.help) throw new Error(DEMO_USAGE);
+  const invocations = Number(values.invocations);
+  if (!Number.isInteger(invocations) || invocations < 1 || invocations > 1000) {
+    throw new Error(
+      `--invocations must be an integer in 1..1000\n${DEMO_USAGE}`,
+    );
+  }
+  if (values.runtime !== "node" && values.runtime !== "python") {
+    throw new Error(`--runtime must be node or python\n${DEMO_USAGE}`);
+  }
+  if (!["kpl", "json", "ndjson"].includes(values.format)) {
+    throw new Error(`--format must be kpl, json or ndjson\n${DEMO_USAGE}`);
+  }
+  const logFormat = values["log-format"].toLowerCase();
+  if (logFormat !== "text" && logFormat !== "json") {
+    throw new Error(`--log-format must be text or json\n${DEMO_USAGE}`);
+  }
+  return {
+    invocations,
+    runtime: values.runtime,
+    format: values.format as DemoOptions["format"],
+    logFormat: logFormat === "json" ? "JSON" : "Text",
+    stream: values.stream,
+    extension: values.extension,
+  };
+}
+
+/**
+ * The events of a run of `count` invocations: alternating text and JSON
+ * logging, one burst of extra lines, and (from 3 invocations on) one
+ * failure second to last.
+ */
+export function demoPayloads(count: number): Record<string, unknown>[] {
+  const payloads: Record<string, unknown>[] = [];
+  for (let index = 0; index < count; index++) {
+    const payload: Record<string, unknown> = {
+      style: index % 2 === 0 ? "text" : "json",
+    };
+    if (index === 2) Object.assign(payload, { logLines: 25, lineBytes: 200 });
+    if (count >= 3 && index === count - 2) payload.fail = true;
+    payloads.push(payload);
+  }
+  return payloads;
+}
+
+/** Everything the report is built from. */
+export interface DemoResult {
+  /** Options of the run. */
+  options: DemoOptions;
+  /** Where the events went. */
+  target: string;
+  /** Init duration of the sandbox. */
+  initDurationMs: number;
+  /** Per invocation, with the payload it got. */
+  invocations: Array<{ record: InvocationRecord; payload: unknown }>;
+  /** SHUTDOWN outcome. */
+  shutdown: ShutdownReport;
+  /** Envelopes read back from the stream. */
+  envelopes: Envelope[];
+  /** Records read back. */
+  recordCount: number;
+  /** Shards those records were in. */
+  shardCount: number;
+  /** The event-by-event comparison. */
+  check: DeliveryCheck;
+  /** Events per type: emitted / received by the extension / found in the stream. */
+  byType: Map<string, { emitted: number; received: number; inStream: number }>;
+  /** The extension's summary line, parsed. */
+  summary: Record<string, unknown> | null;
+}
+
+/**
+ * Duplicates the extension did not announce: more than its summary's
+ * `possibleDuplicates` (a request abandoned with an unknown outcome and sent
+ * again may land twice; that is at-least-once delivery, and it is counted).
+ */
+export function unannouncedDuplicates(result: DemoResult): number {
+  const announced = Number(result.summary?.possibleDuplicates ?? 0) || 0;
+  return Math.max(0, result.check.duplicates.length - announced);
+}
+
+/**
+ * True when nothing was lost or dropped, no duplicate went unannounced and
+ * the extension exited cleanly.
+ */
+export function demoSucceeded(result: DemoResult): boolean {
+  const check = result.check;
+  const extension = result.shutdown.extensions[0];
+  return check.lost.length === 0 && unannouncedDuplicates(result) === 0 &&
+    check.unexpected.length === 0 && check.droppedBeforeListener.length === 0 &&
+    missedButShippable(check).length === 0 &&
+    extension !== undefined && extension.exitedByItself &&
+    extension.exitCode === 0;
+}
+
+/**
+ * Events the extension never received although it could have: anything but
+ * its own log lines written once it stopped listening at SHUTDOWN.
+ */
+export function missedButShippable(
+  check: DeliveryCheck,
+): DeliveryCheck["neverReceived"] {
+  return check.neverReceived.filter((event) => event.type !== "extension");
+}
+
+/** Runs the demo; `progress` gets a line whenever something happens. */
+export async function runDemo(
+  options: DemoOptions,
+  progress: (line: string) => void,
+  signal?: AbortSignal,
+): Promise<DemoResult> {
+  const started = new Date();
+  const local = options.stream ? null : await startLocalKinesis();
+  const streamName = options.stream ?? "kinesis-telemetry-demo";
+  let client: KinesisClient | null = null;
+  let sandbox: Sandbox | null = null;
+  try {
+    let target: string;
+    const env: Record<string, string> = {
+      KINESIS_TELEMETRY_STREAM: streamName,
+      KINESIS_TELEMETRY_FORMAT: options.format,
+      KINESIS_TELEMETRY_LISTENER_PORT: "0",
+      KINESIS_TELEMETRY_LOG_LEVEL: "info",
+    };
+    let credentials;
+    let region = "us-east-1";
+    if (local) {
+      await local.createStream(streamName, 2);
+      env.AWS_ENDPOINT_URL_KINESIS = local.endpoint;
+      client = local.client;
+      target =
+        `stream ${streamName} (2 shards) on kinesalite ${local.endpoint}`;
+    } else {
+      region = Deno.env.get("AWS_REGION") ??
+        Deno.env.get("AWS_DEFAULT_REGION") ?? "";
+      const accessKeyId = Deno.env.get("AWS_ACCESS_KEY_ID");
+      const secretAccessKey = Deno.env.get("AWS_SECRET_ACCESS_KEY");
+      if (!region || !accessKeyId || !secretAccessKey) {
+        throw new Error(
+          "--stream needs AWS_REGION, AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN for temporary credentials)",
+        );
+      }
+      credentials = {
+        accessKeyId,
+        secretAccessKey,
+        sessionToken: Deno.env.get("AWS_SESSION_TOKEN"),
+      };
+      client = tailClient(region);
+      target = `stream ${streamName} in ${region} (real Kinesis)`;
+    }
+    const extension = options.extension
+      ? layerExtension(options.extension, env)
+      : projectExtension(env);
+    progress(`▸ ${target}`);
+    progress(
+      `▸ starting the sandbox: ${extension.name} (${
+        options.extension ?? "from source"
+      }) + ${options.runtime} demo function, ${options.format} records, ${options.logFormat} logs`,
+    );
+    sandbox = await startSandbox({
+      fn: options.runtime === "node"
+        ? {
+          runtime: "node",
+          taskRoot: new URL("../infra/demo-function", import.meta.url).pathname,
+          handler: "index.handler",
+        }
+        : {
+          runtime: "python",
+          taskRoot:
+            new URL("./sandbox/functions/python", import.meta.url).pathname,
+          handler: "handler.handler",
+        },
+      functionName: "kinesis-telemetry-demo",
+      extensions: [extension],
+      logFormat: options.logFormat,
+      region,
+      ...(credentials ? { credentials } : {}),
+      onLog: (line) => {
+        if (
+          line.source !== "function" && /"level":"(warn|error)"/.test(line.line)
+        ) {
+          progress(`  ! ${line.source}: ${line.line}`);
+        }
+      },
+    });
+    const running = sandbox;
+    // Ctrl-C: the children sit in their own process groups (and may be
+    // frozen), so they must be ended here rather than by the terminal.
+    signal?.addEventListener("abort", () => void running.stop(), {
+      once: true,
+    });
+    progress(`▸ init done in ${sandbox.initDurationMs.toFixed(1)} ms`);
+    const invocations: DemoResult["invocations"] = [];
+    const payloads = demoPayloads(options.invocations);
+    for (const [index, payload] of payloads.entries()) {
+      const record = await sandbox.invoke(payload);
+      invocations.push({ record, payload });
+      progress(
+        `▸ invocation ${index + 1}/${payloads.length} ${
+          JSON.stringify(payload)
+        } → ${record.status} in ${
+          record.durationMs.toFixed(1)
+        } ms (post-runtime ${record.postRuntimeMs.toFixed(1)} ms)`,
+      );
+    }
+    progress("▸ SHUTDOWN");
+    const shutdown = await sandbox.shutdown();
+    await sandbox.stop();
+    progress(`▸ reading ${streamName} back`);
+    const read = await readBack(client, streamName, started, !local, sandbox);
+    const check = checkDelivery(sandbox.events, read.envelopes, extension.name);
+    return {
+      options,
+      target,
+      initDurationMs: sandbox.initDurationMs,
+      invocations,
+      shutdown,
+      envelopes: read.envelopes,
+      recordCount: read.records,
+      shardCount: read.shards.size,
+      check,
+      byType: countByType(sandbox, read.envelopes, check, extension.name),
+      summary: findSummary(sandbox),
+    };
+  } finally {
+    await sandbox?.stop();
+    if (local) await local.stop();
+    else client?.destroy();
+  }
+}
+
+/** Reads the stream; against real Kinesis, reads again for a while until everything shows up. */
+async function readBack(
+  client: KinesisClient,
+  stream: string,
+  since: Date,
+  remote: boolean,
+  sandbox: Sandbox,
+): Promise<{ envelopes: Envelope[]; records: number; shards: Set<string> }> {
+  for (let attempt = 1;; attempt++) {
+    const envelopes: Envelope[] = [];
+    const shards = new Set<string>();
+    let records = 0;
+    await readStream(client, stream, {
+      // A real stream may hold older data: start a little before this run.
+      from: remote
+        ? { kind: "at-timestamp", time: new Date(since.getTime() - 5_000) }
+        : { kind: "trim-horizon" },
+      onRecord: (record) => {
+        records++;
+        shards.add(record.shardId);
+        for (const event of decodeRecord(record.data)) {
+          envelopes.push(event.envelope);
+        }
+      },
+    });
+    const check = checkDelivery(sandbox.events, envelopes, EXTENSION_NAME);
+    if (!remote || check.lost.length === 0 || attempt >= 10) {
+      return { envelopes, records, shards };
+    }
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+  }
+}
+
+function countByType(
+  sandbox: Sandbox,
+  envelopes: Envelope[],
+  check: DeliveryCheck,
+  subscriber: string,
+): DemoResult["byType"] {
+  const counts: DemoResult["byType"] = new Map();
+  const row = (type: string) => {
+    let entry = counts.get(type);
+    if (!entry) {
+      entry = { emitted: 0, received: 0, inStream: 0 };
+      counts.set(type, entry);
+    }
+    return entry;
+  };
+  for (const entry of sandbox.events) {
+    const counted = row(entry.event.type);
+    counted.emitted++;
+    if (entry.acknowledgedBy.includes(subscriber)) counted.received++;
+  }
+  const ours = new Set(check.environmentIds);
+  for (const envelope of envelopes) {
+    if (ours.has(envelope.environmentId)) row(envelope.type).inStream++;
+  }
+  return counts;
+}
+
+function findSummary(sandbox: Sandbox): Record<string, unknown> | null {
+  for (const line of [...sandbox.extensionLog].reverse()) {
+    try {
+      const parsed = JSON.parse(line.line);
+      if (parsed?.msg === "summary") return parsed;
+    } catch {
+      // Not a JSON line.
+    }
+  }
+  return null;
+}
+
+/** The final report as text lines. */
+export function formatReport(result: DemoResult): string[] {
+  const lines: string[] = [];
+  const { check } = result;
+  lines.push("");
+  lines.push(
+    `kinesis-telemetry demo: ${result.options.runtime} function, ${result.options.format} records, ${result.options.logFormat} logs`,
+  );
+  lines.push(`  ${result.target}`);
+  lines.push(`  init ${result.initDurationMs.toFixed(1)} ms`);
+  lines.push("");
+  lines.push(
+    "Invocations (metrics from each platform.report read back from Kinesis)",
+  );
+  lines.push(
+    table(
+      [
+        "#",
+        "request id",
+        "payload",
+        "status",
+        "duration",
+        "billed",
+        "memory",
+        "post-runtime",
+      ],
+      result.invocations.map(({ record, payload }, index) => {
+        const report = result.envelopes.find((envelope) =>
+          envelope.type === "platform.report" &&
+          (envelope.record as { requestId?: string })?.requestId ===
+            record.requestId
+        );
+        const metrics = (report?.record as { metrics?: Record<string, number> })
+          ?.metrics;
+        return [
+          String(index + 1),
+          `${record.requestId.slice(0, 8)}…`,
+          describePayload(payload),
+          record.status,
+          metrics ? `${metrics.durationMs.toFixed(1)} ms` : "missing",
+          metrics ? `${metrics.billedDurationMs} ms` : "missing",
+          metrics
+            ? `${metrics.maxMemoryUsedMB}/${metrics.memorySizeMB} MB`
+            : "missing",
+          `${record.postRuntimeMs.toFixed(1)} ms`,
+        ];
+      }),
+      [0, 4, 5, 6, 7],
+    ),
+  );
+  lines.push("");
+  lines.push("Events by type");
+  const types = [...result.byType.entries()].sort(([a], [b]) =>
+    a.localeCompare(b)
+  );
+  const totals = { emitted: 0, received: 0, inStream: 0 };
+  for (const [, counts] of types) {
+    totals.emitted += counts.emitted;
+    totals.received += counts.received;
+    totals.inStream += counts.inStream;
+  }
+  lines.push(
+    table(
+      ["type", "emitted", "received", "in stream"],
+      [
+        ...types.map(([type, counts]) => [
+          type,
+          String(counts.emitted),
+          String(counts.received),
+          String(counts.inStream),
+        ]),
+        [
+          "total",
+          String(totals.emitted),
+          String(totals.received),
+          String(totals.inStream),
+        ],
+      ],
+      [1, 2, 3],
+    ),
+  );
+  lines.push("");
+  const postRuntime = result.invocations.map(({ record }) =>
+    record.postRuntimeMs
+  );
+  lines.push(
+    `Delivery: emitted ${check.emitted}, received by the extension ${check.received}, in Kinesis ${check.delivered} (${result.recordCount} records over ${result.shardCount} shard(s)), lost ${check.lost.length}, duplicates ${check.duplicates.length}, truncated ${check.truncated}`,
+  );
+  if (check.duplicates.length > 0) {
+    lines.push(
+      `  duplicates: ${check.duplicates.length} (the extension announced ${
+        Number(result.summary?.possibleDuplicates ?? 0)
+      } possible duplicates after abandoning requests with an unknown outcome)`,
+    );
+  }
+  const lateOwnLines = check.neverReceived.length -
+    missedButShippable(check).length;
+  if (lateOwnLines > 0) {
+    lines.push(
+      `  not offered: ${lateOwnLines} extension log line(s) written after it stopped listening (its shutdown summary)`,
+    );
+  }
+  for (const event of missedButShippable(check)) {
+    lines.push(
+      `  never received: ${event.type} ${
+        JSON.stringify(event.record).slice(0, 120)
+      }`,
+    );
+  }
+  for (const event of check.lost) {
+    lines.push(
+      `  LOST: ${event.time} ${event.type} ${
+        JSON.stringify(event.record).slice(0, 120)
+      }`,
+    );
+  }
+  for (const event of check.droppedBeforeListener) {
+    lines.push(`  dropped by the platform: ${event.time} ${event.type}`);
+  }
+  lines.push(
+    `Post-runtime overhead per invocation: ${
+      postRuntime.map((ms) => ms.toFixed(1)).join(", ")
+    } ms (max ${Math.max(...postRuntime).toFixed(1)} ms)`,
+  );
+  for (const extension of result.shutdown.extensions) {
+    lines.push(
+      `Shutdown: ${extension.name} ${
+        extension.exitedByItself ? "exited by itself" : "was KILLED"
+      } with code ${extension.exitCode} after ${
+        extension.durationMs.toFixed(0)
+      } ms (budget ${result.shutdown.budgetMs} ms)`,
+    );
+  }
+  lines.push(
+    `Extension summary: ${
+      result.summary ? JSON.stringify(result.summary) : "missing"
+    }`,
+  );
+  lines.push("");
+  lines.push(
+    demoSucceeded(result)
+      ? `OK: every event the extension received is in Kinesis (${check.delivered}/${check.received}), nothing lost.`
+      : "FAILED: events were lost, duplicated or dropped, or the extension did not exit cleanly (see above).",
+  );
+  return lines;
+}
+
+function describePayload(payload: unknown): string {
+  const event = payload as Record<string, unknown>;
+  const parts = [String(event.style ?? "")];
+  if (event.logLines) parts.push(`+${event.logLines} lines`);
+  if (event.fail) parts.push("fail");
+  return parts.join(" ");
+}
+
+/** A plain text table; `rightAligned` lists columns aligned right. */
+export function table(
+  header: string[],
+  rows: string[][],
+  rightAligned: number[] = [],
+): string {
+  const widths = header.map((cell, column) =>
+    Math.max(cell.length, ...rows.map((row) => row[column]?.length ?? 0))
+  );
+  const render = (row: string[]) =>
+    "  " +
+    row.map((cell, column) =>
+      rightAligned.includes(column)
+        ? cell.padStart(widths[column])
+        : cell.padEnd(widths[column])
+    ).join("  ").trimEnd();
+  return [render(header), ...rows.map(render)].join("\n");
+}
+
+async function main(): Promise<number> {
+  let options: DemoOptions;
+  try {
+    options = parseDemoArgs(Deno.args);
+  } catch (error) {
+    console.error((error as Error).message);
+    return 2;
+  }
+  const interrupted = new AbortController();
+  Deno.addSignalListener("SIGINT", () => interrupted.abort());
+  const result = await runDemo(
+    options,
+    (line) => console.log(line),
+    interrupted.signal,
+  );
+  for (const line of formatReport(result)) console.log(line);
+  return demoSucceeded(result) ? 0 : 1;
+}
+
+if (import.meta.main) {
+  try {
+    Deno.exit(await main());
+  } catch (error) {
+    console.error(
+      `demo failed: ${error instanceof Error ? error.message : error}`,
+    );
+    Deno.exit(1);
+  }
+}
