@@ -1,0 +1,195 @@
+import assert from "node:assert/strict";
+import * as pulumi from "@pulumi/pulumi";
+import main from "../../infra/index.ts";
+import type { StackOutputs } from "../../infra/stack.ts";
+import {
+  layerDirWithZips,
+  MOCK_ACCOUNT,
+  MOCK_REGION,
+  type Recorder,
+  startMocks,
+  tempDir,
+  valueOf,
+} from "./fixtures.ts";
+
+const PROJECT = "kinesis-telemetry";
+
+async function runStack(
+  stack: string,
+  config: Record<string, string>,
+): Promise<{ recorder: Recorder; outputs: StackOutputs }> {
+  const recorder = await startMocks(PROJECT, stack, config);
+  const outputs = main();
+  // Every output settles only once the resources behind it are registered.
+  await valueOf(outputs as unknown as pulumi.Input<Record<string, unknown>>);
+  return { recorder, outputs };
+}
+
+/** Physical names a stack claims in an account: none may be claimed by two stacks. */
+function physicalNames(recorder: Recorder): string[] {
+  return recorder.resources.flatMap((r) => {
+    const name = r.inputs.name ?? r.inputs.layerName;
+    return typeof name === "string" ? [`${r.type} ${name}`] : [];
+  });
+}
+
+Deno.test("the program's outputs give everything needed to attach the layer", async () => {
+  const layers = layerDirWithZips();
+  try {
+    const { recorder, outputs } = await runStack("dev", {
+      layerDir: layers.path,
+    });
+    const plain = await valueOf(
+      outputs as unknown as pulumi.Input<Record<string, unknown>>,
+    );
+    const where = `${MOCK_REGION}:${MOCK_ACCOUNT}`;
+    const streamArn = `arn:aws:kinesis:${where}:stream/kinesis-telemetry-dev`;
+    assert.deepEqual(plain, {
+      streamName: "kinesis-telemetry-dev",
+      streamArn,
+      streamMode: "ON_DEMAND",
+      streamKmsKey: "alias/aws/kinesis",
+      policyArn:
+        `arn:aws:iam::${MOCK_ACCOUNT}:policy/kinesis-telemetry-dev-put-records`,
+      layerArns: {
+        x86_64: `arn:aws:lambda:${where}:layer:kinesis-telemetry-dev-x86_64:1`,
+        arm64: `arn:aws:lambda:${where}:layer:kinesis-telemetry-dev-arm64:1`,
+      },
+      compatibleRuntimes: plain.compatibleRuntimes,
+      extensionEnvironment: {
+        KINESIS_TELEMETRY_STREAM: streamArn,
+        KINESIS_TELEMETRY_FORMAT: "kpl",
+      },
+      ssmPrefix: "/kinesis-telemetry/dev/",
+      ssmParameters: {
+        streamName: "/kinesis-telemetry/dev/stream-name",
+        streamArn: "/kinesis-telemetry/dev/stream-arn",
+        policyArn: "/kinesis-telemetry/dev/policy-arn",
+        layerArnX86_64: "/kinesis-telemetry/dev/layer-arn-x86_64",
+        layerArnArm64: "/kinesis-telemetry/dev/layer-arn-arm64",
+        recordFormat: "/kinesis-telemetry/dev/record-format",
+      },
+      demo: {
+        functionName: "kinesis-telemetry-dev-demo",
+        functionArn:
+          `arn:aws:lambda:${where}:function:kinesis-telemetry-dev-demo`,
+        architecture: "arm64",
+        logGroupName: "/aws/lambda/kinesis-telemetry-dev-demo",
+      },
+    });
+    assert.ok((plain.compatibleRuntimes as string[]).includes("python3.13"));
+    // The demo function ships the real handler folder of infra/demo-function.
+    const code = recorder.named("demo-function").inputs.code as {
+      path: Promise<string>;
+    };
+    assert.match(await code.path, /infra\/demo-function\/?$/);
+    // Resources carry the project and stack as tags.
+    const [stream] = recorder.ofType("aws:kinesis/stream:Stream");
+    assert.deepEqual(stream.inputs.tags, {
+      "kinesis-telemetry:project": PROJECT,
+      "kinesis-telemetry:stack": "dev",
+    });
+  } finally {
+    layers.remove();
+  }
+});
+
+Deno.test("two stacks in one account claim no common physical name", async () => {
+  const layers = layerDirWithZips();
+  try {
+    const dev = physicalNames(
+      (await runStack("dev", { layerDir: layers.path })).recorder,
+    );
+    const prod = physicalNames(
+      (await runStack("prod", { layerDir: layers.path })).recorder,
+    );
+    assert.equal(dev.length, prod.length);
+    assert.ok(dev.length >= 12, dev.join("\n"));
+    assert.deepEqual(dev.filter((name) => prod.includes(name)), []);
+  } finally {
+    layers.remove();
+  }
+});
+
+Deno.test("stack config reaches the resources", async () => {
+  const layers = layerDirWithZips();
+  try {
+    const { recorder, outputs } = await runStack("perf", {
+      layerDir: layers.path,
+      shardCount: "2",
+      retentionHours: "48",
+      recordFormat: "ndjson",
+      demoArchitecture: "x86_64",
+      demoLogRetentionDays: "3",
+      ssmPrefix: "/obs/telemetry/perf/",
+    });
+    const [stream] = recorder.ofType("aws:kinesis/stream:Stream");
+    assert.equal(stream.inputs.shardCount, 2);
+    assert.equal(stream.inputs.retentionPeriod, 48);
+    assert.equal(outputs.streamMode, "PROVISIONED");
+    const fn = recorder.named("demo-function").inputs;
+    assert.deepEqual(fn.architectures, ["x86_64"]);
+    assert.deepEqual(fn.layers, [await valueOf(outputs.layerArns.x86_64)]);
+    assert.equal(
+      (fn.environment as { variables: Record<string, string> }).variables
+        .KINESIS_TELEMETRY_FORMAT,
+      "ndjson",
+    );
+    assert.equal(recorder.named("demo-logs").inputs.retentionInDays, 3);
+    assert.ok(
+      recorder.ofType("aws:ssm/parameter:Parameter").every((p) =>
+        String(p.inputs.name).startsWith("/obs/telemetry/perf/")
+      ),
+    );
+  } finally {
+    layers.remove();
+  }
+});
+
+Deno.test("demoEnabled=false deploys no function", async () => {
+  const layers = layerDirWithZips();
+  try {
+    const { recorder, outputs } = await runStack("nodemo", {
+      layerDir: layers.path,
+      demoEnabled: "false",
+    });
+    assert.equal(outputs.demo, undefined);
+    assert.deepEqual(recorder.ofType("aws:lambda/function:Function"), []);
+    assert.deepEqual(recorder.ofType("aws:iam/role:Role"), []);
+  } finally {
+    layers.remove();
+  }
+});
+
+Deno.test("bad config and missing zips end the program with a RunError, before any resource", async () => {
+  const layers = layerDirWithZips();
+  const empty = tempDir();
+  try {
+    let recorder = await startMocks(PROJECT, "bad", {
+      layerDir: layers.path,
+      retentionHours: "12",
+    });
+    assert.throws(() => main(), (error: unknown) => {
+      assert.ok(pulumi.RunError.isInstance(error));
+      assert.equal(
+        (error as Error).message,
+        "kinesis-telemetry:retentionHours: must be a whole number from 24 to 8760 hours, got 12",
+      );
+      return true;
+    });
+    recorder = await startMocks(PROJECT, "bad", { layerDir: empty.path });
+    assert.throws(() => main(), (error: unknown) => {
+      assert.ok(pulumi.RunError.isInstance(error));
+      assert.match(
+        (error as Error).message,
+        /^Layer zips not found: .*Build them first with `npx -y deno@2 task build`/,
+      );
+      return true;
+    });
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    assert.deepEqual(recorder.resources, []);
+  } finally {
+    layers.remove();
+    empty.remove();
+  }
+});
