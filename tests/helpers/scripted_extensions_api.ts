@@ -17,6 +17,18 @@ export interface RecordedCall {
   headers: Headers;
   /** Body text. */
   body: string;
+  /** `Date.now()` when the call arrived. */
+  at: number;
+}
+
+/** A lifecycle event handed out by `/event/next`. */
+export interface ServedEvent {
+  /** The event. */
+  event: Record<string, unknown>;
+  /** `Date.now()` when the answer was handed to the extension. */
+  at: number;
+  /** Index in `calls` of the `/event/next` call it answered. */
+  callIndex: number;
 }
 
 /** Options of the scripted API. */
@@ -37,6 +49,8 @@ export interface ScriptedApi {
   runtimeApi: string;
   /** Every call received. */
   calls: RecordedCall[];
+  /** Every lifecycle event handed out, in order. */
+  served: ServedEvent[];
   /** Queues a lifecycle event for `/event/next`. */
   queue(event: Record<string, unknown>): void;
   /** Resolves when the extension waits in `/event/next` for the `n`-th time (1-based). */
@@ -44,7 +58,7 @@ export interface ScriptedApi {
   /** The subscription body, once subscribed. */
   subscription(): Record<string, unknown> | undefined;
   /** POSTs a body to the subscribed listener (host rewritten to 127.0.0.1). */
-  pushTelemetry(body: string | Uint8Array): Promise<Response>;
+  pushTelemetry(body: string | Uint8Array<ArrayBuffer>): Promise<Response>;
   /** Stops the server. */
   close(): Promise<void>;
 }
@@ -54,6 +68,7 @@ export function startScriptedApi(
   options: ScriptedApiOptions = {},
 ): ScriptedApi {
   const calls: RecordedCall[] = [];
+  const served: ServedEvent[] = [];
   const queued: Record<string, unknown>[] = [];
   const nextWaiters: (() => void)[] = [];
   const nextCallWaiters = new Map<number, () => void>();
@@ -74,11 +89,13 @@ export function startScriptedApi(
     async (request) => {
       const url = new URL(request.url);
       const body = await request.text();
+      const callIndex = calls.length;
       calls.push({
         method: request.method,
         path: url.pathname,
         headers: request.headers,
         body,
+        at: Date.now(),
       });
       switch (url.pathname) {
         case "/2020-01-01/extension/register": {
@@ -101,7 +118,9 @@ export function startScriptedApi(
           nextCallWaiters.get(nextCalls)?.();
           const failure = nextFailures.shift();
           if (failure) return new Response("failure", { status: failure });
-          return Response.json(await takeEvent());
+          const event = await takeEvent();
+          served.push({ event, at: Date.now(), callIndex });
+          return Response.json(event);
         }
         case "/2020-01-01/extension/init/error":
         case "/2020-01-01/extension/exit/error":
@@ -115,6 +134,7 @@ export function startScriptedApi(
   return {
     runtimeApi: `127.0.0.1:${server.addr.port}`,
     calls,
+    served,
     queue(event) {
       queued.push(event);
       nextWaiters.splice(0).forEach((wake) => wake());
