@@ -125,6 +125,13 @@ export function createSdkPutter(target: KinesisTarget): KinesisPutter {
       requestHandler: new handler.NodeHttpHandler({
         connectionTimeout: Math.min(target.requestTimeoutMs, 3_000),
         requestTimeout: target.requestTimeoutMs,
+        // Deno's node:http re-sends a request by itself when a reused
+        // keep-alive connection closes before the answer (and even after
+        // the request was aborted): a PutRecords that Kinesis stored would
+        // be stored twice behind a clean success, uncounted. A fresh
+        // connection per request is never re-sent (tests/faults).
+        httpAgent: { keepAlive: false },
+        httpsAgent: { keepAlive: false },
       }),
     });
     return { sdk, client };
