@@ -48,6 +48,11 @@ export interface ManagedProcess {
   signal(signal: Deno.Signal): void;
   /** Peak resident memory of the main process in KiB (VmHWM), 0 when unknown. */
   peakMemoryKiB(): Promise<number>;
+  /**
+   * Resolves once the main process is stopped (SIGSTOP is delivered
+   * asynchronously), it ended, or `timeoutMs` passed; true when stopped.
+   */
+  waitStopped(timeoutMs: number): Promise<boolean>;
 }
 
 /** Starts a child with piped output in a new process group. */
@@ -108,6 +113,17 @@ export function startProcess(spec: ProcessSpec): ManagedProcess {
     },
     signal(signal) {
       if (!statusSeen) signalGroup(child.pid, signal);
+    },
+    async waitStopped(timeoutMs) {
+      const deadline = performance.now() + timeoutMs;
+      while (!statusSeen) {
+        const state = await processState(child.pid);
+        if (state === "T" || state === "t") return true;
+        if (state === null || state === "Z") return false;
+        if (performance.now() > deadline) return false;
+        await new Promise((resolve) => setTimeout(resolve, 1));
+      }
+      return false;
     },
     async peakMemoryKiB() {
       const status = await readProcStatus(child.pid);

@@ -678,7 +678,10 @@ class ExecutionEnvironment implements Sandbox, LambdaPlatform {
     // The platform's own delivery stops too: finish a POST under way first so
     // it is not cut in half by the stop.
     await Promise.all(this.#deliveries().map((delivery) => delivery.pause()));
-    for (const process of this.#processes()) process.signal("SIGSTOP");
+    const processes = this.#processes();
+    for (const process of processes) process.signal("SIGSTOP");
+    // Frozen means stopped, not "signal sent": wait until the kernel did it.
+    await Promise.all(processes.map((process) => process.waitStopped(1_000)));
     this.frozen = true;
   }
 
@@ -709,6 +712,7 @@ class ExecutionEnvironment implements Sandbox, LambdaPlatform {
       bytes: new TextEncoder().encode(JSON.stringify(event)).length,
       acknowledgedBy: [],
       droppedBy: [],
+      acknowledgedAt: null,
     };
     this.events.push(entry);
     const category = typeCategory(type);

@@ -19,6 +19,8 @@ export interface EmittedEvent {
   acknowledgedBy: string[];
   /** Names of the extensions to which it was dropped after failed attempts. */
   droppedBy: string[];
+  /** Epoch ms of the first acknowledgement, null until then. */
+  acknowledgedAt: number | null;
 }
 
 /** Retry and timeout settings of the delivery. */
@@ -162,10 +164,14 @@ export class TelemetryDelivery {
       const batch = this.#cutBatch();
       const delivered = await this.#deliver(batch);
       if (this.#closed && !delivered) return;
-      for (const item of batch) {
-        (delivered ? item.entry.acknowledgedBy : item.entry.droppedBy).push(
-          this.#options.subscriber,
-        );
+      const settledAt = Date.now();
+      for (const { entry } of batch) {
+        if (delivered) {
+          entry.acknowledgedBy.push(this.#options.subscriber);
+          entry.acknowledgedAt ??= settledAt;
+        } else {
+          entry.droppedBy.push(this.#options.subscriber);
+        }
       }
       this.#settledSequence = batch[batch.length - 1].sequence;
       this.#settleWaiters = this.#settleWaiters.filter((waiter) => {
