@@ -141,7 +141,10 @@ export async function runLifecycle(
       await progress.waitFor(
         "platform.report",
         previousRequestId,
-        Math.min(reportWaitMs, holdDeadline - now()),
+        // At most half the hold: a report that is late (a long buffering
+        // timeout) must not leave the flush no time at all, invocation
+        // after invocation, until SHUTDOWN.
+        Math.min(reportWaitMs, (holdDeadline - now()) / 2),
       );
     }
     if (options.buffer.length > 0 && breaker.allows()) {
