@@ -51,6 +51,12 @@ export interface FakeTime {
   pending(): number;
   /** Runs queued promise jobs without advancing the clock. */
   settle(): Promise<void>;
+  /**
+   * Settles `work` by letting promise jobs run and, whenever nothing but
+   * fake timers can make progress, firing the earliest one. Rejects when
+   * the work stalls with no timer left (a test waiting for nothing).
+   */
+  drive<T>(work: Promise<T>): Promise<T>;
 }
 
 /** Creates fake time starting at `start` epoch ms. */
@@ -73,8 +79,28 @@ export function fakeTime(start = 1_700_000_000_000): FakeTime {
     settle: async () => {
       await clock.tickAsync(0);
     },
+    drive: async <T>(work: Promise<T>): Promise<T> => {
+      let done = false;
+      const watched = work.finally(() => done = true);
+      // Turns of the real event loop without a timer before "stalled":
+      // enough for in-process promise chains, far too few to hide a hang.
+      let idleTurns = 0;
+      while (!done) {
+        await new Promise((resolve) => realSetTimeout(resolve, 0));
+        if (done) break;
+        if (clock.countTimers() > 0) {
+          idleTurns = 0;
+          clock.next();
+        } else if (++idleTurns > 200) {
+          throw new Error(`stalled at fake time ${clock.now}: no timer left`);
+        }
+      }
+      return await watched;
+    },
   };
 }
+
+const realSetTimeout = globalThis.setTimeout;
 
 const utf8 = new TextEncoder();
 
@@ -190,6 +216,18 @@ export function rejectWith(error: unknown): PutterAnswer {
   return () => Promise.reject(error);
 }
 
+/** `answer`, given after `ms` on `timers` (a request that takes time). */
+export function after(
+  ms: number,
+  timers: Timers,
+  answer: PutterAnswer,
+): PutterAnswer {
+  return (entries, signal) =>
+    new Promise<void>((resolve) => timers.setTimeout(() => resolve(), ms)).then(
+      () => answer(entries, signal),
+    );
+}
+
 /** The request never settles; it only notices its abort signal. */
 export const hang: PutterAnswer = () => new Promise<never>(() => {});
 
@@ -202,6 +240,8 @@ export class ScriptedPutter implements KinesisPutter {
   readonly calls: PutterCall[] = [];
   /** Times reset() was called. */
   resets = 0;
+  /** Requests neither answered nor aborted yet. */
+  inFlight = 0;
   readonly #answers: PutterAnswer[];
   readonly #now: () => number;
 
@@ -225,7 +265,14 @@ export class ScriptedPutter implements KinesisPutter {
     const answer = this.#answers.length > 1
       ? this.#answers.shift()!
       : this.#answers[0] ?? storeAll;
-    return answer(entries, signal);
+    this.inFlight++;
+    let open = true;
+    const close = () => {
+      if (open) this.inFlight--;
+      open = false;
+    };
+    signal.addEventListener("abort", close, { once: true });
+    return answer(entries, signal).finally(close);
   }
 
   /** Counts the reset. */

@@ -93,16 +93,13 @@ const texts = (events: readonly BufferedEvent[]) => events.map(textOf);
 
 Deno.test("flusher: delivers everything to kinesalite, decodable, buffer settled", async () => {
   const kinesis = await startLocalKinesis();
-  const savedKey = Deno.env.get("AWS_ACCESS_KEY_ID");
-  const savedSecret = Deno.env.get("AWS_SECRET_ACCESS_KEY");
-  Deno.env.set("AWS_ACCESS_KEY_ID", LOCAL_CREDENTIALS.accessKeyId);
-  Deno.env.set("AWS_SECRET_ACCESS_KEY", LOCAL_CREDENTIALS.secretAccessKey);
   const putter = createSdkPutter({
     streamName: "flusher-test",
     streamArn: undefined,
     region: LOCAL_REGION,
     endpoint: kinesis.endpoint,
     requestTimeoutMs: 5_000,
+    credentials: { ...LOCAL_CREDENTIALS },
   });
   try {
     await kinesis.createStream("flusher-test", 1);
@@ -169,10 +166,6 @@ Deno.test("flusher: delivers everything to kinesalite, decodable, buffer settled
   } finally {
     putter.reset();
     await kinesis.stop();
-    if (savedKey === undefined) Deno.env.delete("AWS_ACCESS_KEY_ID");
-    else Deno.env.set("AWS_ACCESS_KEY_ID", savedKey);
-    if (savedSecret === undefined) Deno.env.delete("AWS_SECRET_ACCESS_KEY");
-    else Deno.env.set("AWS_SECRET_ACCESS_KEY", savedSecret);
   }
 });
 

@@ -14,27 +14,6 @@ import { readAllRecords } from "../../scripts/lib/kinesis_read.ts";
 
 const utf8 = new TextEncoder();
 
-/** Runs `body` with the local credentials in the environment, as Lambda sets them. */
-async function withLocalCredentials(body: () => Promise<void>) {
-  const saved = [
-    "AWS_ACCESS_KEY_ID",
-    "AWS_SECRET_ACCESS_KEY",
-    "AWS_SESSION_TOKEN",
-  ]
-    .map((name) => [name, Deno.env.get(name)] as const);
-  Deno.env.set("AWS_ACCESS_KEY_ID", LOCAL_CREDENTIALS.accessKeyId);
-  Deno.env.set("AWS_SECRET_ACCESS_KEY", LOCAL_CREDENTIALS.secretAccessKey);
-  Deno.env.set("AWS_SESSION_TOKEN", "session");
-  try {
-    await body();
-  } finally {
-    for (const [name, value] of saved) {
-      if (value === undefined) Deno.env.delete(name);
-      else Deno.env.set(name, value);
-    }
-  }
-}
-
 function target(endpoint: string, extra: Partial<KinesisTarget> = {}) {
   return {
     streamName: "s",
@@ -42,6 +21,7 @@ function target(endpoint: string, extra: Partial<KinesisTarget> = {}) {
     region: LOCAL_REGION,
     endpoint,
     requestTimeoutMs: 5_000,
+    credentials: { ...LOCAL_CREDENTIALS },
     ...extra,
   };
 }
@@ -49,35 +29,33 @@ function target(endpoint: string, extra: Partial<KinesisTarget> = {}) {
 Deno.test("kinesis client: the SDK putter stores records in kinesalite and works after reset", async () => {
   const kinesis = await startLocalKinesis();
   try {
-    await withLocalCredentials(async () => {
-      await kinesis.createStream("client-test", 2);
-      const putter = createSdkPutter(
-        target(kinesis.endpoint, { streamName: "client-test" }),
-      );
-      const result = await putter.putRecords([
-        { data: utf8.encode("one"), partitionKey: "a" },
-        { data: utf8.encode("two"), partitionKey: "b" },
-      ], new AbortController().signal);
-      assert.deepEqual(result, {
-        failedRecordCount: 0,
-        entries: [
-          { errorCode: undefined, errorMessage: undefined },
-          { errorCode: undefined, errorMessage: undefined },
-        ],
-      });
-      // After reset the putter builds a new client and keeps working.
-      putter.reset();
-      await putter.putRecords(
-        [{ data: utf8.encode("three"), partitionKey: "c" }],
-        new AbortController().signal,
-      );
-      putter.reset();
-      const stored = await readAllRecords(kinesis.client, "client-test");
-      const byKey = Object.fromEntries(
-        stored.map((r) => [r.partitionKey, new TextDecoder().decode(r.data)]),
-      );
-      assert.deepEqual(byKey, { a: "one", b: "two", c: "three" });
+    await kinesis.createStream("client-test", 2);
+    const putter = createSdkPutter(
+      target(kinesis.endpoint, { streamName: "client-test" }),
+    );
+    const result = await putter.putRecords([
+      { data: utf8.encode("one"), partitionKey: "a" },
+      { data: utf8.encode("two"), partitionKey: "b" },
+    ], new AbortController().signal);
+    assert.deepEqual(result, {
+      failedRecordCount: 0,
+      entries: [
+        { errorCode: undefined, errorMessage: undefined },
+        { errorCode: undefined, errorMessage: undefined },
+      ],
     });
+    // After reset the putter builds a new client and keeps working.
+    putter.reset();
+    await putter.putRecords(
+      [{ data: utf8.encode("three"), partitionKey: "c" }],
+      new AbortController().signal,
+    );
+    putter.reset();
+    const stored = await readAllRecords(kinesis.client, "client-test");
+    const byKey = Object.fromEntries(
+      stored.map((r) => [r.partitionKey, new TextDecoder().decode(r.data)]),
+    );
+    assert.deepEqual(byKey, { a: "one", b: "two", c: "three" });
   } finally {
     await kinesis.stop();
   }
@@ -86,9 +64,11 @@ Deno.test("kinesis client: the SDK putter stores records in kinesalite and works
 Deno.test("kinesis client: an ARN is sent as StreamARN; per-entry failures come back in order", async () => {
   // kinesalite predates StreamARN, so the wire request is checked here.
   const bodies: Record<string, unknown>[] = [];
+  const authorizations: string[] = [];
   const server = Deno.serve(
     { hostname: "127.0.0.1", port: 0, onListen: () => {} },
     async (request) => {
+      authorizations.push(request.headers.get("authorization") ?? "");
       bodies.push(await request.json());
       return new Response(
         JSON.stringify({
@@ -106,37 +86,40 @@ Deno.test("kinesis client: an ARN is sent as StreamARN; per-entry failures come 
     },
   );
   try {
-    await withLocalCredentials(async () => {
-      const arn = "arn:aws:kinesis:us-east-1:123456789012:stream/by-arn";
-      const putter = createSdkPutter(
-        target(`http://127.0.0.1:${server.addr.port}`, {
-          streamName: "by-arn",
-          streamArn: arn,
-        }),
-      );
-      const result = await putter.putRecords([
-        { data: utf8.encode("one"), partitionKey: "a" },
-        { data: utf8.encode("two"), partitionKey: "b" },
-      ], new AbortController().signal);
-      putter.reset();
-      assert.deepEqual(result, {
-        failedRecordCount: 1,
-        entries: [
-          { errorCode: undefined, errorMessage: undefined },
-          {
-            errorCode: "ProvisionedThroughputExceededException",
-            errorMessage: "slow down",
-          },
-        ],
-      });
-      assert.deepEqual(bodies, [{
-        StreamARN: arn,
-        Records: [
-          { Data: btoa("one"), PartitionKey: "a" },
-          { Data: btoa("two"), PartitionKey: "b" },
-        ],
-      }]);
+    const arn = "arn:aws:kinesis:us-east-1:123456789012:stream/by-arn";
+    const putter = createSdkPutter(
+      target(`http://127.0.0.1:${server.addr.port}`, {
+        streamName: "by-arn",
+        streamArn: arn,
+      }),
+    );
+    const result = await putter.putRecords([
+      { data: utf8.encode("one"), partitionKey: "a" },
+      { data: utf8.encode("two"), partitionKey: "b" },
+    ], new AbortController().signal);
+    putter.reset();
+    // Signed with the credentials given, not whatever the process has.
+    assert.match(
+      authorizations[0],
+      new RegExp(`Credential=${LOCAL_CREDENTIALS.accessKeyId}/`),
+    );
+    assert.deepEqual(result, {
+      failedRecordCount: 1,
+      entries: [
+        { errorCode: undefined, errorMessage: undefined },
+        {
+          errorCode: "ProvisionedThroughputExceededException",
+          errorMessage: "slow down",
+        },
+      ],
     });
+    assert.deepEqual(bodies, [{
+      StreamARN: arn,
+      Records: [
+        { Data: btoa("one"), PartitionKey: "a" },
+        { Data: btoa("two"), PartitionKey: "b" },
+      ],
+    }]);
   } finally {
     await server.shutdown();
   }
@@ -145,25 +128,23 @@ Deno.test("kinesis client: an ARN is sent as StreamARN; per-entry failures come 
 Deno.test("kinesis client: a missing stream is a permanent, known-outcome error", async () => {
   const kinesis = await startLocalKinesis();
   try {
-    await withLocalCredentials(async () => {
-      const putter = createSdkPutter(
-        target(kinesis.endpoint, { streamName: "no-such-stream" }),
-      );
-      await assert.rejects(
-        putter.putRecords(
-          [{ data: utf8.encode("x"), partitionKey: "k" }],
-          new AbortController().signal,
-        ),
-        (error: unknown) => {
-          assert.ok(error instanceof KinesisRequestError);
-          assert.equal(error.code, "ResourceNotFoundException");
-          assert.equal(error.permanent, true);
-          assert.equal(error.outcomeKnown, true);
-          return true;
-        },
-      );
-      putter.reset();
-    });
+    const putter = createSdkPutter(
+      target(kinesis.endpoint, { streamName: "no-such-stream" }),
+    );
+    await assert.rejects(
+      putter.putRecords(
+        [{ data: utf8.encode("x"), partitionKey: "k" }],
+        new AbortController().signal,
+      ),
+      (error: unknown) => {
+        assert.ok(error instanceof KinesisRequestError);
+        assert.equal(error.code, "ResourceNotFoundException");
+        assert.equal(error.permanent, true);
+        assert.equal(error.outcomeKnown, true);
+        return true;
+      },
+    );
+    putter.reset();
   } finally {
     await kinesis.stop();
   }
@@ -174,22 +155,20 @@ Deno.test("kinesis client: a refused connection never reached Kinesis", async ()
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (listener.addr as Deno.NetAddr).port;
   listener.close();
-  await withLocalCredentials(async () => {
-    const putter = createSdkPutter(target(`http://127.0.0.1:${port}`));
-    await assert.rejects(
-      putter.putRecords(
-        [{ data: utf8.encode("x"), partitionKey: "k" }],
-        new AbortController().signal,
-      ),
-      (error: unknown) => {
-        assert.ok(error instanceof KinesisRequestError);
-        assert.equal(error.outcomeKnown, true, error.message);
-        assert.equal(error.permanent, false);
-        return true;
-      },
-    );
-    putter.reset();
-  });
+  const putter = createSdkPutter(target(`http://127.0.0.1:${port}`));
+  await assert.rejects(
+    putter.putRecords(
+      [{ data: utf8.encode("x"), partitionKey: "k" }],
+      new AbortController().signal,
+    ),
+    (error: unknown) => {
+      assert.ok(error instanceof KinesisRequestError);
+      assert.equal(error.outcomeKnown, true, error.message);
+      assert.equal(error.permanent, false);
+      return true;
+    },
+  );
+  putter.reset();
 });
 
 Deno.test("kinesis client: an aborted request is Abandoned with an unknown outcome", async () => {
@@ -207,26 +186,24 @@ Deno.test("kinesis client: an aborted request is Abandoned with an unknown outco
     },
   );
   try {
-    await withLocalCredentials(async () => {
-      const putter = createSdkPutter(
-        target(`http://127.0.0.1:${server.addr.port}`),
-      );
-      const controller = new AbortController();
-      const attempt = putter.putRecords(
-        [{ data: utf8.encode("x"), partitionKey: "k" }],
-        controller.signal,
-      );
-      await requestArrived;
-      controller.abort();
-      await assert.rejects(attempt, (error: unknown) => {
-        assert.ok(error instanceof KinesisRequestError);
-        assert.equal(error.code, "Abandoned");
-        assert.equal(error.outcomeKnown, false);
-        assert.equal(error.permanent, false);
-        return true;
-      });
-      putter.reset();
+    const putter = createSdkPutter(
+      target(`http://127.0.0.1:${server.addr.port}`),
+    );
+    const controller = new AbortController();
+    const attempt = putter.putRecords(
+      [{ data: utf8.encode("x"), partitionKey: "k" }],
+      controller.signal,
+    );
+    await requestArrived;
+    controller.abort();
+    await assert.rejects(attempt, (error: unknown) => {
+      assert.ok(error instanceof KinesisRequestError);
+      assert.equal(error.code, "Abandoned");
+      assert.equal(error.outcomeKnown, false);
+      assert.equal(error.permanent, false);
+      return true;
     });
+    putter.reset();
   } finally {
     release();
     await server.shutdown();

@@ -1,0 +1,759 @@
+import assert from "node:assert/strict";
+import { EventBuffer, sizeOf } from "../../extension/buffer.ts";
+import type { Config } from "../../extension/config.ts";
+import {
+  ExtensionsApiClient,
+  type LifecycleEvent,
+} from "../../extension/extensions_api.ts";
+import { Flusher } from "../../extension/flusher.ts";
+import { KinesisRequestError } from "../../extension/kinesis_client.ts";
+import {
+  type LifecycleApi,
+  type LifecycleResult,
+  NEXT_ATTEMPTS,
+  runLifecycle,
+  SIGNAL_SHUTDOWN_MS,
+} from "../../extension/lifecycle.ts";
+import { InvocationProgress } from "../../extension/progress.ts";
+import { DEFAULT_RETRY_POLICY } from "../../extension/sender.ts";
+import { Stats } from "../../extension/stats.ts";
+import type { BufferedEvent } from "../../extension/types.ts";
+import { startScriptedApi } from "../helpers/scripted_extensions_api.ts";
+import {
+  after,
+  captureLog,
+  eventOf,
+  failEntries,
+  type FakeTime,
+  fakeTime,
+  hang,
+  type PutterAnswer,
+  rejectWith,
+  ScriptedPutter,
+  storeAll,
+} from "./_core_fixtures.ts";
+
+type LifecycleConfig = Pick<
+  Config,
+  "flush" | "maxHoldMs" | "shutdownMarginMs" | "types" | "buffering"
+>;
+
+const DEFAULT_CONFIG: LifecycleConfig = {
+  flush: "invoke",
+  maxHoldMs: 200,
+  shutdownMarginMs: 150,
+  types: ["platform", "function", "extension"],
+  buffering: { maxItems: 1000, maxBytes: 262_144, timeoutMs: 100 },
+};
+
+/** One answer of the fake `/event/next`. */
+interface Step {
+  /** The event (built at serve time from the fake clock) or a failure. */
+  event: ((now: number) => LifecycleEvent) | Error;
+  /** Fake time the call blocks before answering (an idle environment). */
+  afterMs?: number;
+  /** Runs when the event is handed out (telemetry arriving, signals…). */
+  then?: () => void;
+}
+
+/** What the loop looked like each time it called `/event/next`. */
+interface NextCall {
+  at: number;
+  /** A flush was running. */
+  flushing: boolean;
+  /** PutRecords requests neither answered nor aborted. */
+  inFlight: number;
+  /** PutRecords calls made so far. */
+  putCalls: number;
+}
+
+const invoke = (requestId: string, deadlineInMs = 3_000) => (now: number) =>
+  ({ eventType: "INVOKE", requestId, deadlineMs: now + deadlineInMs }) as const;
+const shutdown = (deadlineInMs = 2_000, reason = "SPINDOWN") => (now: number) =>
+  ({
+    eventType: "SHUTDOWN",
+    shutdownReason: reason,
+    deadlineMs: now + deadlineInMs,
+  }) as const;
+
+/** An in-memory Extensions API on fake time, following a script. */
+function harness(options: {
+  steps: Step[];
+  /** Putter answers; a function gets the fake time (for slow answers). */
+  answers: PutterAnswer[] | ((time: FakeTime) => PutterAnswer[]);
+  config?: Partial<LifecycleConfig>;
+  stop?: AbortSignal;
+  exitErrorFails?: boolean;
+}) {
+  const time = fakeTime();
+  const start = time.now();
+  const buffer = new EventBuffer(1 << 24);
+  const stats = new Stats();
+  const progress = new InvocationProgress(time.timers);
+  const answers = typeof options.answers === "function"
+    ? options.answers(time)
+    : options.answers;
+  const putter = new ScriptedPutter(answers, time.now);
+  const log = captureLog("debug");
+  const flusher = new Flusher({
+    buffer,
+    format: "json",
+    maxRecordBytes: 1 << 20,
+    stats,
+    logger: log.logger,
+    ownLogEvents: new WeakSet(),
+    send: {
+      putter,
+      now: time.now,
+      timers: time.timers,
+      random: () => 0.5,
+      policy: DEFAULT_RETRY_POLICY,
+    },
+  });
+  const steps = [...options.steps];
+  const nextCalls: NextCall[] = [];
+  const served: { at: number; event: LifecycleEvent | Error }[] = [];
+  const exitErrors: [string, string][] = [];
+  const api: LifecycleApi = {
+    next(signal) {
+      nextCalls.push({
+        at: time.now(),
+        flushing: flusher.busy,
+        inFlight: putter.inFlight,
+        putCalls: putter.calls.length,
+      });
+      const step = steps.shift();
+      return new Promise((resolve, reject) => {
+        const abort = () => reject(new DOMException("aborted", "AbortError"));
+        if (signal?.aborted) return abort();
+        signal?.addEventListener("abort", abort, { once: true });
+        // With the script exhausted the call blocks, as an idle Lambda would.
+        if (!step) return;
+        time.timers.setTimeout(() => {
+          signal?.removeEventListener("abort", abort);
+          const event = step.event instanceof Error
+            ? step.event
+            : step.event(time.now());
+          served.push({ at: time.now(), event });
+          step.then?.();
+          if (event instanceof Error) reject(event);
+          else resolve(event);
+        }, step.afterMs ?? 0);
+      });
+    },
+    exitError(errorType, message) {
+      exitErrors.push([errorType, message]);
+      return options.exitErrorFails
+        ? Promise.reject(new Error("exit/error refused"))
+        : Promise.resolve();
+    },
+  };
+  const add = (...texts: string[]) => {
+    const events = texts.map((text) => eventOf(text, "k", time.now()));
+    assert.ok(buffer.offer(events, sizeOf(events)));
+  };
+  let endedAt = -1;
+  return {
+    time,
+    start,
+    buffer,
+    stats,
+    progress,
+    putter,
+    flusher,
+    log,
+    nextCalls,
+    served,
+    exitErrors,
+    add,
+    /** Fake time when the loop returned. */
+    endedAt: () => endedAt,
+    /** Runs the loop to its end on fake time. */
+    run: (): Promise<LifecycleResult> =>
+      time.drive(
+        runLifecycle({
+          api,
+          buffer,
+          flusher,
+          progress,
+          stats,
+          logger: log.logger,
+          config: { ...DEFAULT_CONFIG, ...options.config },
+          now: time.now,
+          timers: time.timers,
+          stop: options.stop,
+        }).then((result) => {
+          endedAt = time.now();
+          return result;
+        }),
+      ),
+  };
+}
+
+/** Every `/event/next` call found no flush running and no request in flight. */
+function assertNothingInFlight(calls: readonly NextCall[]) {
+  calls.forEach((call, i) => {
+    assert.equal(call.flushing, false, `flush running at next call ${i}`);
+    assert.equal(call.inFlight, 0, `request in flight at next call ${i}`);
+  });
+}
+
+Deno.test("lifecycle: buffered events are flushed at INVOKE, before /event/next", async () => {
+  const h = harness({
+    steps: [
+      { event: invoke("r1"), then: () => h.add("a", "b") },
+      { event: shutdown() },
+    ],
+    answers: [storeAll],
+  });
+  const result = await h.run();
+  assert.deepEqual(result, { exitCode: 0, reason: "SHUTDOWN SPINDOWN" });
+  assert.deepEqual(h.putter.calls.map((c) => c.texts), [["a", "b"]]);
+  assert.equal(h.putter.calls[0].at, h.served[0].at);
+  assert.equal(h.nextCalls.length, 2);
+  assert.equal(h.nextCalls[1].putCalls, 1, "flushed before the next call");
+  assertNothingInFlight(h.nextCalls);
+  assert.equal(h.stats.invocations, 1);
+  assert.equal(h.stats.delivered, 2);
+  assert.equal(h.buffer.length, 0);
+});
+
+Deno.test("lifecycle: an empty buffer costs no request and no wait", async () => {
+  const h = harness({
+    steps: [{ event: invoke("r1") }, { event: shutdown() }],
+    answers: [storeAll],
+    config: { types: ["function"] },
+  });
+  await h.run();
+  assert.equal(h.putter.calls.length, 0);
+  assert.equal(h.nextCalls[1].at, h.served[0].at);
+});
+
+Deno.test("lifecycle: never calls /event/next while a PutRecords request runs", async () => {
+  const h = harness({
+    steps: [
+      { event: invoke("r1"), then: () => h.add("a") },
+      { event: invoke("r2"), afterMs: 10, then: () => h.add("b") },
+      { event: invoke("r3"), afterMs: 10, then: () => h.add("c") },
+      { event: shutdown(), afterMs: 10 },
+    ],
+    // Slow, slower than the hold (abandoned), then quick.
+    answers: (time) => [
+      after(120, time.timers, storeAll),
+      after(5_000, time.timers, storeAll),
+      storeAll,
+    ],
+    config: { types: ["function", "extension"] },
+  });
+  await h.run();
+  assert.equal(h.nextCalls.length, 4);
+  assertNothingInFlight(h.nextCalls);
+  assert.equal(
+    h.putter.resets,
+    1,
+    "the abandoned request's connections dropped",
+  );
+  assert.equal(h.stats.delivered, 3);
+});
+
+Deno.test("lifecycle: a hanging putter never holds an invocation past maxHoldMs", async () => {
+  const h = harness({
+    steps: [
+      { event: invoke("r1"), then: () => h.add("a") },
+      { event: invoke("r2"), afterMs: 1_000, then: () => h.add("b") },
+      // A deadline sooner than the hold bounds the hold too.
+      { event: invoke("r3", 80), afterMs: 1_000, then: () => h.add("c") },
+      { event: shutdown(), afterMs: 1_000 },
+    ],
+    answers: [hang],
+    config: { maxHoldMs: 200 },
+  });
+  await h.run();
+  const holds = h.served.slice(0, 3).map((served, i) =>
+    h.nextCalls[i + 1].at - served.at
+  );
+  assert.ok(holds[0] <= 200, `hold ${holds[0]}`);
+  assert.ok(holds[1] <= 200, `hold ${holds[1]}`);
+  assert.ok(holds[2] <= 80, `hold ${holds[2]}`);
+  // The bound was reached, not idled through: the request was tried.
+  assert.ok(holds[0] >= 190, `hold ${holds[0]}`);
+  assertNothingInFlight(h.nextCalls);
+  assert.ok(h.putter.resets >= 3);
+  assert.ok(h.stats.flushesCutShort >= 3);
+  assert.equal(h.stats.delivered, 0);
+  // Nothing is lost: the events wait in the buffer, oldest first.
+  assert.deepEqual(
+    h.buffer.takeAll().map((e) => new TextDecoder().decode(e.data)),
+    [
+      "a",
+      "b",
+      "c",
+    ],
+  );
+});
+
+Deno.test("lifecycle: waits for the previous invocation's report, then flushes", async () => {
+  const h = harness({
+    steps: [
+      { event: invoke("r1"), then: () => h.add("start r1") },
+      {
+        event: invoke("r2"),
+        afterMs: 500,
+        then: () => {
+          // r1's report arrives 30 ms into r2, with the thaw's delivery.
+          h.time.timers.setTimeout(() => {
+            h.add("report r1");
+            h.progress.note("platform.report", "r1");
+          }, 30);
+        },
+      },
+      { event: shutdown(), afterMs: 500 },
+    ],
+    answers: [storeAll],
+  });
+  await h.run();
+  assert.deepEqual(h.putter.calls.map((c) => [c.at - h.start, c.texts]), [
+    [0, ["start r1"]],
+    [500 + 30, ["report r1"]],
+  ]);
+});
+
+Deno.test("lifecycle: a report already received costs no wait", async () => {
+  const h = harness({
+    steps: [
+      { event: invoke("r1") },
+      {
+        event: invoke("r2"),
+        afterMs: 500,
+        then: () => {
+          h.add("report r1");
+          h.progress.note("platform.report", "r1");
+        },
+      },
+      { event: shutdown(), afterMs: 500 },
+    ],
+    answers: [storeAll],
+  });
+  await h.run();
+  assert.equal(h.putter.calls[0].at, h.served[1].at);
+  assert.equal(h.nextCalls[2].at, h.served[1].at);
+});
+
+Deno.test("lifecycle: a missing report is waited for at most buffering.timeoutMs + 50 ms", async () => {
+  const h = harness({
+    steps: [
+      { event: invoke("r1") },
+      { event: invoke("r2"), afterMs: 500, then: () => h.add("x") },
+      { event: shutdown(), afterMs: 500 },
+    ],
+    answers: [storeAll],
+    config: { maxHoldMs: 400 },
+  });
+  await h.run();
+  assert.equal(h.putter.calls[0].at - h.served[1].at, 150);
+});
+
+Deno.test("lifecycle: back-to-back invocations do not wait for the previous report", async () => {
+  const h = harness({
+    steps: [
+      { event: invoke("r1") },
+      // Idle for less than the buffering timeout: the report may come only
+      // later, and the next invocation (soon) ships it.
+      { event: invoke("r2"), afterMs: 60, then: () => h.add("x") },
+      { event: shutdown(), afterMs: 500 },
+    ],
+    answers: [storeAll],
+  });
+  await h.run();
+  assert.equal(h.putter.calls[0].at, h.served[1].at);
+});
+
+Deno.test("lifecycle: a report later than the hold never starves the flush", async () => {
+  const slowBuffering = { maxItems: 1000, maxBytes: 262_144, timeoutMs: 1000 };
+  const h = harness({
+    steps: [
+      { event: invoke("r1"), then: () => h.add("a") },
+      { event: invoke("r2"), afterMs: 5_000, then: () => h.add("b") },
+      { event: invoke("r3"), afterMs: 5_000, then: () => h.add("c") },
+      { event: shutdown(), afterMs: 5_000 },
+    ],
+    answers: [storeAll],
+    config: { maxHoldMs: 200, buffering: slowBuffering },
+  });
+  await h.run();
+  // Each invocation ships its events within its own hold, report or not.
+  assert.deepEqual(
+    h.putter.calls.map((c) => c.texts),
+    [["a"], ["b"], ["c"]],
+  );
+  for (let i = 1; i <= 3; i++) {
+    assert.equal(h.nextCalls[i].putCalls, i);
+    assert.ok(h.nextCalls[i].at - h.served[i - 1].at <= 200);
+  }
+});
+
+Deno.test("lifecycle: without platform telemetry no report is awaited", async () => {
+  const h = harness({
+    steps: [
+      { event: invoke("r1") },
+      { event: invoke("r2"), afterMs: 500, then: () => h.add("x") },
+      { event: shutdown(), afterMs: 500 },
+    ],
+    answers: [storeAll],
+    config: { types: ["function"] },
+  });
+  await h.run();
+  assert.equal(h.putter.calls[0].at, h.served[1].at);
+});
+
+Deno.test("lifecycle: the end strategy flushes again once runtimeDone arrived", async () => {
+  const h = harness({
+    steps: [
+      {
+        event: invoke("r1"),
+        then: () => {
+          h.add("before");
+          h.time.timers.setTimeout(() => {
+            h.add("function output", "runtimeDone r1");
+            h.progress.note("platform.runtimeDone", "r1");
+          }, 400);
+        },
+      },
+      { event: shutdown(), afterMs: 100 },
+    ],
+    answers: [storeAll],
+    config: { flush: "end" },
+  });
+  await h.run();
+  assert.deepEqual(h.putter.calls.map((c) => [c.at - h.start, c.texts]), [
+    [0, ["before"]],
+    [400, ["function output", "runtimeDone r1"]],
+  ]);
+  assert.equal(h.nextCalls[1].at - h.start, 400);
+  assert.equal(h.nextCalls[1].putCalls, 2);
+  assertNothingInFlight(h.nextCalls);
+});
+
+Deno.test("lifecycle: the end strategy gives up on runtimeDone after the invocation deadline", async () => {
+  const h = harness({
+    steps: [
+      { event: invoke("r1", 1_000) },
+      { event: shutdown(), afterMs: 100 },
+    ],
+    answers: [storeAll],
+    config: { flush: "end" },
+  });
+  await h.run();
+  // deadline 1000 ms + the 150 ms report allowance.
+  assert.equal(h.nextCalls[1].at - h.served[0].at, 1_150);
+});
+
+Deno.test("lifecycle: the end strategy without platform telemetry behaves as invoke", async () => {
+  const h = harness({
+    steps: [{ event: invoke("r1"), then: () => h.add("a") }, {
+      event: shutdown(),
+    }],
+    answers: [storeAll],
+    config: { flush: "end", types: ["function"] },
+  });
+  await h.run();
+  assert.equal(h.nextCalls[1].at, h.served[0].at);
+  assert.equal(h.putter.calls.length, 1);
+});
+
+Deno.test("lifecycle: SHUTDOWN flushes until the deadline minus the margin, then stops", async () => {
+  const h = harness({
+    steps: [{ event: shutdown(2_000), then: () => h.add("stuck") }],
+    answers: [failEntries([0])],
+    config: { shutdownMarginMs: 150 },
+  });
+  const result = await h.run();
+  assert.deepEqual(result, { exitCode: 0, reason: "SHUTDOWN SPINDOWN" });
+  const limit = h.served[0].at + 2_000 - 150;
+  assert.ok(h.putter.calls.length > 3, "kept retrying while time remained");
+  for (const call of h.putter.calls) assert.ok(call.at < limit);
+  assert.ok(h.endedAt() <= limit, `ended ${h.endedAt() - limit} ms late`);
+  assert.ok(h.endedAt() >= limit - 200, "used the time it had");
+  assert.equal(h.buffer.length, 1);
+  const [warning] = h.log.withMsg(
+    "events not delivered before the shutdown deadline",
+  );
+  assert.equal(warning.events, 1);
+});
+
+Deno.test("lifecycle: SHUTDOWN delivers what is buffered and waits for the last report", async () => {
+  const h = harness({
+    steps: [
+      { event: invoke("r1") },
+      {
+        event: shutdown(),
+        afterMs: 1_000,
+        then: () => {
+          h.add("runtimeDone r1");
+          h.time.timers.setTimeout(() => {
+            h.add("report r1");
+            h.progress.note("platform.report", "r1");
+          }, 60);
+        },
+      },
+    ],
+    answers: [storeAll],
+  });
+  await h.run();
+  assert.deepEqual(
+    h.putter.calls.map((c) => [c.at - h.served[1].at, c.texts]),
+    [
+      [60, ["runtimeDone r1", "report r1"]],
+    ],
+  );
+  assert.equal(h.stats.delivered, 2);
+  assert.equal(h.buffer.length, 0);
+  assert.equal(
+    h.log.withMsg("events not delivered before the shutdown deadline").length,
+    0,
+  );
+});
+
+Deno.test("lifecycle: a permanent error ends the shutdown flush at once", async () => {
+  const denied = new KinesisRequestError("denied", {
+    outcomeKnown: true,
+    permanent: true,
+    code: "AccessDeniedException",
+  });
+  const h = harness({
+    steps: [{ event: shutdown(), then: () => h.add("a") }],
+    answers: [rejectWith(denied)],
+  });
+  await h.run();
+  assert.equal(h.putter.calls.length, 1);
+  assert.equal(h.endedAt(), h.served[0].at);
+  const [warning] = h.log.withMsg(
+    "events not delivered before the shutdown deadline",
+  );
+  assert.equal(warning.error, "denied");
+});
+
+Deno.test("lifecycle: /event/next failing once is retried after a short pause", async () => {
+  const h = harness({
+    steps: [
+      { event: new Error("connection reset") },
+      { event: invoke("r1") },
+      { event: shutdown() },
+    ],
+    answers: [storeAll],
+  });
+  const result = await h.run();
+  assert.equal(result.exitCode, 0);
+  assert.equal(h.nextCalls.length, 3);
+  assert.equal(h.nextCalls[1].at - h.nextCalls[0].at, 100);
+  assert.equal(h.stats.invocations, 1);
+  const [warning] = h.log.withMsg("event/next failed");
+  assert.equal(warning.attempt, 1);
+});
+
+Deno.test("lifecycle: /event/next failing 5 times flushes, reports exit/error and exits 1", async () => {
+  const failures = Array.from(
+    { length: NEXT_ATTEMPTS },
+    (_, i): Step => ({ event: new Error(`down ${i + 1}`) }),
+  );
+  const h = harness({ steps: failures, answers: [storeAll] });
+  h.add("buffered before");
+  const result = await h.run();
+  assert.equal(result.exitCode, 1);
+  assert.match(result.reason, /event\/next failed 5 times: down 5/);
+  const gaps = h.nextCalls.slice(1).map((call, i) =>
+    call.at - h.nextCalls[i].at
+  );
+  assert.deepEqual(gaps, [100, 200, 400, 800]);
+  assert.deepEqual(h.exitErrors.map(([type]) => type), [
+    "Extension.EventNextFailed",
+  ]);
+  assert.match(h.exitErrors[0][1], /failed 5 times/);
+  assert.deepEqual(h.putter.calls.map((c) => c.texts), [["buffered before"]]);
+  assert.equal(h.stats.delivered, 1);
+});
+
+Deno.test("lifecycle: a refused exit/error still exits 1", async () => {
+  const h = harness({
+    steps: Array.from({ length: NEXT_ATTEMPTS }, () => ({
+      event: new Error("down"),
+    })),
+    answers: [storeAll],
+    exitErrorFails: true,
+  });
+  const result = await h.run();
+  assert.equal(result.exitCode, 1);
+  assert.equal(h.exitErrors.length, 1);
+});
+
+Deno.test("lifecycle: a stop signal while waiting in /event/next acts as a shutdown", async () => {
+  const stop = new AbortController();
+  const h = harness({
+    steps: [
+      {
+        event: invoke("r1"),
+        then: () =>
+          h.time.timers.setTimeout(() => {
+            h.add("late line");
+            stop.abort();
+          }, 5_000),
+      },
+    ],
+    answers: [storeAll],
+    stop: stop.signal,
+    config: { types: ["function"] },
+  });
+  const result = await h.run();
+  assert.deepEqual(result, { exitCode: 0, reason: "SHUTDOWN SIGNAL" });
+  assert.deepEqual(h.putter.calls.map((c) => c.texts), [["late line"]]);
+  assert.equal(h.putter.calls[0].at - h.start, 5_000);
+  assert.ok(h.endedAt() - h.start <= 5_000 + SIGNAL_SHUTDOWN_MS);
+});
+
+Deno.test("lifecycle: a stop signal during an invocation ends the loop after its flush", async () => {
+  const stop = new AbortController();
+  const h = harness({
+    steps: [
+      {
+        event: invoke("r1"),
+        then: () => {
+          h.add("a");
+          stop.abort();
+        },
+      },
+      { event: shutdown() },
+    ],
+    answers: [storeAll],
+    stop: stop.signal,
+  });
+  const result = await h.run();
+  assert.deepEqual(result, { exitCode: 0, reason: "SIGNAL" });
+  assert.equal(h.nextCalls.length, 1, "no /event/next after the signal");
+  assert.equal(h.stats.delivered, 1);
+});
+
+Deno.test("lifecycle: after failed flushes the breaker skips flushing for a while", async () => {
+  let failing = true;
+  const throttled = new KinesisRequestError("throttled", {
+    outcomeKnown: true,
+    permanent: false,
+    code: "LimitExceededException",
+  });
+  const h = harness({
+    steps: [
+      { event: invoke("r1"), then: () => h.add("a") },
+      // Within 250 ms of the failed flush: paused.
+      { event: invoke("r2"), afterMs: 10, then: () => h.add("b") },
+      // Well past the pause: tried again, and Kinesis is back.
+      {
+        event: invoke("r3"),
+        afterMs: 1_000,
+        then: () => {
+          failing = false;
+          h.add("c");
+        },
+      },
+      { event: invoke("r4"), afterMs: 10, then: () => h.add("d") },
+      { event: shutdown(), afterMs: 10 },
+    ],
+    answers: [
+      (entries, signal) =>
+        failing ? Promise.reject(throttled) : storeAll(entries, signal),
+    ],
+    config: { types: ["function"] },
+  });
+  await h.run();
+  const callsBy = (n: number) => h.nextCalls[n].putCalls;
+  assert.ok(callsBy(1) > 0, "r1 tried");
+  assert.equal(callsBy(2), callsBy(1), "r2 paused by the breaker");
+  assert.equal(
+    h.nextCalls[2].at,
+    h.served[1].at,
+    "a paused flush costs no time",
+  );
+  assert.equal(callsBy(3), callsBy(2) + 1, "r3 tried and delivered");
+  assert.equal(
+    callsBy(4),
+    callsBy(3) + 1,
+    "the breaker closed after a success",
+  );
+  assert.equal(h.stats.delivered, 4);
+});
+
+Deno.test("lifecycle: against the scripted Extensions API on loopback", async () => {
+  const api = startScriptedApi({ nextFailures: [500] });
+  try {
+    const client = new ExtensionsApiClient({
+      runtimeApi: api.runtimeApi,
+      extensionName: "kinesis-telemetry",
+    });
+    await client.register();
+    const buffer = new EventBuffer(1 << 20);
+    const stats = new Stats();
+    const putter = new ScriptedPutter([storeAll]);
+    const flusher = new Flusher({
+      buffer,
+      format: "kpl",
+      maxRecordBytes: 1 << 20,
+      stats,
+      logger: captureLog("error").logger,
+      ownLogEvents: new WeakSet<BufferedEvent>(),
+      send: {
+        putter,
+        now: Date.now,
+        timers: { setTimeout, clearTimeout } as never,
+        random: Math.random,
+        policy: DEFAULT_RETRY_POLICY,
+      },
+    });
+    const seenAtNext: { busy: boolean; inFlight: number; puts: number }[] = [];
+    const events = [eventOf("one"), eventOf("two")];
+    buffer.offer(events, sizeOf(events));
+    api.queue({
+      eventType: "INVOKE",
+      requestId: "r1",
+      deadlineMs: Date.now() + 3_000,
+    });
+    api.queue({
+      eventType: "SHUTDOWN",
+      shutdownReason: "SPINDOWN",
+      deadlineMs: Date.now() + 2_000,
+    });
+    const result = await runLifecycle({
+      api: {
+        next: (signal) => {
+          seenAtNext.push({
+            busy: flusher.busy,
+            inFlight: putter.inFlight,
+            puts: putter.calls.length,
+          });
+          return client.next(signal);
+        },
+        exitError: (type, message) => client.exitError(type, message),
+      },
+      buffer,
+      flusher,
+      progress: new InvocationProgress(),
+      stats,
+      logger: captureLog("error").logger,
+      config: { ...DEFAULT_CONFIG, types: ["function"] },
+      now: Date.now,
+      timers: { setTimeout, clearTimeout } as never,
+    });
+    assert.deepEqual(result, { exitCode: 0, reason: "SHUTDOWN SPINDOWN" });
+    // The 500 was retried: three calls for two events.
+    const nextPaths = api.calls.filter((c) => c.path.endsWith("/event/next"));
+    assert.equal(nextPaths.length, 3);
+    for (const call of nextPaths) {
+      assert.equal(call.headers.get("Lambda-Extension-Identifier"), "ext-id-1");
+    }
+    assert.deepEqual(seenAtNext, [
+      { busy: false, inFlight: 0, puts: 0 },
+      { busy: false, inFlight: 0, puts: 0 },
+      { busy: false, inFlight: 0, puts: 1 },
+    ]);
+    assert.equal(stats.delivered, 2);
+  } finally {
+    await api.close();
+  }
+});
