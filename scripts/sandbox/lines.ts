@@ -26,7 +26,13 @@ export async function forEachLine(
   const emit = (bytes: Uint8Array) => {
     let end = bytes.length;
     if (end > 0 && bytes[end - 1] === CARRIAGE_RETURN) end--;
-    if (end > 0) onLine(decoder.decode(bytes.subarray(0, end)));
+    let rest = bytes.subarray(0, end);
+    while (rest.length > maxLineBytes) {
+      const cut = utf8Boundary(rest, maxLineBytes);
+      onLine(decoder.decode(rest.subarray(0, cut)));
+      rest = rest.subarray(cut);
+    }
+    if (rest.length > 0) onLine(decoder.decode(rest));
   };
   for await (const chunk of stream) {
     let buffer = pending.length ? concat(pending, chunk) : chunk;
@@ -36,8 +42,12 @@ export async function forEachLine(
       buffer = buffer.subarray(newline + 1);
       newline = buffer.indexOf(NEWLINE);
     }
-    while (buffer.length > maxLineBytes) {
-      const cut = utf8Boundary(buffer, maxLineBytes);
+    if (buffer.length > maxLineBytes) {
+      // No newline yet and already too long: pass on what is complete.
+      const cut = utf8Boundary(
+        buffer,
+        maxLineBytes * Math.floor(buffer.length / maxLineBytes),
+      );
       emit(buffer.subarray(0, cut));
       buffer = buffer.subarray(cut);
     }
