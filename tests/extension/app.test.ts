@@ -1,0 +1,575 @@
+import assert from "node:assert/strict";
+import {
+  type ExtensionDeps,
+  runExtension,
+  type ServeFunction,
+} from "../../extension/app.ts";
+import {
+  createSdkPutter,
+  KinesisRequestError,
+} from "../../extension/kinesis_client.ts";
+import { realTimers, type Timers } from "../../extension/progress.ts";
+import { decodeRecord, type Envelope } from "../../scripts/lib/decode.ts";
+import { readAllRecords } from "../../scripts/lib/kinesis_read.ts";
+import {
+  LOCAL_CREDENTIALS,
+  LOCAL_REGION,
+  type LocalKinesis,
+  startLocalKinesis,
+} from "../../scripts/sandbox/kinesis_local.ts";
+import {
+  type ScriptedApi,
+  startScriptedApi,
+} from "../helpers/scripted_extensions_api.ts";
+import { rejectWith, ScriptedPutter } from "./_core_fixtures.ts";
+
+const STREAM = "app-test";
+const ENVIRONMENT_ID = "0b5c4a64-5f8e-4c3e-9d7a-2f1f6b1f7a10";
+
+/** Deno.serve on 127.0.0.1, as main.ts does on 0.0.0.0. */
+const serveLoopback: ServeFunction = (port, handler) => {
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port, onListen: () => {} },
+    handler,
+  );
+  return { port: server.addr.port, shutdown: () => server.shutdown() };
+};
+
+interface Run {
+  exit: Promise<number>;
+  lines: Record<string, unknown>[];
+  summary(): Record<string, unknown>;
+}
+
+/** Starts runExtension in this process against `api` (and `kinesis` when given). */
+function start(
+  api: ScriptedApi,
+  options: {
+    kinesis?: LocalKinesis;
+    env?: Record<string, string | undefined>;
+    deps?: Partial<ExtensionDeps>;
+  } = {},
+): Run {
+  const env: Record<string, string | undefined> = {
+    AWS_LAMBDA_RUNTIME_API: api.runtimeApi,
+    KINESIS_TELEMETRY_STREAM: STREAM,
+    KINESIS_TELEMETRY_LISTENER_PORT: "0",
+    AWS_REGION: LOCAL_REGION,
+    AWS_ENDPOINT_URL_KINESIS: options.kinesis?.endpoint ??
+      "http://127.0.0.1:9",
+    ...options.env,
+  };
+  const lines: Record<string, unknown>[] = [];
+  const exit = runExtension({
+    env: (name) => env[name],
+    extensionName: "kinesis-telemetry",
+    createPutter: (config) =>
+      createSdkPutter({
+        streamName: config.streamName,
+        streamArn: config.streamArn,
+        region: config.region,
+        endpoint: config.kinesisEndpoint,
+        requestTimeoutMs: config.requestTimeoutMs,
+        credentials: { ...LOCAL_CREDENTIALS },
+      }),
+    serve: serveLoopback,
+    logSink: (line) => lines.push(JSON.parse(line)),
+    environmentId: ENVIRONMENT_ID,
+    ...options.deps,
+  });
+  return {
+    exit,
+    lines,
+    summary: () => {
+      const found = lines.filter((line) => line.msg === "summary");
+      assert.equal(found.length, 1, "one summary line");
+      return found[0];
+    },
+  };
+}
+
+const callsTo = (api: ScriptedApi, suffix: string) =>
+  api.calls.filter((call) => call.path.endsWith(suffix));
+
+function assertAccounting(summary: Record<string, unknown>) {
+  assert.equal(
+    summary.received,
+    (summary.delivered as number) + (summary.filtered as number) +
+      (summary.droppedTotal as number) + (summary.buffered as number),
+    `received = delivered + filtered + dropped + buffered in ${
+      JSON.stringify(summary)
+    }`,
+  );
+}
+
+function telemetry(type: string, record: unknown, second = 0) {
+  return {
+    time: `2024-05-01T12:00:${String(second).padStart(2, "0")}.000Z`,
+    type,
+    record,
+  };
+}
+
+Deno.test("app: registers, subscribes, ships pushed events to Kinesis with their envelope, exits 0", async () => {
+  const kinesis = await startLocalKinesis();
+  const api = startScriptedApi({ accountId: "123456789012" });
+  try {
+    await kinesis.createStream(STREAM, 2);
+    const run = start(api, {
+      kinesis,
+      env: { KINESIS_TELEMETRY_EXCLUDE_TYPES: "platform.initStart" },
+    });
+    await api.waitForNext(1);
+
+    const [register] = callsTo(api, "/register");
+    assert.equal(register.method, "POST");
+    assert.equal(
+      register.headers.get("Lambda-Extension-Name"),
+      "kinesis-telemetry",
+    );
+    assert.equal(
+      register.headers.get("Lambda-Extension-Accept-Feature"),
+      "accountId",
+    );
+    const [subscribe] = callsTo(api, "/2022-07-01/telemetry");
+    assert.equal(subscribe.method, "PUT");
+    assert.equal(
+      subscribe.headers.get("Lambda-Extension-Identifier"),
+      "ext-id-1",
+    );
+    const subscription = api.subscription()!;
+    const uri = (subscription.destination as { URI: string }).URI;
+    assert.match(uri, /^http:\/\/sandbox\.localdomain:\d+$/);
+    assert.notEqual(uri, "http://sandbox.localdomain:0");
+    assert.deepEqual(subscription, {
+      schemaVersion: "2022-12-13",
+      types: ["platform", "function", "extension"],
+      buffering: { maxItems: 1000, maxBytes: 262_144, timeoutMs: 100 },
+      destination: { protocol: "HTTP", URI: uri },
+    });
+
+    const first = [
+      telemetry("platform.initStart", { initializationType: "on-demand" }),
+      telemetry("platform.start", { requestId: "r1", version: "$LATEST" }, 1),
+      telemetry("function", "héllo from the handler 🚀\n", 2),
+      null,
+      telemetry(
+        "platform.runtimeDone",
+        { requestId: "r1", status: "success" },
+        3,
+      ),
+    ];
+    const pushed = await api.pushTelemetry(JSON.stringify(first));
+    assert.equal(pushed.status, 200);
+    await pushed.body?.cancel();
+
+    api.queue({
+      eventType: "INVOKE",
+      requestId: "r2",
+      deadlineMs: Date.now() + 3_000,
+    });
+    await api.waitForNext(2);
+    // Flushed during r2, before the extension went back to /event/next.
+    const midway = await readAllRecords(kinesis.client, STREAM);
+    assert.equal(midway.flatMap((r) => decodeRecord(r.data)).length, 3);
+
+    const report = telemetry("platform.report", {
+      requestId: "r2",
+      status: "success",
+      metrics: { durationMs: 1.5, billedDurationMs: 2 },
+    }, 4);
+    const second = await api.pushTelemetry(JSON.stringify([report]));
+    assert.equal(second.status, 200);
+    await second.body?.cancel();
+    api.queue({
+      eventType: "SHUTDOWN",
+      shutdownReason: "SPINDOWN",
+      deadlineMs: Date.now() + 2_000,
+    });
+    assert.equal(await run.exit, 0);
+
+    const stored = await readAllRecords(kinesis.client, STREAM);
+    const envelopes: Envelope[] = stored
+      .flatMap((record) => decodeRecord(record.data))
+      .map((decoded) => decoded.envelope)
+      .sort((a, b) => a.time.localeCompare(b.time));
+    const expected = [first[1], first[2], first[4], report];
+    assert.deepEqual(
+      envelopes,
+      expected.map((event) => ({
+        ...event,
+        function: { name: "test-function", version: "$LATEST" },
+        region: LOCAL_REGION,
+        accountId: "123456789012",
+        environmentId: ENVIRONMENT_ID,
+      })),
+    );
+    // Key order is part of the contract.
+    assert.deepEqual(Object.keys(envelopes[0]), [
+      "time",
+      "type",
+      "record",
+      "function",
+      "region",
+      "accountId",
+      "environmentId",
+    ]);
+
+    const summary = run.summary();
+    assert.equal(summary.received, 6);
+    assert.equal(summary.delivered, 4);
+    assert.equal(summary.filtered, 1);
+    assert.deepEqual(summary.dropped, {
+      invalid_event: 1,
+      shutdown_deadline: 0,
+      kinesis_rejected: 0,
+    });
+    assert.equal(summary.invocations, 1);
+    assert.equal(summary.reason, "SHUTDOWN SPINDOWN");
+    assertAccounting(summary);
+
+    // The listener is closed once the extension is done.
+    await assert.rejects(api.pushTelemetry("[]"));
+  } finally {
+    await api.close();
+    await kinesis.stop();
+  }
+});
+
+Deno.test("app: without accountId from Lambda the envelope says null; a random environment id by default", async () => {
+  const kinesis = await startLocalKinesis();
+  const api = startScriptedApi();
+  try {
+    await kinesis.createStream(STREAM, 1);
+    const run = start(api, {
+      kinesis,
+      env: { KINESIS_TELEMETRY_FORMAT: "ndjson" },
+      deps: { environmentId: undefined },
+    });
+    await api.waitForNext(1);
+    const pushed = await api.pushTelemetry(
+      JSON.stringify([telemetry("function", "line")]),
+    );
+    await pushed.body?.cancel();
+    api.queue({
+      eventType: "SHUTDOWN",
+      shutdownReason: "SPINDOWN",
+      deadlineMs: Date.now() + 2_000,
+    });
+    assert.equal(await run.exit, 0);
+    const stored = await readAllRecords(kinesis.client, STREAM);
+    const [decoded] = stored.flatMap((r) => decodeRecord(r.data));
+    assert.equal(decoded.envelope.accountId, null);
+    assert.match(
+      decoded.envelope.environmentId,
+      /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/,
+    );
+    assert.equal(decoded.partitionKey, undefined, "ndjson, not KPL");
+    assertAccounting(run.summary());
+  } finally {
+    await api.close();
+    await kinesis.stop();
+  }
+});
+
+Deno.test("app: an invalid configuration is reported as Extension.ConfigInvalid and exits 1", async () => {
+  const api = startScriptedApi();
+  try {
+    const run = start(api, {
+      env: {
+        KINESIS_TELEMETRY_FORMAT: "avro",
+        KINESIS_TELEMETRY_LOG_LEVEL: "DEBUG",
+      },
+    });
+    assert.equal(await run.exit, 1);
+    assert.deepEqual(api.calls.map((call) => call.path), [
+      "/2020-01-01/extension/register",
+      "/2020-01-01/extension/init/error",
+    ]);
+    const [initError] = callsTo(api, "/init/error");
+    assert.equal(
+      initError.headers.get("Lambda-Extension-Function-Error-Type"),
+      "Extension.ConfigInvalid",
+    );
+    assert.equal(
+      initError.headers.get("Lambda-Extension-Identifier"),
+      "ext-id-1",
+    );
+    const body = JSON.parse(initError.body);
+    assert.equal(body.errorType, "Extension.ConfigInvalid");
+    assert.match(body.errorMessage, /^KINESIS_TELEMETRY_FORMAT: "avro"/);
+    const [logged] = run.lines.filter((l) => l.msg === "invalid configuration");
+    assert.match(String(logged.error), /KINESIS_TELEMETRY_FORMAT/);
+    assert.equal(logged.level, "error");
+  } finally {
+    await api.close();
+  }
+});
+
+Deno.test("app: a missing stream names the variable in the init error", async () => {
+  const api = startScriptedApi();
+  try {
+    const run = start(api, {
+      env: { KINESIS_TELEMETRY_STREAM: undefined },
+    });
+    assert.equal(await run.exit, 1);
+    const [initError] = callsTo(api, "/init/error");
+    assert.match(
+      JSON.parse(initError.body).errorMessage,
+      /^KINESIS_TELEMETRY_STREAM: is required/,
+    );
+  } finally {
+    await api.close();
+  }
+});
+
+Deno.test("app: a refused registration exits 1 after an init error by name", async () => {
+  const api = startScriptedApi({ registerStatus: 403 });
+  try {
+    const run = start(api);
+    assert.equal(await run.exit, 1);
+    const [initError] = callsTo(api, "/init/error");
+    assert.equal(
+      initError.headers.get("Lambda-Extension-Function-Error-Type"),
+      "Extension.RegisterFailed",
+    );
+    assert.equal(
+      initError.headers.get("Lambda-Extension-Name"),
+      "kinesis-telemetry",
+    );
+    assert.equal(callsTo(api, "/2022-07-01/telemetry").length, 0);
+    assert.equal(
+      run.lines.filter((l) => l.msg === "registration failed").length,
+      1,
+    );
+  } finally {
+    await api.close();
+  }
+});
+
+Deno.test("app: without AWS_LAMBDA_RUNTIME_API nothing is called and the exit code is 1", async () => {
+  const api = startScriptedApi();
+  try {
+    const run = start(api, { env: { AWS_LAMBDA_RUNTIME_API: undefined } });
+    assert.equal(await run.exit, 1);
+    assert.equal(api.calls.length, 0);
+    assert.match(String(run.lines[0].msg), /AWS_LAMBDA_RUNTIME_API is not set/);
+  } finally {
+    await api.close();
+  }
+});
+
+Deno.test("app: a subscription answered 500 is retried, then the extension runs", async () => {
+  const api = startScriptedApi({ subscribeStatuses: [500] });
+  try {
+    const run = start(api);
+    await api.waitForNext(1);
+    assert.equal(callsTo(api, "/2022-07-01/telemetry").length, 2);
+    assert.equal(callsTo(api, "/init/error").length, 0);
+    api.queue({
+      eventType: "SHUTDOWN",
+      shutdownReason: "SPINDOWN",
+      deadlineMs: Date.now() + 2_000,
+    });
+    assert.equal(await run.exit, 0);
+    const [warning] = run.lines.filter((l) =>
+      l.msg === "telemetry subscription failed"
+    );
+    assert.equal(warning.attempt, 1);
+  } finally {
+    await api.close();
+  }
+});
+
+Deno.test("app: a subscription refused with 400 fails init at once and closes the listener", async () => {
+  const api = startScriptedApi({ subscribeStatuses: [400, 200] });
+  try {
+    let listenerPort = 0;
+    const run = start(api, {
+      deps: {
+        serve: (port, handler) => {
+          const server = serveLoopback(port, handler);
+          listenerPort = server.port;
+          return server;
+        },
+      },
+    });
+    assert.equal(await run.exit, 1);
+    assert.equal(callsTo(api, "/2022-07-01/telemetry").length, 1);
+    const [initError] = callsTo(api, "/init/error");
+    assert.equal(
+      initError.headers.get("Lambda-Extension-Function-Error-Type"),
+      "Extension.SubscribeFailed",
+    );
+    assert.match(JSON.parse(initError.body).errorMessage, /answered 400/);
+    assert.equal(callsTo(api, "/event/next").length, 0);
+    await assert.rejects(
+      fetch(`http://127.0.0.1:${listenerPort}/`, {
+        method: "POST",
+        body: "[]",
+      }),
+    );
+  } finally {
+    await api.close();
+  }
+});
+
+Deno.test("app: three failed subscriptions fail init", async () => {
+  const api = startScriptedApi({ subscribeStatuses: [500, 502, 503, 200] });
+  try {
+    const run = start(api);
+    assert.equal(await run.exit, 1);
+    assert.equal(callsTo(api, "/2022-07-01/telemetry").length, 3);
+    const [initError] = callsTo(api, "/init/error");
+    assert.match(JSON.parse(initError.body).errorMessage, /answered 503/);
+  } finally {
+    await api.close();
+  }
+});
+
+Deno.test("app: a listener that cannot start fails init with Extension.ListenerFailed", async () => {
+  const api = startScriptedApi();
+  try {
+    const run = start(api, {
+      deps: {
+        serve: () => {
+          throw new Deno.errors.AddrInUse("address in use");
+        },
+      },
+    });
+    assert.equal(await run.exit, 1);
+    const [initError] = callsTo(api, "/init/error");
+    assert.equal(
+      initError.headers.get("Lambda-Extension-Function-Error-Type"),
+      "Extension.ListenerFailed",
+    );
+    assert.match(JSON.parse(initError.body).errorMessage, /address in use/);
+    assert.equal(callsTo(api, "/2022-07-01/telemetry").length, 0);
+  } finally {
+    await api.close();
+  }
+});
+
+Deno.test("app: a crash of the lifecycle loop is reported as Extension.Crash and exits 1", async () => {
+  const api = startScriptedApi({ nextFailures: [500] });
+  try {
+    let thrown = false;
+    // The loop's pause after the failed /event/next is its first timer.
+    const timers: Timers = {
+      setTimeout: (callback, ms) => {
+        if (!thrown) {
+          thrown = true;
+          throw new Error("timer broke");
+        }
+        return realTimers.setTimeout(callback, ms);
+      },
+      clearTimeout: realTimers.clearTimeout,
+    };
+    const run = start(api, { deps: { timers } });
+    assert.equal(await run.exit, 1);
+    const [exitError] = callsTo(api, "/exit/error");
+    assert.equal(
+      exitError.headers.get("Lambda-Extension-Function-Error-Type"),
+      "Extension.Crash",
+    );
+    assert.match(JSON.parse(exitError.body).errorMessage, /timer broke/);
+    const summary = run.summary();
+    assert.match(String(summary.reason), /timer broke/);
+  } finally {
+    await api.close();
+  }
+});
+
+Deno.test("app: events Kinesis refuses for good are counted as kinesis_rejected", async () => {
+  const api = startScriptedApi();
+  try {
+    const denied = new KinesisRequestError("denied", {
+      outcomeKnown: true,
+      permanent: true,
+      code: "AccessDeniedException",
+    });
+    const run = start(api, {
+      env: { KINESIS_TELEMETRY_TYPES: "function" },
+      deps: { createPutter: () => new ScriptedPutter([rejectWith(denied)]) },
+    });
+    await api.waitForNext(1);
+    const pushed = await api.pushTelemetry(JSON.stringify([
+      telemetry("function", "a"),
+      telemetry("function", "b"),
+    ]));
+    await pushed.body?.cancel();
+    api.queue({
+      eventType: "SHUTDOWN",
+      shutdownReason: "SPINDOWN",
+      deadlineMs: Date.now() + 2_000,
+    });
+    assert.equal(await run.exit, 0);
+    const summary = run.summary();
+    assert.deepEqual(summary.dropped, {
+      invalid_event: 0,
+      shutdown_deadline: 0,
+      kinesis_rejected: 2,
+    });
+    assert.equal(summary.delivered, 0);
+    assertAccounting(summary);
+  } finally {
+    await api.close();
+  }
+});
+
+Deno.test("app: events still undelivered at the shutdown deadline are counted as shutdown_deadline", async () => {
+  const api = startScriptedApi();
+  try {
+    const throttled = new KinesisRequestError("throttled", {
+      outcomeKnown: true,
+      permanent: false,
+      code: "LimitExceededException",
+    });
+    const run = start(api, {
+      env: {
+        KINESIS_TELEMETRY_TYPES: "function",
+        KINESIS_TELEMETRY_SHUTDOWN_MARGIN_MS: "50",
+      },
+      deps: { createPutter: () => new ScriptedPutter([rejectWith(throttled)]) },
+    });
+    await api.waitForNext(1);
+    const pushed = await api.pushTelemetry(
+      JSON.stringify([telemetry("function", "a")]),
+    );
+    await pushed.body?.cancel();
+    // A short shutdown keeps the test quick; the flush retries until then.
+    api.queue({
+      eventType: "SHUTDOWN",
+      shutdownReason: "TIMEOUT",
+      deadlineMs: Date.now() + 300,
+    });
+    assert.equal(await run.exit, 0);
+    const summary = run.summary();
+    assert.equal(
+      (summary.dropped as Record<string, number>).shutdown_deadline,
+      1,
+    );
+    assert.ok(
+      (summary.kinesisRequests as number) > 1,
+      "retried until the deadline",
+    );
+    assert.equal(summary.reason, "SHUTDOWN TIMEOUT");
+    assertAccounting(summary);
+  } finally {
+    await api.close();
+  }
+});
+
+Deno.test("app: a stop signal shuts the extension down cleanly", async () => {
+  const api = startScriptedApi();
+  const stop = new AbortController();
+  try {
+    const run = start(api, { deps: { stop: stop.signal } });
+    await api.waitForNext(1);
+    stop.abort();
+    assert.equal(await run.exit, 0);
+    assert.equal(run.summary().reason, "SHUTDOWN SIGNAL");
+  } finally {
+    await api.close();
+  }
+});
