@@ -1,0 +1,229 @@
+/**
+ * kinesis-telemetry from source in the local Lambda sandbox, writing to
+ * kinesalite: what the extension received must be in the stream, event by
+ * event, with its envelope, byte-exact.
+ */
+import assert from "node:assert/strict";
+import {
+  ACCOUNT_ID,
+  FUNCTION_NAME,
+  GREETING,
+  NODE_DEMO,
+  type PipelineRun,
+  PYTHON_DEMO,
+  REGION,
+  runPipeline,
+} from "./_pipeline.ts";
+
+/**
+ * The first PutRecords of a process loads and warms the SDK and can outlast
+ * the default 200 ms hold; an abandoned request whose outcome is unknown is
+ * sent again (announced as a possible duplicate). Tests that demand exactly
+ * once give the hold room so no request is abandoned.
+ */
+const NO_ABANDON = { KINESIS_TELEMETRY_MAX_HOLD_MS: "5000" };
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const utf8 = new TextEncoder();
+
+/** Asserts every acknowledged event is in the stream exactly once and nothing else is. */
+function assertExactlyOnce(run: PipelineRun): void {
+  const { check } = run;
+  assert.deepEqual(check.lost, [], "acknowledged but not in the stream");
+  assert.equal(check.duplicates.length, 0, "in the stream twice");
+  assert.deepEqual(check.unexpected, [], "in the stream but never emitted");
+  assert.deepEqual(check.droppedBeforeListener, []);
+  assert.equal(check.delivered, check.received);
+  // Only the extension's own last lines (written after it stopped listening)
+  // were never offered to it.
+  assert.deepEqual(
+    [...new Set(check.neverReceived.map((event) => event.type))],
+    check.neverReceived.length ? ["extension"] : [],
+  );
+  assert.equal(run.summary.received, check.received);
+  assert.equal(run.summary.delivered, check.received);
+  assert.equal(run.summary.droppedTotal ?? 0, 0);
+}
+
+/** Asserts the extension ended by itself with code 0 before the deadline. */
+function assertCleanExit(run: PipelineRun): void {
+  const [extension] = run.shutdown.extensions;
+  assert.equal(extension.exitedByItself, true);
+  assert.equal(extension.exitCode, 0);
+  assert.ok(extension.durationMs < run.shutdown.budgetMs);
+}
+
+Deno.test("Node function, Text logs, KPL: everything received is in Kinesis once, with its envelope", async () => {
+  const run = await runPipeline({
+    fn: NODE_DEMO,
+    env: NO_ABANDON,
+    payloads: [
+      { style: "text" },
+      { style: "json" },
+      { style: "text", logLines: 30, lineBytes: 300 },
+      { fail: true },
+      { style: "text" },
+    ],
+  });
+  assertExactlyOnce(run);
+  assertCleanExit(run);
+  assert.ok(run.check.received > 50, `received ${run.check.received}`);
+
+  // Envelope: key order, context, one environment.
+  for (const { envelope } of run.decoded) {
+    assert.deepEqual(Object.keys(envelope), [
+      "time",
+      "type",
+      "record",
+      "function",
+      "region",
+      "accountId",
+      "environmentId",
+    ]);
+    assert.deepEqual(envelope.function, {
+      name: FUNCTION_NAME,
+      version: "$LATEST",
+    });
+    assert.equal(envelope.region, REGION);
+    assert.equal(envelope.accountId, ACCOUNT_ID);
+    assert.match(envelope.environmentId, UUID);
+  }
+  assert.equal(run.check.environmentIds.length, 1);
+  // KPL user records keep their own partition keys.
+  assert.ok(
+    run.decoded.every((event) => typeof event.partitionKey === "string"),
+  );
+
+  // Multi-byte text: the record's JSON bytes appear unchanged in the record.
+  const greetings = run.decoded.filter((event) =>
+    event.envelope.type === "function" &&
+    String(event.envelope.record).includes(GREETING)
+  );
+  assert.equal(greetings.length, run.invocations.length);
+  for (const { envelope, bytes } of greetings) {
+    const expected = utf8.encode(JSON.stringify(envelope.record));
+    assert.ok(
+      indexOfBytes(bytes, expected) >= 0,
+      "record bytes differ from what Lambda sent",
+    );
+    assert.ok(indexOfBytes(bytes, utf8.encode("🚀")) >= 0);
+  }
+
+  // Every invocation's runtimeDone and report arrived, the last one's during SHUTDOWN.
+  for (const invocation of run.invocations) {
+    for (
+      const type of [
+        "platform.start",
+        "platform.runtimeDone",
+        "platform.report",
+      ]
+    ) {
+      assert.ok(
+        run.decoded.some((event) =>
+          event.envelope.type === type &&
+          (event.envelope.record as { requestId: string }).requestId ===
+            invocation.requestId
+        ),
+        `${type} of ${invocation.requestId}`,
+      );
+    }
+  }
+  const lastReport = run.sandbox.events.find((entry) =>
+    entry.event.type === "platform.report" &&
+    (entry.event.record as { requestId: string }).requestId ===
+      run.invocations.at(-1)!.requestId
+  )!;
+  assert.ok(lastReport.acknowledgedAt! >= run.shutdownStartedAt);
+  const failedReport = run.decoded.find((event) =>
+    event.envelope.type === "platform.report" &&
+    (event.envelope.record as { status: string }).status === "error"
+  );
+  assert.ok(failedReport, "the failed invocation's report");
+
+  // Frozen between invocations.
+  for (const states of run.statesBetweenInvocations) {
+    assert.deepEqual(states, { runtime: "T", extension: "T" });
+  }
+});
+
+Deno.test("Node function, JSON logs, ndjson: structured records arrive as objects", async () => {
+  const run = await runPipeline({
+    fn: NODE_DEMO,
+    logFormat: "JSON",
+    env: { ...NO_ABANDON, KINESIS_TELEMETRY_FORMAT: "ndjson" },
+    payloads: [{ style: "json" }, { style: "text" }, {
+      style: "json",
+      fail: true,
+    }],
+  });
+  assertExactlyOnce(run);
+  assertCleanExit(run);
+  const records = run.decoded.filter((event) =>
+    event.envelope.type === "function"
+  )
+    .map((event) => event.envelope.record as Record<string, unknown>);
+  const [first] = run.invocations;
+  const received = records.find((record) =>
+    record.requestId === first.requestId &&
+    (record.message as { msg?: string })?.msg === "order received"
+  );
+  assert.ok(received, JSON.stringify(records.slice(0, 3)));
+  assert.equal(received.level, "INFO");
+  assert.equal((received.message as { greeting: string }).greeting, GREETING);
+  assert.ok(
+    records.some((record) =>
+      record.level === "ERROR" &&
+      record.requestId === run.invocations[2].requestId
+    ),
+  );
+  assert.ok(run.decoded.every((event) => event.partitionKey === undefined));
+});
+
+Deno.test("Python function, Text logs, json records: the extension works beside it unchanged", async () => {
+  const run = await runPipeline({
+    fn: PYTHON_DEMO,
+    env: { ...NO_ABANDON, KINESIS_TELEMETRY_FORMAT: "json" },
+    payloads: [{ style: "text" }, { fail: true }, { style: "json" }],
+  });
+  assertExactlyOnce(run);
+  assertCleanExit(run);
+  const lines = run.decoded.filter((event) =>
+    event.envelope.type === "function"
+  )
+    .map((event) => String(event.envelope.record));
+  assert.ok(lines.includes(`order received — ${GREETING}`), lines.join("\n"));
+  assert.ok(lines.some((line) => line.startsWith("[ERROR]\t")));
+  assert.equal(
+    run.decoded.filter((event) => event.envelope.type === "platform.report")
+      .length,
+    3,
+  );
+});
+
+Deno.test("default settings: nothing received is lost, and any duplicate was announced", async () => {
+  const run = await runPipeline({
+    fn: NODE_DEMO,
+    payloads: [{ style: "text" }, { style: "json" }, { style: "text" }],
+  });
+  assert.deepEqual(run.check.lost, []);
+  assert.deepEqual(run.check.unexpected, []);
+  assert.ok(
+    run.check.duplicates.length <= Number(run.summary.possibleDuplicates ?? 0),
+    `${run.check.duplicates.length} duplicates, ${run.summary.possibleDuplicates} announced`,
+  );
+  assertCleanExit(run);
+});
+
+function indexOfBytes(haystack: Uint8Array, needle: Uint8Array): number {
+  outer: for (
+    let start = 0;
+    start + needle.length <= haystack.length;
+    start++
+  ) {
+    for (let offset = 0; offset < needle.length; offset++) {
+      if (haystack[start + offset] !== needle[offset]) continue outer;
+    }
+    return start;
+  }
+  return -1;
+}
