@@ -163,6 +163,17 @@ export function resolveTelemetryArgs(
 }
 
 /**
+ * The layer version's description: the architecture, and the build mode and
+ * Deno version when the build's manifest tells them.
+ */
+export function layerDescription(artifact: LayerArtifact): string {
+  const build = artifact.manifest?.mode && artifact.manifest.denoVersion
+    ? `, ${artifact.manifest.mode} build, Deno ${artifact.manifest.denoVersion}`
+    : "";
+  return `kinesis-telemetry Lambda extension (${artifact.architecture}${build}): ships Telemetry API events to Kinesis`;
+}
+
+/**
  * The stream, the two layer versions, the policy and the SSM parameters of
  * one stack. Also a {@linkcode TelemetrySource}, so `attachTelemetry` takes
  * it directly.
@@ -234,8 +245,7 @@ export class KinesisTelemetry extends pulumi.ComponentResource
     const layerOf = (architecture: Architecture) =>
       new aws.lambda.LayerVersion(`${name}-layer-${architecture}`, {
         layerName: names.layer(architecture),
-        description:
-          `kinesis-telemetry Lambda extension (${architecture}): ships Telemetry API events to Kinesis`,
+        description: layerDescription(artifacts[architecture]),
         code: new pulumi.asset.FileArchive(artifacts[architecture].zipPath),
         // The zip's hash, not its path: a rebuilt zip publishes a new version.
         sourceCodeHash: artifacts[architecture].sha256Base64,

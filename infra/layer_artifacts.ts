@@ -16,6 +16,29 @@ export const EXTENSION_ENTRY = "extensions/kinesis-telemetry";
 /** The command that writes the zips, named in every error. */
 export const BUILD_COMMAND = "npx -y deno@2 task build";
 
+/**
+ * Largest zip Lambda takes in a direct upload (`CodeSizeZipped`, 50 MiB);
+ * this program publishes layers that way, not through S3.
+ */
+export const MAX_DIRECT_UPLOAD_BYTES = 50 * 1024 * 1024;
+
+/** Name of the build's manifest beside the zips. */
+export const MANIFEST_FILE = "manifest.json";
+
+/** What the build's manifest says about one zip (the fields read here). */
+export interface ManifestLayer {
+  /** Zip file name. */
+  file: string;
+  /** Architecture it was built for. */
+  arch: string;
+  /** Hex SHA-256 of the zip. */
+  sha256: string;
+  /** `compiled` or `portable`. */
+  mode?: string;
+  /** Deno version inside the layer. */
+  denoVersion?: string;
+}
+
 /** One layer zip, ready to publish. */
 export interface LayerArtifact {
   /** Architecture the zip was built for. */
@@ -26,6 +49,8 @@ export interface LayerArtifact {
   sha256Base64: string;
   /** Size of the zip in bytes. */
   sizeBytes: number;
+  /** The manifest's entry for the zip, when the folder has a manifest. */
+  manifest: ManifestLayer | undefined;
 }
 
 /** The zips are missing, unreadable, or not layers of this extension. */
@@ -44,7 +69,10 @@ export function layerZipName(architecture: Architecture): string {
 
 /**
  * Reads both layer zips from `layerDir`, checks that each holds an
- * executable `extensions/kinesis-telemetry`, and hashes them. Throws
+ * executable `extensions/kinesis-telemetry`, and hashes them. When the
+ * build's `manifest.json` is beside them, each zip must be the one it
+ * describes (same SHA-256, same architecture): a zip copied over from
+ * another build, or renamed to the other architecture, is refused. Throws
  * {@linkcode LayerArtifactError} naming the build command otherwise.
  */
 export function readLayerArtifacts(
@@ -64,17 +92,53 @@ export function readLayerArtifacts(
         `to the folder that holds them.`,
     );
   }
+  const manifest = readManifest(join(layerDir, MANIFEST_FILE));
   const [x86_64, arm64] = ARCHITECTURES.map((arch) =>
-    readOneArtifact(arch, join(layerDir, layerZipName(arch)))
+    readOneArtifact(arch, join(layerDir, layerZipName(arch)), manifest)
   );
   return { x86_64, arm64 };
+}
+
+function readManifest(path: string): ManifestLayer[] | undefined {
+  if (!existsSync(path)) return undefined;
+  let layers: unknown;
+  try {
+    layers = JSON.parse(readFileSync(path, "utf8")).layers;
+  } catch (error) {
+    throw new LayerArtifactError(
+      `${path} is not valid JSON (${
+        (error as Error).message
+      }). Rebuild with \`${BUILD_COMMAND}\`.`,
+    );
+  }
+  const wellFormed = Array.isArray(layers) &&
+    layers.every((entry) =>
+      typeof entry?.file === "string" && typeof entry?.arch === "string" &&
+      typeof entry?.sha256 === "string"
+    );
+  if (!wellFormed) {
+    throw new LayerArtifactError(
+      `${path} has no "layers" list of {file, arch, sha256}. Rebuild with \`${BUILD_COMMAND}\`.`,
+    );
+  }
+  return layers as ManifestLayer[];
 }
 
 function readOneArtifact(
   architecture: Architecture,
   zipPath: string,
+  manifest: ManifestLayer[] | undefined,
 ): LayerArtifact {
   const bytes = readFileSync(zipPath);
+  const digest = createHash("sha256").update(bytes).digest();
+  if (bytes.byteLength > MAX_DIRECT_UPLOAD_BYTES) {
+    throw new LayerArtifactError(
+      `${zipPath} is ${
+        (bytes.byteLength / 1024 / 1024).toFixed(1)
+      } MiB, over the 50 MiB Lambda ` +
+        `takes in a direct upload; publish it through S3 instead of this program.`,
+    );
+  }
   const entries = listZipEntries(bytes);
   if (!entries) {
     throw new LayerArtifactError(
@@ -97,11 +161,34 @@ function readOneArtifact(
       }), so Lambda could not start it. Rebuild it with \`${BUILD_COMMAND}\`.`,
     );
   }
+  const sha256Hex = digest.toString("hex");
+  const entry = manifest?.find((layer) =>
+    layer.file === layerZipName(architecture)
+  );
+  if (manifest && !entry) {
+    throw new LayerArtifactError(
+      `${MANIFEST_FILE} beside ${zipPath} does not list it: the zip is not from that build. ` +
+        `Rebuild both layers with \`${BUILD_COMMAND}\`.`,
+    );
+  }
+  if (entry && entry.arch !== architecture) {
+    throw new LayerArtifactError(
+      `${zipPath} was built for ${entry.arch} (says ${MANIFEST_FILE}), not ${architecture}: ` +
+        `a function would fail with "exec format error". Rebuild with \`${BUILD_COMMAND}\`.`,
+    );
+  }
+  if (entry && entry.sha256.toLowerCase() !== sha256Hex) {
+    throw new LayerArtifactError(
+      `${zipPath} is not the zip ${MANIFEST_FILE} describes (SHA-256 ${sha256Hex}, manifest ${entry.sha256}): ` +
+        `it was replaced or the build was interrupted. Rebuild with \`${BUILD_COMMAND}\`.`,
+    );
+  }
   return {
     architecture,
     zipPath,
-    sha256Base64: createHash("sha256").update(bytes).digest("base64"),
+    sha256Base64: digest.toString("base64"),
     sizeBytes: bytes.byteLength,
+    manifest: entry,
   };
 }
 

@@ -269,10 +269,11 @@ export function sha256Base64(bytes: Uint8Array): string {
   return createHash("sha256").update(bytes).digest("base64");
 }
 
-/** Writes both layer zips into a new temporary folder. */
-export function layerDirWithZips(marker = "v1"): TempDir & {
-  zips: Record<"x86_64" | "arm64", Uint8Array>;
-} {
+/** Writes both layer zips into a new temporary folder, with the build's manifest when asked. */
+export function layerDirWithZips(
+  marker = "v1",
+  options: { manifest?: boolean } = {},
+): TempDir & { zips: Record<"x86_64" | "arm64", Uint8Array> } {
   const dir = tempDir("kt-layers-");
   const zips = {
     x86_64: layerZip("x86_64", marker),
@@ -281,7 +282,35 @@ export function layerDirWithZips(marker = "v1"): TempDir & {
   for (const [arch, bytes] of Object.entries(zips)) {
     writeFileSync(join(dir.path, `kinesis-telemetry-${arch}.zip`), bytes);
   }
+  if (options.manifest) {
+    writeFileSync(
+      join(dir.path, "manifest.json"),
+      JSON.stringify(buildManifest(zips), null, 2),
+    );
+  }
   return { ...dir, zips };
+}
+
+/** A manifest shaped like the one `task build` writes, for the given zips. */
+export function buildManifest(
+  zips: Record<string, Uint8Array>,
+): { layers: Record<string, unknown>[] } {
+  return {
+    layers: Object.entries(zips).map(([arch, bytes]) => ({
+      file: `kinesis-telemetry-${arch}.zip`,
+      arch,
+      target: arch === "arm64"
+        ? "aarch64-unknown-linux-gnu"
+        : "x86_64-unknown-linux-gnu",
+      mode: "portable",
+      denoVersion: "2.9.6",
+      sha256: createHash("sha256").update(bytes).digest("hex"),
+      size: bytes.byteLength,
+      unpackedSize: bytes.byteLength,
+      files: [{ path: "extensions/kinesis-telemetry", size: 1, mode: "755" }],
+      verified: "static",
+    })),
+  };
 }
 
 /** Writes a demo handler folder (index.mjs exporting handler). */
