@@ -17,18 +17,18 @@
  *
  * @module
  */
-import type { TelemetryEvent } from "../../extension/types.ts";
-import {
-  type ApiResult,
-  createApiHandler,
-  type LambdaPlatform,
-} from "./api_server.ts";
+import { createApiHandler, type LambdaPlatform } from "./api_server.ts";
 import {
   type ManagedProcess,
   type OutputStream,
   type ProcessExit,
   startProcess,
 } from "./child_process.ts";
+import {
+  type ExtensionErrorReport,
+  ExtensionHost,
+  type ExtensionSpec,
+} from "./extension_host.ts";
 import { functionLogRecord, type LogFormat } from "./function_logs.ts";
 import {
   type FunctionConfig,
@@ -36,44 +36,28 @@ import {
   type RuntimeKind,
   runtimeLaunch,
 } from "./lambda_env.ts";
-import { LongPoll } from "./long_poll.ts";
 import {
-  extensionRecord,
   initReportRecord,
   initRuntimeDoneRecord,
   initStartRecord,
-  logsDroppedRecord,
   type PlatformStatus,
   reportRecord,
   runtimeDoneRecord,
-  type RuntimeDoneTimings,
   startRecord,
-  telemetrySubscriptionRecord,
 } from "./platform_events.ts";
-import { parseSubscription } from "./subscription.ts";
 import {
-  DEFAULT_DELIVERY_POLICY,
-  type DeliveryPolicy,
-  type EmittedEvent,
-  TelemetryDelivery,
-} from "./telemetry_delivery.ts";
+  type HandedOut,
+  RuntimeHost,
+  type RuntimeOutcome,
+} from "./runtime_host.ts";
+import type { DeliveryPolicy, EmittedEvent } from "./telemetry_delivery.ts";
+import { TelemetryHub } from "./telemetry_hub.ts";
 import { delay, settleWithin, withTimeout } from "./timing.ts";
 
 export type { EmittedEvent } from "./telemetry_delivery.ts";
 export type { LogFormat } from "./function_logs.ts";
 export type { RuntimeKind } from "./lambda_env.ts";
-
-/** An external extension to start (a file of /opt/extensions in Lambda). */
-export interface ExtensionSpec {
-  /** Name it registers with (the executable's file name in Lambda). */
-  name: string;
-  /** Command line. */
-  argv: readonly string[];
-  /** Variables for this extension only (its configuration). */
-  env?: Record<string, string>;
-  /** Working directory; the sandbox's own by default. */
-  cwd?: string;
-}
+export type { ExtensionErrorReport, ExtensionSpec } from "./extension_host.ts";
 
 /** The function: which runtime client runs which handler. */
 export interface FunctionSpec {
@@ -229,18 +213,6 @@ export interface Sandbox {
   [Symbol.asyncDispose](): Promise<void>;
 }
 
-/** An error an extension reported. */
-export interface ExtensionErrorReport {
-  /** Extension name. */
-  name: string;
-  /** `init` or `exit`. */
-  kind: "init" | "exit";
-  /** The `Lambda-Extension-Function-Error-Type` header. */
-  errorType: string | null;
-  /** The body as text. */
-  body: string;
-}
-
 /** Dummy credentials for local runs. */
 const LOCAL_SANDBOX_CREDENTIALS = {
   accessKeyId: "AKIDLOCALSANDBOX",
@@ -261,39 +233,16 @@ export async function startSandbox(options: SandboxOptions): Promise<Sandbox> {
 
 type Phase = "init" | "idle" | "invoking" | "shutdown" | "ended" | "failed";
 
-interface ExtensionState {
-  spec: ExtensionSpec;
-  process: ManagedProcess | null;
-  id: string | null;
-  events: string[];
-  mailbox: LongPoll<ApiResult>;
-  registered: PromiseWithResolvers<void>;
-  delivery: TelemetryDelivery | null;
-  types: string[];
-}
-
-interface RuntimeOutcome {
-  status: PlatformStatus;
-  errorType?: string;
-  body: string;
-  respondedAt: number;
-}
-
-interface CurrentInvocation {
-  requestId: string;
-  handedOutAt: number;
-  startedAt: number;
-  outcome: RuntimeOutcome | null;
-  timings: RuntimeDoneTimings | null;
-  responded: PromiseWithResolvers<RuntimeOutcome>;
-}
-
+/**
+ * The lifecycle of one execution environment. The API state lives in
+ * {@linkcode ExtensionHost} and {@linkcode RuntimeHost}, telemetry in
+ * {@linkcode TelemetryHub}; this class starts processes, sequences the
+ * phases, measures them and emits the platform events.
+ */
 class ExecutionEnvironment implements Sandbox, LambdaPlatform {
-  readonly events: EmittedEvent[] = [];
   readonly invocations: InvocationRecord[] = [];
   readonly extensionLog: LogLine[] = [];
   readonly functionLog: LogLine[] = [];
-  readonly extensionErrors: ExtensionErrorReport[] = [];
   initDurationMs = 0;
   frozen = false;
 
@@ -301,13 +250,12 @@ class ExecutionEnvironment implements Sandbox, LambdaPlatform {
   readonly #fn: FunctionConfig;
   readonly #server: Deno.HttpServer<Deno.NetAddr>;
   readonly #httpClient: Deno.HttpClient;
-  readonly #extensions: ExtensionState[];
-  readonly #extensionsById = new Map<string, ExtensionState>();
-  readonly #runtimeMailbox = new LongPoll<ApiResult>();
+  readonly #hub: TelemetryHub;
+  readonly #extensions: ExtensionHost;
+  readonly #runtimeHost: RuntimeHost;
   readonly #initFailure = Promise.withResolvers<never>();
   #runtime: ManagedProcess | null = null;
   #phase: Phase = "init";
-  #current: CurrentInvocation | null = null;
   #logRequestId: string | null = null;
   #stopping: Promise<void> | null = null;
   #linesSeen = 0;
@@ -324,26 +272,27 @@ class ExecutionEnvironment implements Sandbox, LambdaPlatform {
       credentials: options.credentials ?? LOCAL_SANDBOX_CREDENTIALS,
       variables: options.fn.variables ?? {},
     };
-    const names = new Set<string>();
-    this.#extensions = (options.extensions ?? []).map((spec) => {
-      if (names.has(spec.name)) {
-        throw new Error(`two extensions are named ${spec.name}`);
-      }
-      names.add(spec.name);
-      return {
-        spec,
-        process: null,
-        id: null,
-        events: [],
-        mailbox: new LongPoll<ApiResult>(),
-        registered: Promise.withResolvers<void>(),
-        delivery: null,
-        types: [],
-      };
-    });
+    const onInitError = (message: string) => {
+      if (this.#phase === "init") this.#initFailure.reject(new Error(message));
+    };
     // Rejections of this promise are always raced; keep an unobserved one quiet.
     this.#initFailure.promise.catch(() => {});
     this.#httpClient = Deno.createHttpClient({});
+    this.#hub = new TelemetryHub({
+      policy: options.delivery,
+      fetch: (input, init) =>
+        fetch(input, { ...init, client: this.#httpClient }),
+    });
+    this.#extensions = new ExtensionHost(options.extensions ?? [], {
+      functionName: this.#fn.name,
+      functionVersion: this.#fn.version,
+      handler: options.fn.handler,
+      accountId: this.#fn.accountId,
+      hub: this.#hub,
+      acceptsRegistration: () => this.#phase === "init",
+      onInitError,
+    });
+    this.#runtimeHost = new RuntimeHost(onInitError);
     this.#server = Deno.serve(
       { hostname: "127.0.0.1", port: 0, onListen: () => {} },
       createApiHandler(this),
@@ -354,9 +303,17 @@ class ExecutionEnvironment implements Sandbox, LambdaPlatform {
     return `127.0.0.1:${this.#server.addr.port}`;
   }
 
+  get events(): readonly EmittedEvent[] {
+    return this.#hub.events;
+  }
+
+  get extensionErrors(): readonly ExtensionErrorReport[] {
+    return this.#extensions.errors;
+  }
+
   processIds(): ProcessIds {
     const extensions: Record<string, number> = {};
-    for (const extension of this.#extensions) {
+    for (const extension of this.#extensions.extensions) {
       if (extension.process) {
         extensions[extension.spec.name] = extension.process.pid;
       }
@@ -364,7 +321,7 @@ class ExecutionEnvironment implements Sandbox, LambdaPlatform {
     return { runtime: this.#runtime?.pid ?? null, extensions };
   }
 
-  // ---- lifecycle -------------------------------------------------------
+  // ---- init ------------------------------------------------------------------
 
   async init(): Promise<void> {
     const started = performance.now();
@@ -375,7 +332,7 @@ class ExecutionEnvironment implements Sandbox, LambdaPlatform {
       this.#options.fn.taskRoot,
       this.#options.fn.handler,
     );
-    this.#emit(
+    this.#hub.emit(
       "platform.initStart",
       initStartRecord({
         functionName: this.#fn.name,
@@ -384,26 +341,27 @@ class ExecutionEnvironment implements Sandbox, LambdaPlatform {
       }),
     );
     const baseEnv = lambdaEnvironment(this.runtimeApi, this.#fn);
-    for (const extension of this.#extensions) {
+    for (const extension of this.#extensions.extensions) {
       extension.process = startProcess({
         label: extension.spec.name,
         argv: extension.spec.argv,
         env: { ...baseEnv, ...extension.spec.env },
         cwd: extension.spec.cwd,
         onLine: (line, stream) =>
-          this.#onExtensionLine(extension, line, stream),
+          this.#onExtensionLine(extension.spec.name, line, stream),
       });
     }
     // Extensions register first; the runtime starts only after all did.
-    await withTimeout(
-      Promise.race([
-        Promise.all(this.#extensions.map((e) => e.registered.promise)),
-        this.#initFailure.promise,
-        this.#anyExit("during init"),
-      ]),
+    await this.#initStep(
+      Promise.all(
+        this.#extensions.extensions.map((e) => e.registered.promise),
+      ),
       remaining(),
-      `extensions did not register: ${this.#unregisteredNames()}`,
-    ).catch((error) => this.#failInit(error));
+      () =>
+        `extensions did not register: ${
+          this.#extensions.unregistered().join(", ")
+        }`,
+    );
     this.#runtime = startProcess({
       label: "runtime",
       argv: launch.argv,
@@ -411,33 +369,30 @@ class ExecutionEnvironment implements Sandbox, LambdaPlatform {
       cwd: this.#options.fn.taskRoot,
       onLine: (line, stream) => this.#onFunctionLine(line, stream),
     });
-    await withTimeout(
-      Promise.race([
-        this.#runtimeMailbox.whenWaiting(),
-        this.#initFailure.promise,
-        this.#anyExit("during init"),
-      ]),
-      remaining(),
-      "the function runtime did not finish its init",
-    ).catch((error) => {
-      this.#emit(
+    try {
+      await this.#initStep(
+        this.#runtimeHost.mailbox.whenWaiting(),
+        remaining(),
+        () => "the function runtime did not finish its init",
+      );
+    } catch (error) {
+      this.#hub.emit(
         "platform.initRuntimeDone",
         initRuntimeDoneRecord("error", "Runtime.InitError"),
       );
-      return this.#failInit(error);
-    });
-    this.#emit("platform.initRuntimeDone", initRuntimeDoneRecord("success"));
-    await withTimeout(
-      Promise.race([
-        Promise.all(this.#extensions.map((e) => e.mailbox.whenWaiting())),
-        this.#initFailure.promise,
-        this.#anyExit("during init"),
-      ]),
+      throw error;
+    }
+    this.#hub.emit(
+      "platform.initRuntimeDone",
+      initRuntimeDoneRecord("success"),
+    );
+    await this.#initStep(
+      this.#extensions.allWaiting(),
       remaining(),
-      "extensions did not call /event/next after init",
-    ).catch((error) => this.#failInit(error));
+      () => "extensions did not call /event/next after init",
+    );
     this.initDurationMs = performance.now() - started;
-    this.#emit(
+    this.#hub.emit(
       "platform.initReport",
       initReportRecord("success", this.initDurationMs),
     );
@@ -445,92 +400,46 @@ class ExecutionEnvironment implements Sandbox, LambdaPlatform {
     await this.#freeze();
   }
 
+  /** Waits for one init step, failing on an init error, an exit or the budget. */
+  async #initStep(
+    step: Promise<unknown>,
+    withinMs: number,
+    describe: () => string,
+  ): Promise<void> {
+    try {
+      await withTimeout(
+        Promise.race([
+          step,
+          this.#initFailure.promise,
+          this.#anyExit("during init"),
+        ]),
+        withinMs,
+        "init step",
+      );
+    } catch (error) {
+      const reason =
+        error instanceof Error && error.message.startsWith("init step")
+          ? `${describe()} (after ${Math.round(withinMs)} ms)`
+          : error instanceof Error
+          ? error.message
+          : String(error);
+      const details = this.#extensions.errors.map((e) =>
+        `\n  ${e.name} ${e.kind}/error ${e.errorType}: ${e.body}`
+      ).join("");
+      throw new Error(`sandbox init failed: ${reason}${details}`);
+    }
+  }
+
+  // ---- invoke ----------------------------------------------------------------
+
   async invoke(payload: unknown): Promise<InvocationRecord> {
     if (this.#phase !== "idle") {
       throw new Error(`cannot invoke: the sandbox is ${this.#phase}`);
     }
     this.#phase = "invoking";
-    await this.#thaw();
-    const requestId = crypto.randomUUID();
-    const trace = traceHeader();
-    const startedAt = Date.now();
-    const timeoutMs = this.#options.timeoutMs ?? 30_000;
-    const deadlineMs = startedAt + timeoutMs;
-    const current: CurrentInvocation = {
-      requestId,
-      handedOutAt: performance.now(),
-      startedAt,
-      outcome: null,
-      timings: null,
-      responded: Promise.withResolvers<RuntimeOutcome>(),
-    };
-    this.#current = current;
-    this.#logRequestId = requestId;
-    this.#emit(
-      "platform.start",
-      startRecord(requestId, this.#fn.version, trace),
-    );
-    const invokedFunctionArn = this.#functionArn();
-    for (const extension of this.#extensions) {
-      if (!extension.events.includes("INVOKE")) continue;
-      extension.mailbox.put({
-        status: 200,
-        json: {
-          eventType: "INVOKE",
-          deadlineMs,
-          requestId,
-          invokedFunctionArn,
-          tracing: { type: "X-Amzn-Trace-Id", value: trace },
-        },
-        headers: { "Lambda-Extension-Event-Identifier": crypto.randomUUID() },
-      });
-    }
-    this.#runtimeMailbox.put({
-      status: 200,
-      text: JSON.stringify(payload ?? {}),
-      headers: {
-        "Lambda-Runtime-Aws-Request-Id": requestId,
-        "Lambda-Runtime-Deadline-Ms": String(deadlineMs),
-        "Lambda-Runtime-Invoked-Function-Arn": invokedFunctionArn,
-        "Lambda-Runtime-Trace-Id": trace,
-      },
-    });
     try {
-      const outcome = await withTimeout(
-        Promise.race([
-          current.responded.promise,
-          this.#anyExit("during an invocation"),
-        ]),
-        timeoutMs,
-        `invocation ${requestId} timed out`,
-      );
-      // Lines the handler wrote before responding are already in the pipe:
-      // read them first so they come before runtimeDone, as in Lambda.
-      await this.#drainOutput();
-      this.#emit(
-        "platform.runtimeDone",
-        runtimeDoneRecord(
-          requestId,
-          outcome.status,
-          current.timings!,
-          outcome.errorType,
-        ),
-      );
-      const remaining = Math.max(1, deadlineMs - Date.now());
-      await withTimeout(
-        Promise.race([
-          Promise.all(this.#extensions.map((e) => e.mailbox.whenWaiting())),
-          this.#anyExit("during an invocation"),
-        ]),
-        remaining,
-        `extensions did not return to /event/next after invocation ${requestId}`,
-      );
-      const backAt = Math.max(
-        outcome.respondedAt,
-        ...this.#extensions.map((e) => e.mailbox.waitingSince),
-      );
-      await this.#drainOutput();
-      const record = await this.#finishInvocation(current, outcome, backAt);
+      await this.#thaw();
+      const record = await this.#runInvocation(payload);
       this.#phase = "idle";
       await this.#freeze();
       return record;
@@ -538,29 +447,88 @@ class ExecutionEnvironment implements Sandbox, LambdaPlatform {
       this.#phase = "failed";
       throw error;
     } finally {
-      this.#current = null;
+      this.#runtimeHost.finish();
     }
   }
 
-  async #finishInvocation(
-    current: CurrentInvocation,
+  async #runInvocation(payload: unknown): Promise<InvocationRecord> {
+    const requestId = crypto.randomUUID();
+    const traceId = traceHeader();
+    const timeoutMs = this.#options.timeoutMs ?? 30_000;
+    const deadlineMs = Date.now() + timeoutMs;
+    const invokedFunctionArn =
+      `arn:aws:lambda:${this.#fn.region}:${this.#fn.accountId}:function:${this.#fn.name}`;
+    this.#logRequestId = requestId;
+    this.#hub.emit(
+      "platform.start",
+      startRecord(requestId, this.#fn.version, traceId),
+    );
+    this.#extensions.send("INVOKE", {
+      deadlineMs,
+      requestId,
+      invokedFunctionArn,
+      tracing: { type: "X-Amzn-Trace-Id", value: traceId },
+    });
+    const handedOut = this.#runtimeHost.handOut({
+      requestId,
+      payload: JSON.stringify(payload ?? {}),
+      deadlineMs,
+      invokedFunctionArn,
+      traceId,
+    });
+    const outcome = await withTimeout(
+      Promise.race([handedOut.outcome, this.#anyExit("during an invocation")]),
+      timeoutMs,
+      `invocation ${requestId} timed out`,
+    );
+    // Lines the handler wrote before responding are already in the pipe:
+    // read them first so they come before runtimeDone, as in Lambda.
+    await this.#drainOutput();
+    this.#hub.emit(
+      "platform.runtimeDone",
+      runtimeDoneRecord(
+        requestId,
+        outcome.status,
+        outcome.timings,
+        outcome.errorType,
+      ),
+    );
+    await withTimeout(
+      Promise.race([
+        this.#extensions.allWaiting(),
+        this.#anyExit("during an invocation"),
+      ]),
+      Math.max(1, deadlineMs - Date.now()),
+      `extensions did not return to /event/next after invocation ${requestId}`,
+    );
+    const backAt = Math.max(
+      outcome.respondedAt,
+      ...this.#extensions.extensions.map((e) => e.mailbox.waitingSince),
+    );
+    await this.#drainOutput();
+    return await this.#report(handedOut, outcome, backAt);
+  }
+
+  /** Measures memory, emits `platform.report` and records the invocation. */
+  async #report(
+    handedOut: HandedOut,
     outcome: RuntimeOutcome,
     backAt: number,
   ): Promise<InvocationRecord> {
-    const durationMs = backAt - current.handedOutAt;
+    const durationMs = backAt - handedOut.handedOutAt;
     const maxMemoryUsedMB = Math.ceil(
       (await this.#runtime!.peakMemoryKiB()) / 1024,
     );
     const extensionMaxMemoryMB: Record<string, number> = {};
-    for (const extension of this.#extensions) {
+    for (const extension of this.#extensions.extensions) {
       extensionMaxMemoryMB[extension.spec.name] = Math.ceil(
         (await extension.process!.peakMemoryKiB()) / 1024,
       );
     }
     const first = this.invocations.length === 0;
-    this.#emit(
+    this.#hub.emit(
       "platform.report",
-      reportRecord(current.requestId, outcome.status, {
+      reportRecord(handedOut.requestId, outcome.status, {
         durationMs,
         memorySizeMB: this.#fn.memorySizeMB,
         maxMemoryUsedMB,
@@ -568,12 +536,12 @@ class ExecutionEnvironment implements Sandbox, LambdaPlatform {
       }, outcome.errorType),
     );
     const record: InvocationRecord = {
-      requestId: current.requestId,
+      requestId: handedOut.requestId,
       status: outcome.status,
       ...(outcome.errorType ? { errorType: outcome.errorType } : {}),
       response: outcome.body,
-      startedAt: current.startedAt,
-      runtimeDurationMs: outcome.respondedAt - current.handedOutAt,
+      startedAt: handedOut.startedAt,
+      runtimeDurationMs: outcome.respondedAt - handedOut.handedOutAt,
       postRuntimeMs: backAt - outcome.respondedAt,
       durationMs,
       billedDurationMs: Math.ceil(durationMs),
@@ -583,6 +551,8 @@ class ExecutionEnvironment implements Sandbox, LambdaPlatform {
     this.invocations.push(record);
     return record;
   }
+
+  // ---- shutdown and stop -------------------------------------------------------
 
   async shutdown(
     reason: "SPINDOWN" | "TIMEOUT" | "FAILURE" = "SPINDOWN",
@@ -596,18 +566,12 @@ class ExecutionEnvironment implements Sandbox, LambdaPlatform {
     const started = performance.now();
     const deadline = started + budget;
     const deadlineMs = Date.now() + budget;
-    for (const extension of this.#extensions) {
-      if (extension.events.includes("SHUTDOWN")) {
-        extension.mailbox.put({
-          status: 200,
-          json: { eventType: "SHUTDOWN", shutdownReason: reason, deadlineMs },
-          headers: { "Lambda-Extension-Event-Identifier": crypto.randomUUID() },
-        });
-      } else {
-        // It did not ask to be told: nothing to wait for.
-        extension.process?.signal("SIGKILL");
-      }
-    }
+    const notTold = this.#extensions.send("SHUTDOWN", {
+      shutdownReason: reason,
+      deadlineMs,
+    });
+    // An extension that did not ask to be told has nothing to wait for.
+    for (const extension of notTold) extension.process?.signal("SIGKILL");
     this.#runtime?.signal("SIGTERM");
     const processes = this.#processes();
     await settleWithin(
@@ -623,14 +587,14 @@ class ExecutionEnvironment implements Sandbox, LambdaPlatform {
       5_000,
       "processes did not end after SIGKILL",
     );
-    await this.#closeDeliveries();
+    await this.#hub.close();
     this.#phase = "ended";
     return {
       reason,
       deadlineMs,
       budgetMs: budget,
       durationMs: performance.now() - started,
-      extensions: this.#extensions.map((extension) => {
+      extensions: this.#extensions.extensions.map((extension) => {
         const exit = extension.process!.exit as ProcessExit;
         return {
           name: extension.spec.name,
@@ -654,8 +618,8 @@ class ExecutionEnvironment implements Sandbox, LambdaPlatform {
 
   async #stopNow(): Promise<void> {
     if (this.#phase !== "ended") this.#phase = "failed";
-    this.#runtimeMailbox.close();
-    for (const extension of this.#extensions) extension.mailbox.close();
+    this.#runtimeHost.close();
+    this.#extensions.close();
     const processes = this.#processes();
     for (const process of processes) process.signal("SIGKILL");
     try {
@@ -665,19 +629,19 @@ class ExecutionEnvironment implements Sandbox, LambdaPlatform {
         "processes did not end after SIGKILL",
       );
     } finally {
-      await this.#closeDeliveries();
+      await this.#hub.close();
       await this.#server.shutdown();
       this.#httpClient.close();
     }
   }
 
-  // ---- freeze and thaw ---------------------------------------------------
+  // ---- freeze and thaw ---------------------------------------------------------
 
   async #freeze(): Promise<void> {
     if (this.#options.freeze === false) return;
     // The platform's own delivery stops too: finish a POST under way first so
     // it is not cut in half by the stop.
-    await Promise.all(this.#deliveries().map((delivery) => delivery.pause()));
+    await this.#hub.pause();
     const processes = this.#processes();
     for (const process of processes) process.signal("SIGSTOP");
     // Frozen means stopped, not "signal sent": wait until the kernel did it.
@@ -689,47 +653,17 @@ class ExecutionEnvironment implements Sandbox, LambdaPlatform {
     if (this.frozen) {
       for (const process of this.#processes()) process.signal("SIGCONT");
       this.frozen = false;
-      for (const delivery of this.#deliveries()) delivery.resume();
+      this.#hub.resume();
     }
     // What piled up while frozen goes out before the next event, as in Lambda.
-    await settleWithin(
-      Promise.all(this.#deliveries().map((delivery) => delivery.flush())),
-      this.#options.thawDeliveryWaitMs ?? 1_000,
-      null,
-    );
+    await this.#hub.flush(this.#options.thawDeliveryWaitMs ?? 1_000);
   }
 
-  // ---- telemetry ----------------------------------------------------------
+  // ---- output --------------------------------------------------------------------
 
-  #emit(type: string, record: unknown): void {
-    const event: TelemetryEvent = {
-      time: new Date().toISOString(),
-      type,
-      record,
-    };
-    const entry: EmittedEvent = {
-      event,
-      bytes: new TextEncoder().encode(JSON.stringify(event)).length,
-      acknowledgedBy: [],
-      droppedBy: [],
-      acknowledgedAt: null,
-    };
-    this.events.push(entry);
-    const category = typeCategory(type);
-    for (const extension of this.#extensions) {
-      if (extension.delivery && extension.types.includes(category)) {
-        extension.delivery.enqueue(entry);
-      }
-    }
-  }
-
-  #onExtensionLine(
-    extension: ExtensionState,
-    line: string,
-    stream: OutputStream,
-  ): void {
+  #onExtensionLine(name: string, line: string, stream: OutputStream): void {
     const logLine = {
-      source: extension.spec.name,
+      source: name,
       stream,
       line,
       time: new Date().toISOString(),
@@ -737,7 +671,7 @@ class ExecutionEnvironment implements Sandbox, LambdaPlatform {
     this.extensionLog.push(logLine);
     this.#linesSeen++;
     this.#options.onLog?.(logLine);
-    this.#emit("extension", line);
+    this.#hub.emit("extension", line);
   }
 
   #onFunctionLine(line: string, stream: OutputStream): void {
@@ -751,7 +685,7 @@ class ExecutionEnvironment implements Sandbox, LambdaPlatform {
     this.functionLog.push(logLine);
     this.#linesSeen++;
     this.#options.onLog?.(logLine);
-    this.#emit(
+    this.#hub.emit(
       "function",
       functionLogRecord(line, this.#fn.logFormat, {
         time,
@@ -774,18 +708,10 @@ class ExecutionEnvironment implements Sandbox, LambdaPlatform {
     }
   }
 
-  #deliveries(): TelemetryDelivery[] {
-    return this.#extensions.flatMap((e) => e.delivery ? [e.delivery] : []);
-  }
-
-  async #closeDeliveries(): Promise<void> {
-    await Promise.all(this.#deliveries().map((delivery) => delivery.close()));
-  }
-
-  // ---- helpers ---------------------------------------------------------------
+  // ---- helpers -----------------------------------------------------------------------
 
   #processes(): ManagedProcess[] {
-    const processes = this.#extensions.flatMap((e) =>
+    const processes = this.#extensions.extensions.flatMap((e) =>
       e.process ? [e.process] : []
     );
     if (this.#runtime) processes.push(this.#runtime);
@@ -797,23 +723,14 @@ class ExecutionEnvironment implements Sandbox, LambdaPlatform {
     return Promise.race(
       this.#processes().map((process) =>
         process.exited.then((exit) => {
-          const tail = this.#logTail(process.label);
           throw new Error(
             `${process.label} exited ${when} (code ${exit.code}${
               exit.signal ? `, ${exit.signal}` : ""
-            })${tail}`,
+            })${this.#logTail(process.label)}`,
           );
         })
       ),
     );
-  }
-
-  #failInit(error: unknown): never {
-    const message = error instanceof Error ? error.message : String(error);
-    const details = this.extensionErrors.map((e) =>
-      `\n  ${e.name} ${e.kind}/error ${e.errorType}: ${e.body}`
-    ).join("");
-    throw new Error(`sandbox init failed: ${message}${details}`);
   }
 
   #logTail(label: string): string {
@@ -824,287 +741,26 @@ class ExecutionEnvironment implements Sandbox, LambdaPlatform {
     return tail ? `; last output:${tail}` : "";
   }
 
-  #unregisteredNames(): string {
-    return this.#extensions.filter((e) => !e.id).map((e) => e.spec.name)
-      .join(", ");
-  }
+  // ---- the APIs, delegated ---------------------------------------------------------
 
-  #functionArn(): string {
-    return `arn:aws:lambda:${this.#fn.region}:${this.#fn.accountId}:function:${this.#fn.name}`;
-  }
-
-  // ---- Runtime API -------------------------------------------------------------
-
-  async nextInvocation(): Promise<ApiResult> {
-    return await this.#runtimeMailbox.take();
-  }
-
-  invocationResponse(
-    requestId: string,
-    body: Uint8Array,
-    arrivedAt: number,
-  ): ApiResult {
-    return this.#settleInvocation(requestId, arrivedAt, {
-      status: "success",
-      body: new TextDecoder().decode(body),
-      bytes: body.length,
-    });
-  }
-
-  invocationError(
-    requestId: string,
-    errorType: string | null,
-    body: Uint8Array,
-    arrivedAt: number,
-  ): ApiResult {
-    const text = new TextDecoder().decode(body);
-    let bodyType: unknown;
-    try {
-      bodyType = JSON.parse(text)?.errorType;
-    } catch {
-      bodyType = undefined;
-    }
-    return this.#settleInvocation(requestId, arrivedAt, {
-      status: "error",
-      errorType: errorType ??
-        (typeof bodyType === "string" ? bodyType : "Unhandled"),
-      body: text,
-      bytes: body.length,
-    });
-  }
-
-  #settleInvocation(
-    requestId: string,
-    arrivedAt: number,
-    result: {
-      status: PlatformStatus;
-      errorType?: string;
-      body: string;
-      bytes: number;
-    },
-  ): ApiResult {
-    const current = this.#current;
-    if (!current || current.requestId !== requestId) {
-      return {
-        status: 400,
-        json: {
-          errorType: "InvalidRequestID",
-          errorMessage: `no invocation ${requestId} is in progress`,
-        },
-      };
-    }
-    if (current.outcome) {
-      return {
-        status: 400,
-        json: {
-          errorType: "InvalidStateTransition",
-          errorMessage: `invocation ${requestId} already has a result`,
-        },
-      };
-    }
-    const respondedAt = performance.now();
-    const outcome: RuntimeOutcome = {
-      status: result.status,
-      ...(result.errorType ? { errorType: result.errorType } : {}),
-      body: result.body,
-      respondedAt,
-    };
-    current.outcome = outcome;
-    current.timings = {
-      startedAt: current.startedAt,
-      latencyMs: arrivedAt - current.handedOutAt,
-      responseMs: respondedAt - arrivedAt,
-      producedBytes: result.bytes,
-    };
-    current.responded.resolve(outcome);
-    return { status: 202, json: { status: "OK" } };
-  }
-
-  runtimeInitError(errorType: string | null, body: Uint8Array): ApiResult {
-    const text = new TextDecoder().decode(body);
-    if (this.#phase === "init") {
-      this.#initFailure.reject(
-        new Error(`the runtime reported an init error ${errorType}: ${text}`),
-      );
-    }
-    return { status: 202, json: { status: "OK" } };
-  }
-
-  // ---- Extensions API ------------------------------------------------------------
-
-  registerExtension(
-    name: string | null,
-    acceptFeatures: string[],
-    body: unknown,
-  ): ApiResult {
-    if (!name) {
-      return forbidden(
-        400,
-        "InvalidRequest",
-        "Lambda-Extension-Name header is required",
-      );
-    }
-    if (this.#phase !== "init") {
-      return forbidden(
-        403,
-        "Extension.InvalidRegistration",
-        "registration is open during init only",
-      );
-    }
-    const extension = this.#extensions.find((e) => e.spec.name === name);
-    if (!extension) {
-      return forbidden(
-        403,
-        "Extension.UnknownExtension",
-        `no extension file named ${name} (expected one of: ${
-          this.#extensions.map((e) => e.spec.name).join(", ")
-        })`,
-      );
-    }
-    if (extension.id) {
-      return forbidden(
-        403,
-        "Extension.AlreadyRegistered",
-        `${name} is already registered`,
-      );
-    }
-    const events = (body as { events?: unknown } | undefined)?.events ?? [];
-    if (
-      !Array.isArray(events) ||
-      !events.every((event) => event === "INVOKE" || event === "SHUTDOWN")
-    ) {
-      return forbidden(
-        400,
-        "InvalidRequestFormat",
-        "events must be a list of INVOKE, SHUTDOWN",
-      );
-    }
-    const id = crypto.randomUUID();
-    extension.id = id;
-    extension.events = [...new Set(events as string[])];
-    this.#extensionsById.set(id, extension);
-    this.#emit("platform.extension", extensionRecord(name, extension.events));
-    extension.registered.resolve();
-    return {
-      status: 200,
-      headers: { "Lambda-Extension-Identifier": id },
-      json: {
-        functionName: this.#fn.name,
-        functionVersion: this.#fn.version,
-        handler: this.#options.fn.handler,
-        ...(acceptFeatures.includes("accountId")
-          ? { accountId: this.#fn.accountId }
-          : {}),
-      },
-    };
-  }
-
-  async nextExtensionEvent(id: string | null): Promise<ApiResult> {
-    const extension = this.#identify(id);
-    if ("status" in extension) return extension;
-    return await extension.mailbox.take();
-  }
-
-  extensionError(
-    id: string | null,
-    kind: "init" | "exit",
-    errorType: string | null,
-    body: Uint8Array,
-  ): ApiResult {
-    const extension = this.#identify(id);
-    if ("status" in extension) return extension;
-    const report = {
-      name: extension.spec.name,
-      kind,
-      errorType,
-      body: new TextDecoder().decode(body),
-    };
-    this.extensionErrors.push(report);
-    if (kind === "init" && this.#phase === "init") {
-      this.#initFailure.reject(
-        new Error(`${report.name} reported an init error ${errorType}`),
-      );
-    }
-    return { status: 202, json: { status: "OK" } };
-  }
-
-  subscribeTelemetry(id: string | null, body: unknown): ApiResult {
-    const extension = this.#identify(id);
-    if ("status" in extension) return extension;
-    const parsed = parseSubscription(body);
-    if (!parsed.ok) {
-      return forbidden(400, parsed.errorType, parsed.errorMessage);
-    }
-    const subscription = parsed.subscription;
-    const previous = extension.delivery;
-    extension.types = subscription.types;
-    extension.delivery = new TelemetryDelivery({
-      subscriber: extension.spec.name,
-      subscription,
-      policy: this.#options.delivery ?? DEFAULT_DELIVERY_POLICY,
-      fetch: (input, init) =>
-        fetch(input, { ...init, client: this.#httpClient }),
-      onDropped: (batch) => {
-        if (!batch.onlyDropNotices) {
-          this.#emit(
-            "platform.logsDropped",
-            logsDroppedRecord(batch.records, batch.bytes),
-          );
-        }
-      },
-    });
-    if (previous) {
-      void previous.close();
-    } else {
-      // Telemetry since the start of init waits for the first subscription.
-      for (const entry of this.events) {
-        if (extension.types.includes(typeCategory(entry.event.type))) {
-          extension.delivery.enqueue(entry);
-        }
-      }
-    }
-    this.#emit(
-      "platform.telemetrySubscription",
-      telemetrySubscriptionRecord(extension.spec.name, subscription.types),
-    );
-    return {
-      status: 200,
-      text: "OK",
-      headers: { "content-type": "text/plain" },
-    };
-  }
-
-  #identify(id: string | null): ExtensionState | ApiResult {
-    if (!id) {
-      return forbidden(
-        400,
-        "Extension.MissingExtensionIdentifier",
-        "Lambda-Extension-Identifier header is required",
-      );
-    }
-    const extension = this.#extensionsById.get(id);
-    if (!extension) {
-      return forbidden(
-        403,
-        "Extension.InvalidExtensionIdentifier",
-        `unknown extension identifier ${id}`,
-      );
-    }
-    return extension;
-  }
-}
-
-/** `platform`, `function` or `extension` for an event type. */
-export function typeCategory(type: string): string {
-  return type.startsWith("platform.") ? "platform" : type;
-}
-
-function forbidden(
-  status: number,
-  errorType: string,
-  errorMessage: string,
-): ApiResult {
-  return { status, json: { errorType, errorMessage } };
+  nextInvocation = () => this.#runtimeHost.next();
+  invocationResponse: LambdaPlatform["invocationResponse"] = (id, body, at) =>
+    this.#runtimeHost.respond(id, body, at);
+  invocationError: LambdaPlatform["invocationError"] = (id, type, body, at) =>
+    this.#runtimeHost.fail(id, type, body, at);
+  runtimeInitError: LambdaPlatform["runtimeInitError"] = (type, body) =>
+    this.#runtimeHost.initError(type, body);
+  registerExtension: LambdaPlatform["registerExtension"] = (
+    name,
+    features,
+    body,
+  ) => this.#extensions.register(name, features, body);
+  nextExtensionEvent: LambdaPlatform["nextExtensionEvent"] = (id) =>
+    this.#extensions.next(id);
+  extensionError: LambdaPlatform["extensionError"] = (id, kind, type, body) =>
+    this.#extensions.reportError(id, kind, type, body);
+  subscribeTelemetry: LambdaPlatform["subscribeTelemetry"] = (id, body) =>
+    this.#extensions.subscribe(id, body);
 }
 
 /** An X-Ray trace header value with a fresh root. */
