@@ -85,12 +85,14 @@ function fakeArn(
 /**
  * Installs Pulumi mocks for `project`/`stack` (not a preview, so every
  * output is known) and returns the recorder they fill. Stack config is
- * replaced by `config` (keys without the project namespace).
+ * replaced by `config` (keys without the project namespace); SSM lookups
+ * answer from `ssmParameters` (full name → value).
  */
 export async function startMocks(
   project = "kinesis-telemetry",
   stack = "test",
   config: Record<string, string> = {},
+  ssmParameters: Record<string, string> = {},
 ): Promise<Recorder> {
   const resources: RecordedResource[] = [];
   await pulumi.runtime.setMocks(
@@ -109,6 +111,20 @@ export async function startMocks(
         return { id: `${args.name}-id`, state };
       },
       call(args) {
+        if (args.token === "aws:ssm/getParameter:getParameter") {
+          const name = String(args.inputs.name);
+          const value = ssmParameters[name];
+          if (value === undefined) {
+            throw new Error(`ParameterNotFound: ${name}`);
+          }
+          return {
+            name,
+            value,
+            insecureValue: value,
+            type: "String",
+            version: 1,
+          };
+        }
         return args.inputs;
       },
     },
