@@ -4,7 +4,8 @@
  * host starts it for `runtime.options.typescript: false`) loads the
  * TypeScript with Node's own type stripping. Only the engine is replaced,
  * by mocks. Needs Node.js 22.18 or later: `PULUMI_TEST_NODE` names one,
- * else `node` on PATH is used when recent enough.
+ * else `node` on PATH when recent enough, else Node 22.18.0 from the npm
+ * registry (`npx -p node@22.18.0`, cached by npm after the first run).
  */
 import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
@@ -14,39 +15,57 @@ import { layerDirWithZips } from "./fixtures.ts";
 const PROJECT_ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const PRELOAD = fileURLToPath(new URL("./node_mocks.mjs", import.meta.url));
 const MINIMUM = [22, 18];
+const REGISTRY_NODE = "node@22.18.0";
 
-function nodeVersion(binary: string): number[] | undefined {
+function recentNode(binary: string): string | undefined {
   try {
     const text = execFileSync(binary, ["--version"], { encoding: "utf8" });
-    return text.trim().replace(/^v/, "").split(".").map(Number);
+    const [major, minor] = text.trim().replace(/^v/, "").split(".").map(Number);
+    const recent = major > MINIMUM[0] ||
+      (major === MINIMUM[0] && minor >= MINIMUM[1]);
+    return recent ? binary : undefined;
   } catch {
     return undefined;
   }
 }
 
-function findNode(): { binary: string; reason: string } {
-  const binary = Deno.env.get("PULUMI_TEST_NODE") ?? "node";
-  const version = nodeVersion(binary);
-  if (!version) return { binary: "", reason: `${binary} not found` };
-  const recent = version[0] > MINIMUM[0] ||
-    (version[0] === MINIMUM[0] && version[1] >= MINIMUM[1]);
-  return recent ? { binary, reason: "" } : {
-    binary: "",
-    reason: `${binary} is v${version.join(".")}, older than v${
-      MINIMUM.join(".")
-    }`,
-  };
+function nodeFromRegistry(): string | undefined {
+  try {
+    const path = execFileSync("npx", [
+      "--prefer-offline",
+      "-y",
+      "-p",
+      REGISTRY_NODE,
+      "--",
+      "node",
+      "-p",
+      "process.execPath",
+    ], {
+      encoding: "utf8",
+      timeout: 180_000,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    return recentNode(path.trim());
+  } catch {
+    return undefined;
+  }
 }
 
-const node = findNode();
-if (node.reason) {
-  console.log(
-    `node_runtime.test.ts: skipped (${node.reason}). Set PULUMI_TEST_NODE to a Node.js >= 22.18 binary to run it.`,
-  );
-}
+const explicit = Deno.env.get("PULUMI_TEST_NODE");
+const nodeBinary = explicit
+  ? recentNode(explicit)
+  : recentNode("node") ?? nodeFromRegistry();
+const skipReason = nodeBinary
+  ? ""
+  : explicit
+  ? `PULUMI_TEST_NODE=${explicit} is not a Node.js >= ${MINIMUM.join(".")}`
+  : `no Node.js >= ${
+    MINIMUM.join(".")
+  } on PATH and ${REGISTRY_NODE} could not be fetched with npx`;
+if (skipReason) console.log(`node_runtime.test.ts: skipped: ${skipReason}.`);
 
 function runProgram(stack: string, config: Record<string, string>) {
-  const result = spawnSync(node.binary, [
+  const result = spawnSync(nodeBinary!, [
     "--import",
     PRELOAD,
     "node_modules/@pulumi/pulumi/cmd/run",
@@ -81,7 +100,7 @@ function runProgram(stack: string, config: Record<string, string>) {
 
 Deno.test({
   name: "Pulumi's Node.js entry point runs infra/index.ts with type stripping",
-  ignore: node.reason !== "",
+  ignore: skipReason !== "",
   fn() {
     const layers = layerDirWithZips();
     try {
@@ -114,7 +133,7 @@ Deno.test({
 Deno.test({
   name:
     "under Node, missing zips end the program with the build command and no stack trace",
-  ignore: node.reason !== "",
+  ignore: skipReason !== "",
   fn() {
     const { registered, output } = runProgram("nodecheck", {
       layerDir: "/nonexistent/kt-layers",
