@@ -266,7 +266,10 @@ export async function runDemo(
     const invocations: DemoResult["invocations"] = [];
     const payloads = demoPayloads(options.invocations);
     for (const [index, payload] of payloads.entries()) {
-      const record = await sandbox.invoke(payload);
+      if (signal?.aborted) throw new Error("interrupted");
+      const record = await sandbox.invoke(payload).catch((error) => {
+        throw signal?.aborted ? new Error("interrupted") : error;
+      });
       invocations.push({ record, payload });
       progress(
         `▸ invocation ${index + 1}/${payloads.length} ${
@@ -571,9 +574,9 @@ if (import.meta.main) {
   try {
     Deno.exit(await main());
   } catch (error) {
-    console.error(
-      `demo failed: ${error instanceof Error ? error.message : error}`,
-    );
-    Deno.exit(1);
+    const message = error instanceof Error ? error.message : String(error);
+    console.error(`demo failed: ${message}`);
+    // 130: the conventional status of a run ended by Ctrl-C.
+    Deno.exit(message === "interrupted" ? 130 : 1);
   }
 }
