@@ -27,6 +27,15 @@ export const DEMO_HANDLER_FILE = "index.mjs";
 export const BASIC_EXECUTION_POLICY_ARN =
   "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole";
 
+/** The demo function's handler folder is missing. */
+export class DemoCodeMissingError extends Error {
+  /** Creates the error; the message says how to proceed. */
+  constructor(message: string) {
+    super(message);
+    this.name = "DemoCodeMissingError";
+  }
+}
+
 /** Arguments of {@linkcode DemoFunction}. */
 export interface DemoFunctionArgs {
   /** Function name; also the role's name and the log group's last segment. */
@@ -68,7 +77,7 @@ export class DemoFunction extends pulumi.ComponentResource {
   ) {
     checkLogRetentionDays("logRetentionDays", args.logRetentionDays);
     if (!existsSync(join(args.codeDir, DEMO_HANDLER_FILE))) {
-      throw new Error(
+      throw new DemoCodeMissingError(
         `The demo function's handler ${
           join(args.codeDir, DEMO_HANDLER_FILE)
         } is missing; ` +

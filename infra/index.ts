@@ -8,6 +8,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { fileURLToPath } from "node:url";
+import { DemoCodeMissingError } from "./demo_function.ts";
 import { LayerArtifactError } from "./layer_artifacts.ts";
 import { IncompatibleTargetError } from "./runtimes.ts";
 import { readStackSettings } from "./settings.ts";
@@ -33,7 +34,8 @@ export default function main(): StackOutputs {
     // RunError is shown without a stack trace: these are the user's to fix.
     if (
       error instanceof SettingError || error instanceof LayerArtifactError ||
-      error instanceof IncompatibleTargetError
+      error instanceof IncompatibleTargetError ||
+      error instanceof DemoCodeMissingError
     ) {
       throw new pulumi.RunError(error.message);
     }

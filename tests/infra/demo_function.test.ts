@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { KinesisTelemetry } from "../../infra/component.ts";
 import {
   BASIC_EXECUTION_POLICY_ARN,
+  DemoCodeMissingError,
   DemoFunction,
   type DemoFunctionArgs,
 } from "../../infra/demo_function.ts";
@@ -174,7 +175,10 @@ Deno.test("a missing handler or an invalid retention stops construction", async 
     };
     assert.throws(
       () => new DemoFunction("demo", args),
-      /index\.mjs is missing; restore infra\/demo-function\/ or set the stack's demoEnabled to false/,
+      (error: unknown) =>
+        error instanceof DemoCodeMissingError &&
+        /index\.mjs is missing; restore infra\/demo-function\/ or set the stack's demoEnabled to false/
+          .test(error.message),
     );
     assert.throws(
       () => new DemoFunction("demo", { ...args, logRetentionDays: 13 }),
