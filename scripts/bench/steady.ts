@@ -1,0 +1,122 @@
+/**
+ * Steady-rate scenario in the local sandbox: a real Node function logging
+ * N lines of M bytes per invocation, the extension from source, Lambda's
+ * freeze between invocations. Measures each invocation's post-runtime
+ * overhead (runtime done → extension back in `/event/next`), then reads the
+ * stream back for what Kinesis stored, how late, and what it would bill.
+ *
+ * @module
+ */
+import type { KinesisClient } from "@aws-sdk/client-kinesis";
+import { decodeRecord } from "../lib/decode.ts";
+import { readAllRecords } from "../lib/kinesis_read.ts";
+import { projectExtension } from "../sandbox/extension_specs.ts";
+import { startSandbox } from "../sandbox/sandbox.ts";
+import { costOf, type KinesisCost } from "./cost.ts";
+import { REPO_ROOT, within } from "./run_helpers.ts";
+
+/** Settings of one steady run. */
+export interface SteadyOptions {
+  /** Invocations. */
+  invocations: number;
+  /** Log lines per invocation (besides the demo function's own few). */
+  logLines: number;
+  /** Bytes per log line. */
+  lineBytes: number;
+  /** Kinesis endpoint the extension uses (kinesalite, or a proxy in front). */
+  endpoint: string;
+  /** Stream (created beforehand, empty). */
+  stream: string;
+  /** Client of kinesalite itself, to read the stream back. */
+  reader: KinesisClient;
+  /** Extra extension variables (format, flush strategy…). */
+  env?: Record<string, string>;
+}
+
+/** What one steady run measured. */
+export interface SteadyResult {
+  /** Post-runtime overhead of every invocation (ms). */
+  postRuntimeMs: number[];
+  /** Telemetry events the sandbox emitted. */
+  emittedEvents: number;
+  /** Envelopes found in the stream. */
+  storedEvents: number;
+  /** Event time → Kinesis arrival, per stored envelope (ms). */
+  latencyMs: number[];
+  /** What Kinesis stored, as billed. */
+  cost: KinesisCost;
+  /** The extension's shutdown summary. */
+  summary: Record<string, unknown> | undefined;
+  /** Peak resident memory of the extension (MB, from the sandbox). */
+  extensionPeakMB: number;
+}
+
+/** Runs the function `options.invocations` times and reads the stream back. */
+export async function runSteady(options: SteadyOptions): Promise<SteadyResult> {
+  const sandbox = await startSandbox({
+    fn: {
+      runtime: "node",
+      taskRoot: `${REPO_ROOT}infra/demo-function`,
+      handler: "index.handler",
+    },
+    extensions: [projectExtension({
+      KINESIS_TELEMETRY_STREAM: options.stream,
+      KINESIS_TELEMETRY_LISTENER_PORT: "0",
+      AWS_ENDPOINT_URL_KINESIS: options.endpoint,
+      ...options.env,
+    })],
+  });
+  const postRuntimeMs: number[] = [];
+  let extensionPeakMB = 0;
+  let summary: Record<string, unknown> | undefined;
+  try {
+    for (let i = 0; i < options.invocations; i++) {
+      const record = await within(
+        sandbox.invoke({
+          logLines: options.logLines,
+          lineBytes: options.lineBytes,
+        }),
+        30_000,
+        `invocation ${i} did not finish`,
+      );
+      postRuntimeMs.push(record.postRuntimeMs);
+      extensionPeakMB = Math.max(
+        extensionPeakMB,
+        ...Object.values(record.extensionMaxMemoryMB),
+      );
+    }
+    await sandbox.shutdown();
+    for (const line of sandbox.extensionLog) {
+      if (line.line.includes('"msg":"summary"')) {
+        summary = JSON.parse(line.line);
+      }
+    }
+  } finally {
+    await sandbox.stop();
+  }
+  const stored = await readAllRecords(options.reader, options.stream);
+  const latencyMs: number[] = [];
+  let storedEvents = 0;
+  const keyBytes = new TextEncoder();
+  for (const record of stored) {
+    const arrivedAt = record.arrivedAt?.getTime();
+    for (const decoded of decodeRecord(record.data)) {
+      storedEvents++;
+      if (arrivedAt !== undefined) {
+        latencyMs.push(arrivedAt - Date.parse(decoded.envelope.time));
+      }
+    }
+  }
+  return {
+    postRuntimeMs,
+    emittedEvents: sandbox.events.length,
+    storedEvents,
+    latencyMs,
+    cost: costOf(stored.map((record) => ({
+      dataBytes: record.data.byteLength,
+      partitionKeyBytes: keyBytes.encode(record.partitionKey).byteLength,
+    }))),
+    summary,
+    extensionPeakMB,
+  };
+}
