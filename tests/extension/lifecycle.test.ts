@@ -461,7 +461,7 @@ Deno.test("lifecycle: the end strategy without platform telemetry behaves as inv
   assert.equal(h.putter.calls.length, 1);
 });
 
-Deno.test("lifecycle: SHUTDOWN flushes until the deadline minus the margin, then stops", async () => {
+Deno.test("lifecycle: SHUTDOWN keeps retrying throttled entries until the deadline minus the margin", async () => {
   const h = harness({
     steps: [{ event: shutdown(2_000), then: () => h.add("stuck") }],
     answers: [failEntries([0])],
@@ -479,6 +479,26 @@ Deno.test("lifecycle: SHUTDOWN flushes until the deadline minus the margin, then
     "events not delivered before the shutdown deadline",
   );
   assert.equal(warning.events, 1);
+});
+
+Deno.test("lifecycle: SHUTDOWN keeps retrying failed requests until the deadline minus the margin", async () => {
+  const throttled = new KinesisRequestError("throttled", {
+    outcomeKnown: true,
+    permanent: false,
+    code: "LimitExceededException",
+  });
+  const h = harness({
+    steps: [{ event: shutdown(1_000), then: () => h.add("stuck") }],
+    // A refusal takes a round trip, as over a network.
+    answers: (time) => [after(1, time.timers, rejectWith(throttled))],
+    config: { shutdownMarginMs: 100 },
+  });
+  await h.run();
+  const limit = h.served[0].at + 1_000 - 100;
+  for (const call of h.putter.calls) assert.ok(call.at < limit);
+  assert.ok(h.endedAt() <= limit);
+  assert.ok(h.endedAt() >= limit - 200, "used the time it had");
+  assert.equal(h.buffer.length, 1);
 });
 
 Deno.test("lifecycle: SHUTDOWN delivers what is buffered and waits for the last report", async () => {
