@@ -58,9 +58,11 @@ export interface HostedExtension {
 
 /** What the host needs to know about the function and the phase. */
 export interface ExtensionHostContext {
-  /** Function name, version and handler (the register answer). */
+  /** Function name (in the register answer). */
   functionName: string;
+  /** Function version (in the register answer). */
   functionVersion: string;
+  /** Handler setting (in the register answer). */
   handler: string;
   /** Given to extensions that accept the `accountId` feature. */
   accountId: string;

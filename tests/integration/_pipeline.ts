@@ -42,9 +42,11 @@ export const PYTHON_DEMO: FunctionSpec = {
 /** Text with 2-, 3- and 4-byte UTF-8 characters, logged by both functions. */
 export const GREETING = "héllo wörld ✓ 日本語 🚀";
 
-/** Function name, region and account the tests check in envelopes. */
+/** Function name the tests check in envelopes. */
 export const FUNCTION_NAME = "integration-fn";
+/** Region the tests check in envelopes. */
 export const REGION = "eu-west-1";
+/** Account id the sandbox gives (accountId feature) and the tests check. */
 export const ACCOUNT_ID = "123456789012";
 
 /** What to run. */
