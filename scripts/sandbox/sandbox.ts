@@ -101,6 +101,13 @@ export interface SandboxOptions {
   freeze?: boolean;
   /** Longest wait on thaw for pending telemetry before handing out the event (1 s). */
   thawDeliveryWaitMs?: number;
+  /**
+   * What goes out at a thaw before the event is handed out: `all` pending
+   * telemetry (default), or only what is `due` by its buffering timeout —
+   * closer to Lambda for back-to-back invocations, where the previous
+   * report may then arrive during the next invocation.
+   */
+  thawDelivery?: "all" | "due";
   /** Telemetry delivery retry policy. */
   delivery?: DeliveryPolicy;
   /** Called for every output line of every process, as it arrives. */
@@ -656,7 +663,10 @@ class ExecutionEnvironment implements Sandbox, LambdaPlatform {
       this.#hub.resume();
     }
     // What piled up while frozen goes out before the next event, as in Lambda.
-    await this.#hub.flush(this.#options.thawDeliveryWaitMs ?? 1_000);
+    await this.#hub.flush(
+      this.#options.thawDeliveryWaitMs ?? 1_000,
+      this.#options.thawDelivery ?? "all",
+    );
   }
 
   // ---- output --------------------------------------------------------------------

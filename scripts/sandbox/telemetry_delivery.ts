@@ -132,10 +132,24 @@ export class TelemetryDelivery {
   }
 
   /**
-   * Delivers everything queued now without waiting for the buffering
-   * timeout; resolves when all of it was acknowledged or dropped.
+   * Delivers what is queued now without waiting for timers; resolves when
+   * it was acknowledged or dropped. `all` takes everything; `due` only
+   * takes it when the oldest event's buffering timeout already passed by the
+   * wall clock (what Lambda sends right at a thaw: the whole buffer, since
+   * its timer fired), else leaves it to its timer.
    */
-  flush(): Promise<void> {
+  flush(which: "all" | "due" = "all"): Promise<void> {
+    const oldest = this.#queue[0];
+    const timeoutMs = this.#options.subscription.buffering.timeoutMs;
+    if (
+      which === "due" &&
+      (!oldest || oldest.queuedAt + timeoutMs > performance.now())
+    ) {
+      // Nothing is due; a POST under way is still waited for.
+      return this.#inFlight
+        ? this.#inFlight.then(() => {}, () => {})
+        : Promise.resolve();
+    }
     const target = this.#nextSequence - 1;
     if (this.#settledSequence >= target) return Promise.resolve();
     this.#flushThrough = Math.max(this.#flushThrough, target);

@@ -120,10 +120,10 @@ export class TelemetryHub {
     for (const delivery of this.#deliveries()) delivery.resume();
   }
 
-  /** Delivers everything pending now, waiting at most `withinMs`. */
-  async flush(withinMs: number): Promise<void> {
+  /** Delivers what is pending now (see `TelemetryDelivery.flush`), waiting at most `withinMs`. */
+  async flush(withinMs: number, which: "all" | "due" = "all"): Promise<void> {
     await settleWithin(
-      Promise.all(this.#deliveries().map((delivery) => delivery.flush())),
+      Promise.all(this.#deliveries().map((delivery) => delivery.flush(which))),
       withinMs,
       null,
     );

@@ -221,3 +221,27 @@ Deno.test("close leaves queued events undelivered and resolves pending flushes",
   assert.equal(listener.posts.length, 0);
   await listener.server.shutdown();
 });
+
+Deno.test("flush('due') sends the buffer only once its oldest event's timeout passed", async () => {
+  const listener = startListener();
+  const delivery = new TelemetryDelivery({
+    subscriber: "ext",
+    subscription: subscription(listener.port, { timeoutMs: 200 }),
+  });
+  await delivery.pause();
+  const fresh = event(1);
+  delivery.enqueue(fresh);
+  delivery.resume();
+  await delivery.flush("due");
+  assert.deepEqual(listener.posts, []);
+  assert.equal(delivery.pending, 1);
+  await delivery.pause();
+  await new Promise((resolve) => setTimeout(resolve, 250));
+  const later = event(2);
+  delivery.enqueue(later);
+  delivery.resume();
+  await delivery.flush("due");
+  assert.deepEqual(listener.posts, [[fresh.event, later.event]]);
+  await delivery.close();
+  await listener.server.shutdown();
+});
