@@ -4,6 +4,11 @@
  * event, with its envelope, byte-exact.
  */
 import assert from "node:assert/strict";
+import { decodeRecord } from "../../scripts/lib/decode.ts";
+import { readAllRecords } from "../../scripts/lib/kinesis_read.ts";
+import { projectExtension } from "../../scripts/sandbox/extension_specs.ts";
+import { startLocalKinesis } from "../../scripts/sandbox/kinesis_local.ts";
+import { startSandbox } from "../../scripts/sandbox/sandbox.ts";
 import {
   ACCOUNT_ID,
   FUNCTION_NAME,
@@ -227,3 +232,39 @@ function indexOfBytes(haystack: Uint8Array, needle: Uint8Array): number {
   }
   return -1;
 }
+
+Deno.test("KINESIS_TELEMETRY_FLUSH=end: an invocation's events are in Kinesis before the environment freezes", async () => {
+  const kinesis = await startLocalKinesis();
+  try {
+    await kinesis.createStream("telemetry", 1);
+    await using sandbox = await startSandbox({
+      fn: NODE_DEMO,
+      extensions: [
+        projectExtension({
+          KINESIS_TELEMETRY_STREAM: "telemetry",
+          AWS_ENDPOINT_URL_KINESIS: kinesis.endpoint,
+          KINESIS_TELEMETRY_LISTENER_PORT: "0",
+          KINESIS_TELEMETRY_FLUSH: "end",
+          ...NO_ABANDON,
+        }),
+      ],
+    });
+    for (const payload of [{ style: "text" }, { style: "json" }]) {
+      const invocation = await sandbox.invoke(payload);
+      assert.ok(sandbox.frozen);
+      const stored = (await readAllRecords(kinesis.client, "telemetry"))
+        .flatMap((record) => decodeRecord(record.data))
+        .map((event) => event.envelope)
+        .filter((envelope) =>
+          JSON.stringify(envelope.record).includes(invocation.requestId)
+        );
+      const types = stored.map((envelope) => envelope.type);
+      assert.ok(types.includes("platform.start"), types.join());
+      assert.ok(types.includes("platform.runtimeDone"), types.join());
+      assert.ok(types.filter((type) => type === "function").length >= 3);
+    }
+    await sandbox.shutdown();
+  } finally {
+    await kinesis.stop();
+  }
+});
