@@ -268,3 +268,25 @@ Deno.test("KINESIS_TELEMETRY_FLUSH=end: an invocation's events are in Kinesis be
     await kinesis.stop();
   }
 });
+
+Deno.test("a log line larger than a record arrives truncated, marked, and matched by its prefix", async () => {
+  const run = await runPipeline({
+    fn: NODE_DEMO,
+    env: { ...NO_ABANDON, KINESIS_TELEMETRY_MAX_RECORD_BYTES: "65536" },
+    payloads: [{ style: "text", logLines: 1, lineBytes: 100_000 }],
+  });
+  assertExactlyOnce(run);
+  assert.equal(run.check.truncated, 1);
+  assert.equal(run.summary.truncated, 1);
+  const [cut] = run.decoded.filter((event) => event.envelope.truncated);
+  assert.equal(cut.envelope.type, "function");
+  assert.ok(cut.bytes.length <= 65536);
+  const original = run.sandbox.events.find((entry) =>
+    entry.event.type === "function" &&
+    String(entry.event.record).includes("line 0 xxx")
+  )!;
+  assert.ok(
+    String(original.event.record).startsWith(String(cut.envelope.record)),
+  );
+  assert.ok(cut.envelope.truncated!.originalBytes > 100_000);
+});
