@@ -63,6 +63,8 @@ export interface LifecycleResult {
 export const NEXT_ATTEMPTS = 5;
 /** Shutdown budget used when a signal, not Lambda, ends the process. */
 export const SIGNAL_SHUTDOWN_MS = 1_500;
+/** Shortest shutdown flush round (rounds get half the time left). */
+export const SHUTDOWN_ROUND_MIN_MS = 100;
 /** Longest pause of flushing after Kinesis kept failing. */
 export const MAX_BREAKER_MS = 30_000;
 
@@ -190,12 +192,20 @@ async function finish(
   }
   let lastOutcome: FlushOutcome | undefined;
   while (buffer.length > 0 && deadline - now() > 10) {
-    lastOutcome = await flusher.flush(deadline);
-    // Without progress and without an error that time could cure, another
-    // round would only spin until the deadline.
+    // Half the time left per round: a request that stalls (SHUTDOWN may
+    // follow a long freeze) must leave time for a retry on a fresh
+    // connection instead of taking every buffered event down with it.
+    const round = Math.max((deadline - now()) / 2, SHUTDOWN_ROUND_MIN_MS);
+    const requestsBefore = options.stats.kinesisRequests;
+    lastOutcome = await flusher.flush(Math.min(deadline, now() + round));
+    if (lastOutcome.lastError?.permanent) break;
+    // Without progress, a round that could not even send a request, or one
+    // squeezed into the last few milliseconds, would only spin until the
+    // deadline; throttled entries are worth another round before that.
     if (
       lastOutcome.delivered === 0 &&
-      (!lastOutcome.lastError || lastOutcome.lastError.permanent)
+      (options.stats.kinesisRequests === requestsBefore ||
+        deadline - now() < SHUTDOWN_ROUND_MIN_MS)
     ) break;
   }
   if (buffer.length > 0) {
