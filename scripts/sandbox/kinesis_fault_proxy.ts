@@ -56,8 +56,14 @@ export interface FaultPlan {
    * Never answer the chosen requests: hold them until {@linkcode FaultProxy.release},
    * a new plan, or the client gives up. With `forwardFirst`, the entries are
    * stored before the answer is withheld (an outcome the client cannot know).
+   * With `answerOnRelease`, a release answers them (as Kinesis would after a
+   * stall) instead of closing their connections.
    */
-  hangRequests?: { select: Selector; forwardFirst?: boolean };
+  hangRequests?: {
+    select: Selector;
+    forwardFirst?: boolean;
+    answerOnRelease?: boolean;
+  };
   /**
    * Close the connection of the chosen requests without an answer. With
    * `forwardFirst`, the entries are stored first.
@@ -122,7 +128,7 @@ export interface FaultProxy {
   endpoint: string;
   /** Replaces the fault plan; positions and PRNGs start again. Holds from the previous plan are released. */
   configure(plan: FaultPlan): void;
-  /** Closes the connections of every held request. */
+  /** Lets every held request go: closed, or answered with `answerOnRelease`. */
   release(): void;
   /** A copy of the counters. */
   counters(): FaultProxyCounters;
@@ -220,6 +226,7 @@ type Disposition =
 /** Reads HTTP/1.1 requests one after another from a connection. */
 class RequestReader {
   #pending: Bytes = new Uint8Array(0);
+  #reading: Promise<boolean> | undefined;
   constructor(private readonly conn: Deno.Conn) {}
 
   /** The next request, or null when the client closed the connection. */
@@ -254,16 +261,24 @@ class RequestReader {
     return { method, path, headers, body };
   }
 
-  /** Resolves when the client closes the connection (or sends anything more). */
+  /** Resolves when the client closes the connection. */
   async waitForClose(): Promise<void> {
     try {
-      await this.#fill();
+      while (await this.#fill());
     } catch {
       // A reset is a close too.
     }
   }
 
-  async #fill(): Promise<boolean> {
+  /** Reads more bytes; concurrent callers share one read of the socket. */
+  #fill(): Promise<boolean> {
+    this.#reading ??= this.#readOnce().finally(() => {
+      this.#reading = undefined;
+    });
+    return this.#reading;
+  }
+
+  async #readOnce(): Promise<boolean> {
     const chunk = new Uint8Array(64 * 1024);
     const n = await this.conn.read(chunk);
     if (n === null) return false;
@@ -492,14 +507,18 @@ export function startFaultProxy(options: FaultProxyOptions): FaultProxy {
     if (hang) {
       counters.hungRequests++;
       log.outcome = "hung";
-      if (plan.plan.hangRequests?.forwardFirst) {
-        await putRecords(request, plan, log);
-      }
+      const hold = plan.plan.hangRequests;
+      const stored = hold?.forwardFirst
+        ? await putRecords(request, plan, log)
+        : undefined;
       const gone = reader.waitForClose().then(() => true);
       if (await Promise.race([gone, plan.held.then(() => false)])) {
         log.outcome = "client-closed";
+        return { kind: "close" };
       }
-      return { kind: "close" };
+      if (!hold?.answerOnRelease) return { kind: "close" };
+      log.outcome = "answered";
+      return stored ?? await putRecords(request, plan, log);
     }
     const disposition = await putRecords(request, plan, log);
     log.outcome = "answered";

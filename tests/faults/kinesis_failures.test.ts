@@ -13,6 +13,7 @@ import {
   invocationEvents,
   type Rig,
   startRig,
+  warmUp,
 } from "./_rig.ts";
 
 /**
@@ -26,8 +27,7 @@ async function runUnder(
 ): Promise<{ rig: Rig; exit: ExitReport }> {
   const rig = await startRig({ env: { KINESIS_TELEMETRY_FORMAT: format } });
   await rig.ready();
-  await rig.invoke("warm-up", invocationEvents("warm-up", 2));
-  await rig.invoke("warm-up-2", []);
+  await warmUp(rig);
   rig.proxy.configure(plan);
   for (let i = 0; i < invocations; i++) {
     await rig.invoke(`req-${i}`, invocationEvents(`req-${i}`, 20));
@@ -52,9 +52,9 @@ for (const format of ["kpl", "json"]) {
       );
       assert.ok(exit.summary!.retried > 0, "failed entries were retried");
       assertAccounting(exit.summary, rig.acknowledged, await rig.stored(), {
-        exact: rig.unknownOutcomes() === 0,
+        exact: rig.outcomesKnown(exit.summary),
         allDelivered: true,
-      });
+      }, rig);
     } finally {
       await rig.close();
     }
@@ -71,9 +71,9 @@ Deno.test("ndjson: every 3rd entry InternalFailure → all delivered, each once"
   try {
     assert.ok(rig.proxy.counters().failedEntries > 0);
     assertAccounting(exit.summary, rig.acknowledged, await rig.stored(), {
-      exact: rig.unknownOutcomes() === 0,
+      exact: rig.outcomesKnown(exit.summary),
       allDelivered: true,
-    });
+    }, rig);
   } finally {
     await rig.close();
   }
@@ -94,9 +94,9 @@ Deno.test("20% of requests answered 500 → all delivered, each once", async () 
     assert.ok(rig.proxy.counters().failedRequests > 0, "requests failed");
     assert.ok(exit.summary!.kinesisRequestFailures > 0);
     assertAccounting(exit.summary, rig.acknowledged, await rig.stored(), {
-      exact: rig.unknownOutcomes() === 0,
+      exact: rig.outcomesKnown(exit.summary),
       allDelivered: true,
-    });
+    }, rig);
   } finally {
     await rig.close();
   }
@@ -111,9 +111,9 @@ Deno.test("503s and slow answers → all delivered, each once", async () => {
     const counters = rig.proxy.counters();
     assert.ok(counters.failedRequests > 0 && counters.delayedRequests > 0);
     assertAccounting(exit.summary, rig.acknowledged, await rig.stored(), {
-      exact: rig.unknownOutcomes() === 0,
+      exact: rig.outcomesKnown(exit.summary),
       allDelivered: true,
-    });
+    }, rig);
   } finally {
     await rig.close();
   }
@@ -132,13 +132,17 @@ Deno.test("connections dropped after Kinesis stored the request → duplicates o
   );
   try {
     assert.ok(rig.proxy.counters().resetRequests > 0, "connections dropped");
-    const { duplicates } = assertAccounting(
+    const { duplicatedEvents } = assertAccounting(
       exit.summary,
       rig.acknowledged,
       await rig.stored(),
       { exact: false, allDelivered: true },
+      rig,
     );
-    assert.ok(duplicates > 0, "the stored-then-dropped requests duplicated");
+    assert.ok(
+      duplicatedEvents > 0,
+      "the stored-then-dropped requests duplicated",
+    );
   } finally {
     await rig.close();
   }

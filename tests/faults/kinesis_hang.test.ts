@@ -1,0 +1,175 @@
+/**
+ * Kinesis stops answering. The extension must keep every invocation within
+ * its hold bound, keep the events for later, deliver them once Kinesis is
+ * back, and — if Kinesis never comes back — exit before the SHUTDOWN
+ * deadline, counting what it could not deliver.
+ */
+import assert from "node:assert/strict";
+import {
+  assertAccounting,
+  invocationEvents,
+  type Rig,
+  sleep,
+  startRig,
+  warmUp,
+} from "./_rig.ts";
+
+/**
+ * Slack over the hold when measuring from the scripted API: the INVOKE
+ * answer's trip over loopback to the extension and its next `/event/next`
+ * request back (two HTTP hops on one machine), the abort of the held
+ * request, and timer lateness on a busy 2-core CI machine. Well under one
+ * hold: a loop that waited for the held request (5 s request timeout) or
+ * slept a retry backoff would blow far past it.
+ */
+const SLACK_MS = 150;
+
+/** Starts a rig and runs a warm-up invocation (the first flush loads the AWS SDK). */
+async function warmRig(env: Record<string, string> = {}): Promise<Rig> {
+  const rig = await startRig({ env });
+  await rig.ready();
+  await warmUp(rig);
+  return rig;
+}
+
+Deno.test("a 3 s Kinesis hang (stored, never answered): holds bounded, all delivered by the end of SHUTDOWN, duplicates counted", async () => {
+  const rig = await warmRig();
+  try {
+    rig.proxy.configure({
+      hangRequests: { select: { kind: "all" }, forwardFirst: true },
+    });
+    const hangStarted = Date.now();
+    const holds: number[] = [];
+    let i = 0;
+    while (Date.now() - hangStarted < 3_000) {
+      holds.push(
+        await rig.invoke(`req-${i}`, invocationEvents(`req-${i}`, 10)),
+      );
+      i++;
+      await sleep(250);
+    }
+    rig.proxy.configure({});
+    for (const end = i + 2; i < end; i++) {
+      holds.push(
+        await rig.invoke(`req-${i}`, invocationEvents(`req-${i}`, 10)),
+      );
+    }
+    const exit = await rig.shutdown();
+    assert.equal(exit.code, 0);
+    assert.ok(rig.proxy.counters().hungRequests > 0, "Kinesis did hang");
+    assert.ok(
+      Math.max(...holds) <= 200 + SLACK_MS,
+      `holds ${holds.join(", ")} ms within 200 + ${SLACK_MS} ms`,
+    );
+    const { duplicatedEvents } = assertAccounting(
+      exit.summary,
+      rig.acknowledged,
+      await rig.stored(),
+      { exact: false, allDelivered: true },
+      rig,
+    );
+    assert.ok(
+      duplicatedEvents > 0,
+      "held requests were stored, then sent again",
+    );
+  } finally {
+    await rig.close();
+  }
+});
+
+for (const [flush, holdMs] of [["invoke", 100], ["end", 100]] as const) {
+  Deno.test(`flush=${flush}, hold ${holdMs} ms: post-runtime overhead stays bounded while Kinesis hangs`, async () => {
+    const rig = await warmRig({
+      KINESIS_TELEMETRY_FLUSH: flush,
+      KINESIS_TELEMETRY_MAX_HOLD_MS: String(holdMs),
+    });
+    try {
+      rig.proxy.configure({ hangRequests: { select: { kind: "all" } } });
+      const holds: number[] = [];
+      for (let i = 0; i < 8; i++) {
+        holds.push(
+          await rig.invoke(`req-${i}`, invocationEvents(`req-${i}`, 5)),
+        );
+        // Past the breaker's first pause, so most invocations try to flush.
+        await sleep(260);
+      }
+      // `end` may run two bounded flushes on one invocation: the one at
+      // INVOKE and the one after runtimeDone (skipped once the breaker
+      // opened). `invoke` runs one.
+      const bound = (flush === "end" ? 2 : 1) * holdMs + SLACK_MS;
+      assert.ok(
+        Math.max(...holds) <= bound,
+        `holds ${holds.join(", ")} ms within ${bound} ms`,
+      );
+      assert.ok(rig.proxy.counters().hungRequests >= 2, "flushes were tried");
+      rig.proxy.configure({});
+      const exit = await rig.shutdown();
+      assertAccounting(exit.summary, rig.acknowledged, await rig.stored(), {
+        exact: false,
+        allDelivered: true,
+      }, rig);
+    } finally {
+      await rig.close();
+    }
+  });
+}
+
+Deno.test("Kinesis hangs through the whole shutdown: exit before the deadline, undelivered counted", async () => {
+  const rig = await warmRig();
+  try {
+    rig.proxy.configure({ hangRequests: { select: { kind: "all" } } });
+    for (let i = 0; i < 3; i++) {
+      await rig.invoke(`req-${i}`, invocationEvents(`req-${i}`, 10));
+    }
+    const exit = await rig.shutdown(2_000);
+    assert.equal(exit.code, 0);
+    assert.ok(exit.summary, "summary written");
+    assert.ok(
+      exit.exitedAt < exit.deadlineMs,
+      `exited ${exit.deadlineMs - exit.exitedAt} ms before the deadline`,
+    );
+    const stored = await rig.stored();
+    const hungEvents = rig.acknowledged.filter((event) =>
+      JSON.stringify(event.record).includes("req-")
+    ).length;
+    assert.ok(
+      !stored.some((envelope) =>
+        JSON.stringify(envelope.record).includes("req-")
+      ),
+      "nothing sent during the hang was stored",
+    );
+    assert.ok(
+      exit.summary.dropped.shutdown_deadline >= hungEvents,
+      "everything sent during the hang counted as dropped at the deadline",
+    );
+    assertAccounting(exit.summary, rig.acknowledged, await rig.stored(), {
+      exact: false,
+      allDelivered: false,
+    }, rig);
+  } finally {
+    await rig.close();
+  }
+});
+
+Deno.test("SHUTDOWN while a request hangs: the extension gives up on it and delivers on a new connection before the deadline", async () => {
+  const rig = await warmRig({ KINESIS_TELEMETRY_FORMAT: "json" });
+  try {
+    for (let i = 0; i < 2; i++) {
+      await rig.invoke(`req-${i}`, invocationEvents(`req-${i}`, 10));
+    }
+    await rig.push(invocationEvents("last", 10));
+    rig.proxy.configure({
+      hangRequests: { select: { kind: "first", count: 1 }, forwardFirst: true },
+    });
+    const exit = await rig.shutdown(2_000);
+    assert.equal(exit.code, 0);
+    assert.ok(exit.exitedAt < exit.deadlineMs, "exited before the deadline");
+    assert.equal(rig.proxy.counters().hungRequests, 1);
+    assertAccounting(exit.summary, rig.acknowledged, await rig.stored(), {
+      exact: false,
+      allDelivered: true,
+    }, rig);
+  } finally {
+    await rig.close();
+  }
+});
