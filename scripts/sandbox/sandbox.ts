@@ -266,6 +266,7 @@ class ExecutionEnvironment implements Sandbox, LambdaPlatform {
   #logRequestId: string | null = null;
   #stopping: Promise<void> | null = null;
   #linesSeen = 0;
+  readonly #exitWatchers = new Map<ManagedProcess, Promise<never>>();
 
   constructor(options: SandboxOptions) {
     this.#options = options;
@@ -731,16 +732,28 @@ class ExecutionEnvironment implements Sandbox, LambdaPlatform {
   /** Rejects when any process ends (none may end before SHUTDOWN). */
   #anyExit(when: string): Promise<never> {
     return Promise.race(
-      this.#processes().map((process) =>
-        process.exited.then((exit) => {
-          throw new Error(
-            `${process.label} exited ${when} (code ${exit.code}${
-              exit.signal ? `, ${exit.signal}` : ""
-            })${this.#logTail(process.label)}`,
-          );
-        })
-      ),
-    );
+      this.#processes().map((process) => this.#exitOf(process)),
+    ).catch((ended: ProcessEndedError) => {
+      throw new Error(
+        `${ended.label} exited ${when} (code ${ended.exit.code}${
+          ended.exit.signal ? `, ${ended.exit.signal}` : ""
+        })${this.#logTail(ended.label)}`,
+      );
+    });
+  }
+
+  /** One rejecting watcher per process, however many waits race it. */
+  #exitOf(process: ManagedProcess): Promise<never> {
+    let watcher = this.#exitWatchers.get(process);
+    if (!watcher) {
+      watcher = process.exited.then((exit) => {
+        throw new ProcessEndedError(process.label, exit);
+      });
+      // Observed by whichever wait races it; quiet when none does.
+      watcher.catch(() => {});
+      this.#exitWatchers.set(process, watcher);
+    }
+    return watcher;
   }
 
   #logTail(label: string): string {
@@ -771,6 +784,14 @@ class ExecutionEnvironment implements Sandbox, LambdaPlatform {
     this.#extensions.reportError(id, kind, type, body);
   subscribeTelemetry: LambdaPlatform["subscribeTelemetry"] = (id, body) =>
     this.#extensions.subscribe(id, body);
+}
+
+/** A process of the environment ended (carried to the wait it breaks). */
+class ProcessEndedError extends Error {
+  constructor(readonly label: string, readonly exit: ProcessExit) {
+    super(`${label} exited`);
+    this.name = "ProcessEndedError";
+  }
 }
 
 /** An X-Ray trace header value with a fresh root. */
