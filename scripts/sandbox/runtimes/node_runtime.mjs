@@ -98,7 +98,10 @@ function formatLog(level, params) {
 
 function patchConsole() {
   const minimum = LOG_LEVELS.indexOf(
-    (process.env.AWS_LAMBDA_LOG_LEVEL ?? "TRACE").toUpperCase(),
+    // Lambda filters by level only in the JSON format (INFO by default).
+    (process.env.AWS_LAMBDA_LOG_LEVEL ??
+      (process.env.AWS_LAMBDA_LOG_FORMAT === "JSON" ? "INFO" : "TRACE"))
+      .toUpperCase(),
   );
   const levels = {
     trace: "TRACE",

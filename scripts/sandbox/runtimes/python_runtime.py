@@ -77,7 +77,10 @@ def configure_logging():
     handler.setFormatter(LambdaLogFormatter())
     root = logging.getLogger()
     root.handlers = [handler]
-    root.setLevel(os.environ.get("AWS_LAMBDA_LOG_LEVEL", "INFO").upper())
+    # Lambda filters by AWS_LAMBDA_LOG_LEVEL (INFO by default) only in the
+    # JSON format; in Text the root logger keeps Python's WARNING default.
+    default_level = "INFO" if JSON_FORMAT else "WARNING"
+    root.setLevel(os.environ.get("AWS_LAMBDA_LOG_LEVEL", default_level).upper())
 
 
 def error_document(error):

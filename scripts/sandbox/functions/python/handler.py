@@ -8,6 +8,8 @@ import logging
 GREETING = "héllo wörld ✓ 日本語 🚀"
 
 logger = logging.getLogger("demo")
+# As real functions do: the root logger's default level is WARNING.
+logger.setLevel(logging.INFO)
 
 
 def filler_line(index, size):
