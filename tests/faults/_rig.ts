@@ -22,6 +22,7 @@ import { readAllRecords } from "../../scripts/lib/kinesis_read.ts";
 import { decodeRecord, type Envelope } from "../../scripts/lib/decode.ts";
 import { EXTENSION_DENO_FLAGS } from "../../scripts/lib/extension_flags.ts";
 import {
+  type RecordedCall,
   type ScriptedApi,
   type ScriptedApiOptions,
   startScriptedApi,
@@ -176,7 +177,6 @@ export async function startRig(options: RigOptions = {}): Promise<Rig> {
   exitReport();
 
   const acknowledged: TelemetryEvent[] = [];
-  let invokes = 0;
   const rig: Rig = {
     kinesis,
     proxy,
@@ -199,7 +199,6 @@ export async function startRig(options: RigOptions = {}): Promise<Rig> {
       return response;
     },
     async invoke(requestId, events) {
-      invokes++;
       api.queue({
         eventType: "INVOKE",
         deadlineMs: Date.now() + 10_000,
@@ -213,7 +212,7 @@ export async function startRig(options: RigOptions = {}): Promise<Rig> {
         assert.equal(response.status, 200, "the listener took the delivery");
       }
       await within(
-        api.waitForNext(invokes + 1),
+        until(() => nextCallAfter(api, requestId) !== undefined),
         20_000,
         `the extension to finish ${requestId}`,
         lines,
@@ -303,11 +302,28 @@ export function holdOf(api: ScriptedApi, requestId: string): number {
     served.event.requestId === requestId
   );
   assert.ok(served, `INVOKE ${requestId} was handed out`);
-  const nextCall = api.calls.find((call, index) =>
-    index > served.callIndex && call.path.endsWith("/event/next")
-  );
+  const nextCall = nextCallAfter(api, requestId);
   assert.ok(nextCall, `the extension came back after ${requestId}`);
   return nextCall.at - served.at;
+}
+
+/** The extension's first `/event/next` call after it was handed `requestId`. */
+export function nextCallAfter(
+  api: ScriptedApi,
+  requestId: string,
+): RecordedCall | undefined {
+  const served = api.served.find((served) =>
+    served.event.requestId === requestId
+  );
+  if (!served) return undefined;
+  return api.calls.find((call, index) =>
+    index > served.callIndex && call.path.endsWith("/event/next")
+  );
+}
+
+/** Resolves once `condition()` holds (polled every few ms; bound it with {@linkcode within}). */
+export async function until(condition: () => boolean): Promise<void> {
+  while (!condition()) await sleep(3);
 }
 
 /** Telemetry of one invocation: start, `logLines` function lines, runtimeDone, report. */
