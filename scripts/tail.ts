@@ -91,9 +91,17 @@ export async function readStream(
         { abortSignal: options.signal },
       ).catch((error) => {
         if (options.signal?.aborted) return null;
+        // Five reads per second per shard: wait and read the same page again.
+        if (error?.name === "ProvisionedThroughputExceededException") {
+          return "throttled" as const;
+        }
         throw error;
       });
       if (!page) return;
+      if (page === "throttled") {
+        await sleep(1_000, options.signal);
+        continue;
+      }
       for (const record of page.Records ?? []) {
         options.onRecord({
           shardId,
