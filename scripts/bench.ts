@@ -36,7 +36,7 @@ import {
 import { REPO_ROOT, sourceExtensionArgv } from "./bench/run_helpers.ts";
 import { round, roundSummary, summarize } from "./bench/stats.ts";
 import { runSteady, type SteadyResult } from "./bench/steady.ts";
-import { checkTargets } from "./bench/targets.ts";
+import { checkTargets, type TargetInputs } from "./bench/targets.ts";
 import {
   telemetryBodies,
   TYPICAL_TRAFFIC,
@@ -63,6 +63,16 @@ const QUICK = {
 };
 
 const MIB = 1024 * 1024;
+const FORMATS = ["kpl", "ndjson", "json"] as const;
+const SOURCE = "source";
+const FLOOR = "floor (bare extension)";
+const PORTABLE = "portable layer";
+const SLOW_LABEL = "Kinesis +50 ms per request, kpl";
+const HANG_LABEL = "Kinesis hanging, kpl";
+const ALONE_LABEL = "extension alone (null Kinesis), default settings";
+const KINESALITE_LABEL = "with kinesalite, hold 2000 ms";
+const PER_INVOCATION = "per invocation";
+const BULK = "bulk";
 /** The extension's defaults that the targets refer to. */
 const DEFAULT_HOLD_MS = 200;
 const DEFAULT_BUFFER_BYTES = 8 * MIB;
@@ -173,10 +183,9 @@ async function main(): Promise<void> {
   const outDir = `${REPO_ROOT}out/bench`;
   await Deno.mkdir(outDir, { recursive: true });
 
-  const formats = ["kpl", "ndjson", "json"] as const;
   const streams = [
-    ...formats.map((f) => `steady-${f}`),
-    ...formats.map((f) => `bulk-${f}`),
+    ...FORMATS.map((f) => `steady-${f}`),
+    ...FORMATS.map((f) => `bulk-${f}`),
     "slow",
     "hang",
     "burst-e2e",
@@ -187,6 +196,20 @@ async function main(): Promise<void> {
   const reader = localKinesisClient(kinesis.endpoint);
   const nullKinesis = startNullKinesis();
   const notMeasured: Record<string, string> = {};
+  // One failed scenario must not cost the figures of the others.
+  const attempt = async <T>(
+    name: string,
+    scenario: () => Promise<T>,
+  ): Promise<T | undefined> => {
+    try {
+      return await scenario();
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      notMeasured[name] = message.split("\n")[0].slice(0, 300);
+      log(`${name} failed: ${message}`);
+      return undefined;
+    }
+  };
   try {
     // ---- init ---------------------------------------------------------
     log("building the portable layer");
@@ -200,89 +223,92 @@ async function main(): Promise<void> {
       AWS_ENDPOINT_URL_KINESIS: kinesis.endpoint,
     };
     const variants: [string, readonly string[]][] = [
-      ["source", sourceExtensionArgv()],
-      ["floor (bare extension)", bareExtension().argv],
+      [SOURCE, sourceExtensionArgv()],
+      [FLOOR, bareExtension().argv],
     ];
-    if (layer.ok) variants.push(["portable layer", [layer.launcher]]);
-    const initSamples = new Map<string, InitSample[]>(
-      variants.map(([name]) => [name, []]),
-    );
-    log(`init: ${plan.initRounds} rounds of ${variants.length} variants`);
-    // One discarded round: the first start of a freshly unpacked layer reads
-    // its 90 MB Deno binary from disk, a page-cache effect, not the
-    // extension's; the source variant's transpile cache is warm anyway.
-    for (const [, argv] of variants) await measureInit(argv, initEnv);
-    // Interleaved, so a slow moment of the machine hits every variant alike.
-    for (let round = 0; round < plan.initRounds; round++) {
-      for (const [name, argv] of variants) {
-        initSamples.get(name)!.push(await measureInit(argv, initEnv));
-      }
-    }
+    if (layer.ok) variants.push([PORTABLE, [layer.launcher]]);
     const init: Record<string, InitFigures> = {};
-    for (const [name, samples] of initSamples) {
-      init[name] = initFigures(samples);
-    }
+    await attempt("init", async () => {
+      const samples = new Map<string, InitSample[]>(
+        variants.map(([name]) => [name, []]),
+      );
+      log(`init: ${plan.initRounds} rounds of ${variants.length} variants`);
+      // One discarded round: the first start of a freshly unpacked layer
+      // reads its 90 MB Deno binary from disk, a page-cache effect, not the
+      // extension's; the source variant's transpile cache is warm anyway.
+      for (const [, argv] of variants) await measureInit(argv, initEnv);
+      // Interleaved, so a slow moment of the machine hits every variant alike.
+      for (let round = 0; round < plan.initRounds; round++) {
+        for (const [name, argv] of variants) {
+          samples.get(name)!.push(await measureInit(argv, initEnv));
+        }
+      }
+      for (const [name, runs] of samples) init[name] = initFigures(runs);
+    });
 
     // ---- steady invocations ------------------------------------------
+    const steadyOptions = (stream: string, endpoint: string) => ({
+      invocations: plan.steadyInvocations,
+      logLines: TYPICAL_TRAFFIC.linesPerInvocation,
+      lineBytes: TYPICAL_TRAFFIC.messageBytes,
+      endpoint,
+      stream,
+      reader,
+    });
     const steadyRuns = new Map<string, SteadyResult>();
-    for (const format of formats) {
+    for (const format of FORMATS) {
       log(
         `steady: ${plan.steadyInvocations} invocations × 20 lines, ${format}`,
       );
-      steadyRuns.set(
-        format,
-        await runSteady({
-          invocations: plan.steadyInvocations,
-          logLines: TYPICAL_TRAFFIC.linesPerInvocation,
-          lineBytes: TYPICAL_TRAFFIC.messageBytes,
-          endpoint: kinesis.endpoint,
-          stream: `steady-${format}`,
-          reader,
+      const run = await attempt(`steady ${format}`, () =>
+        runSteady({
+          ...steadyOptions(`steady-${format}`, kinesis.endpoint),
           env: { KINESIS_TELEMETRY_FORMAT: format },
-        }),
-      );
+        }));
+      if (run) steadyRuns.set(format, run);
     }
     const proxy = startFaultProxy({
       target: kinesis.endpoint,
       plan: { delayRequests: { select: { kind: "all" }, ms: 50 } },
     });
-    let slow: SteadyResult;
-    let hang: SteadyResult;
+    let slow: SteadyResult | undefined;
+    let hang: SteadyResult | undefined;
     try {
       log(`steady: ${plan.faultInvocations} invocations, Kinesis +50 ms`);
-      slow = await runSteady({
-        invocations: plan.faultInvocations,
-        logLines: TYPICAL_TRAFFIC.linesPerInvocation,
-        lineBytes: TYPICAL_TRAFFIC.messageBytes,
-        endpoint: proxy.endpoint,
-        stream: "slow",
-        reader,
-      });
+      slow = await attempt("Kinesis slow", () =>
+        runSteady({
+          ...steadyOptions("slow", proxy.endpoint),
+          invocations: plan.faultInvocations,
+        }));
       log(`steady: ${plan.faultInvocations} invocations, Kinesis hanging`);
       proxy.configure({ hangRequests: { select: { kind: "all" } } });
-      hang = await runSteady({
-        invocations: plan.faultInvocations,
-        logLines: TYPICAL_TRAFFIC.linesPerInvocation,
-        lineBytes: TYPICAL_TRAFFIC.messageBytes,
-        endpoint: proxy.endpoint,
-        stream: "hang",
-        reader,
-      });
+      hang = await attempt("Kinesis hanging", () =>
+        runSteady({
+          ...steadyOptions("hang", proxy.endpoint),
+          invocations: plan.faultInvocations,
+        }));
     } finally {
       await proxy.stop();
     }
-    const overhead = [
-      ...formats.map((format) => ({
-        label: `kinesalite, ${format}`,
-        run: steadyRuns.get(format)!,
-      })),
-      { label: "Kinesis +50 ms per request, kpl", run: slow },
-      { label: "Kinesis hanging, kpl", run: hang },
-    ].map(({ label, run }) => ({
-      label,
-      invocations: run.postRuntimeMs.length,
-      postRuntimeMs: roundSummary(summarize(run.postRuntimeMs)),
-    }));
+    const overheadRuns: [string, SteadyResult | undefined][] = [
+      ...FORMATS.map((format) =>
+        [`kinesalite, ${format}`, steadyRuns.get(format)] as [
+          string,
+          SteadyResult | undefined,
+        ]
+      ),
+      [SLOW_LABEL, slow],
+      [HANG_LABEL, hang],
+    ];
+    const overhead = overheadRuns.flatMap(([label, run]) =>
+      run
+        ? [{
+          label,
+          invocations: run.postRuntimeMs.length,
+          postRuntimeMs: roundSummary(summarize(run.postRuntimeMs)),
+        }]
+        : []
+    );
 
     // ---- bursts ---------------------------------------------------------
     const bodies = telemetryBodies(plan.burstEvents, 1000, TYPICAL_TRAFFIC);
@@ -300,21 +326,24 @@ async function main(): Promise<void> {
           run + 1
         }/${plan.burstRuns}: ${plan.burstEvents} events, null Kinesis`,
       );
-      alone.push(
-        await runBurst({
-          ...burstBase,
-          endpoint: nullKinesis.endpoint,
-          stream: "null",
-        }, "endToEnd"),
+      const result = await attempt(
+        `burst ${run + 1}, null Kinesis`,
+        () =>
+          runBurst(
+            { ...burstBase, endpoint: nullKinesis.endpoint, stream: "null" },
+            "endToEnd",
+          ),
       );
+      if (result) alone.push(result);
     }
     log(`burst: ${plan.burstEvents} events, kinesalite, hold 2000 ms`);
-    const withKinesalite = await runBurst({
-      ...burstBase,
-      endpoint: kinesis.endpoint,
-      stream: "burst-e2e",
-      env: { KINESIS_TELEMETRY_MAX_HOLD_MS: "2000" },
-    }, "endToEnd");
+    const withKinesalite = await attempt("burst, kinesalite", () =>
+      runBurst({
+        ...burstBase,
+        endpoint: kinesis.endpoint,
+        stream: "burst-e2e",
+        env: { KINESIS_TELEMETRY_MAX_HOLD_MS: "2000" },
+      }, "endToEnd"));
     const splitEnv = {
       KINESIS_TELEMETRY_MAX_BUFFER_BYTES: String(SPLIT_BUFFER_BYTES),
       KINESIS_TELEMETRY_MAX_HOLD_MS: String(SPLIT_HOLD_MS),
@@ -322,71 +351,74 @@ async function main(): Promise<void> {
     log(
       `burst split: ${plan.burstEvents} events posted, then one flush to kinesalite`,
     );
-    const split = await runBurst({
-      ...burstBase,
-      endpoint: kinesis.endpoint,
-      stream: "burst-split",
-      env: splitEnv,
-    }, "split");
+    const split = await attempt("burst split, kinesalite", () =>
+      runBurst({
+        ...burstBase,
+        endpoint: kinesis.endpoint,
+        stream: "burst-split",
+        env: splitEnv,
+      }, "split"));
 
-    // ---- bulk cost ------------------------------------------------------
+    // ---- cost -------------------------------------------------------------
     const cost: CostFigures[] = [];
-    const encoder = new TextEncoder();
-    const billOf = async (stream: string) =>
-      costOf(
-        (await readAllRecords(reader, stream)).map((record) => ({
-          dataBytes: record.data.byteLength,
-          partitionKeyBytes: encoder.encode(record.partitionKey).byteLength,
-        })),
-      );
-    const costBodies = telemetryBodies(plan.costEvents, 1000, TYPICAL_TRAFFIC);
-    for (const format of formats) {
-      const run = steadyRuns.get(format)!;
+    for (const format of FORMATS) {
+      const run = steadyRuns.get(format);
+      if (!run) continue;
       cost.push(costFigures(
         format,
-        "per invocation",
+        PER_INVOCATION,
         run.storedEvents,
         Number(run.summary?.kinesisRequests ?? 0),
         run.cost,
       ));
     }
-    for (const format of formats) {
+    const encoder = new TextEncoder();
+    const costBodies = telemetryBodies(plan.costEvents, 1000, TYPICAL_TRAFFIC);
+    for (const format of FORMATS) {
       log(`bulk cost: ${plan.costEvents} events in one flush, ${format}`);
-      const bulk = await runBurst({
-        ...burstBase,
-        format,
-        bodies: costBodies,
-        events: plan.costEvents,
-        endpoint: kinesis.endpoint,
-        stream: `bulk-${format}`,
-        env: splitEnv,
-      }, "split");
-      cost.push(costFigures(
-        format,
-        "bulk",
-        plan.costEvents,
-        bulk.kinesisRequests,
-        await billOf(`bulk-${format}`),
-      ));
+      const row = await attempt(`bulk cost ${format}`, async () => {
+        const bulk = await runBurst({
+          ...burstBase,
+          format,
+          bodies: costBodies,
+          events: plan.costEvents,
+          endpoint: kinesis.endpoint,
+          stream: `bulk-${format}`,
+          env: splitEnv,
+        }, "split");
+        const stored = await readAllRecords(reader, `bulk-${format}`);
+        return costFigures(
+          format,
+          BULK,
+          plan.costEvents,
+          bulk.kinesisRequests,
+          costOf(stored.map((record) => ({
+            dataBytes: record.data.byteLength,
+            partitionKeyBytes: encoder.encode(record.partitionKey).byteLength,
+          }))),
+        );
+      });
+      if (row) cost.push(row);
     }
-    const units = (format: string, pattern: string) =>
-      cost.find((row) => row.format === format && row.pattern === pattern)!
-        .cost.putPayloadUnits;
 
     // ---- targets and report ----------------------------------------------
-    const steadyKpl = steadyRuns.get("kpl")!;
-    const throughput = [
-      burstFigures(
-        "extension alone (null Kinesis), default settings",
-        plan.burstEvents,
-        alone,
-        false,
-      ),
-      burstFigures("with kinesalite, hold 2000 ms", plan.burstEvents, [
-        withKinesalite,
-      ], true),
-    ];
-    const portable = init["portable layer"];
+    const throughput: ThroughputFigures[] = [];
+    if (alone.length > 0) {
+      throughput.push(
+        burstFigures(ALONE_LABEL, plan.burstEvents, alone, false),
+      );
+    }
+    if (withKinesalite) {
+      throughput.push(
+        burstFigures(
+          KINESALITE_LABEL,
+          plan.burstEvents,
+          [withKinesalite],
+          true,
+        ),
+      );
+    }
+    const steadyKpl = steadyRuns.get("kpl");
     const results: BenchResults = {
       meta: {
         date: new Date().toISOString(),
@@ -400,13 +432,17 @@ async function main(): Promise<void> {
       init,
       notMeasured,
       overhead,
-      deliveryLatencyMs: roundSummary(summarize(steadyKpl.latencyMs)),
+      deliveryLatencyMs: steadyKpl && steadyKpl.latencyMs.length > 0
+        ? roundSummary(summarize(steadyKpl.latencyMs))
+        : undefined,
       throughput,
-      split: [{
-        label: "kinesalite",
-        ingestEventsPerSecond: Math.round(split.ingest!.eventsPerSecond),
-        flushEventsPerSecond: Math.round(split.flush!.eventsPerSecond),
-      }],
+      split: split
+        ? [{
+          label: "kinesalite",
+          ingestEventsPerSecond: Math.round(split.ingest!.eventsPerSecond),
+          flushEventsPerSecond: Math.round(split.flush!.eventsPerSecond),
+        }]
+        : [],
       cost,
       memory: {
         maxBufferMB: DEFAULT_BUFFER_BYTES / MIB,
@@ -414,35 +450,7 @@ async function main(): Promise<void> {
       },
       targets: [],
     };
-    results.targets = checkTargets({
-      initMs: {
-        source: init.source.firstNextMs.median,
-        floor: init["floor (bare extension)"].firstNextMs.median,
-        portable: portable?.firstNextMs.median,
-      },
-      initRssMB: {
-        source: init.source.rssMB.median,
-        portable: portable?.rssMB.median,
-      },
-      steady: {
-        median: overhead[0].postRuntimeMs.median,
-        p99: overhead[0].postRuntimeMs.p99,
-      },
-      slowMaxMs: overhead[3].postRuntimeMs.max,
-      hangMaxMs: overhead[4].postRuntimeMs.max,
-      holdMs: DEFAULT_HOLD_MS,
-      extensionEventsPerSecond: throughput[0].eventsPerSecond.median,
-      kinesaliteEventsPerSecond: throughput[1].eventsPerSecond.median,
-      burstPeakMB: throughput[0].peakRssMB.median,
-      burstInitMB: summarize(alone.map((r) => toMB(r.rssAfterInitKiB))).median,
-      bufferCapMB: DEFAULT_BUFFER_BYTES / MIB,
-      marginMB: PEAK_MARGIN_MB,
-      kplSavings: {
-        "per invocation": units("json", "per invocation") /
-          units("kpl", "per invocation"),
-        bulk: units("json", "bulk") / units("kpl", "bulk"),
-      },
-    });
+    results.targets = checkTargets(targetInputs(results, alone));
     results.meta.durationSeconds = Math.round(
       (performance.now() - started) / 1000,
     );
@@ -459,6 +467,56 @@ async function main(): Promise<void> {
     await nullKinesis.stop();
     await kinesis.stop();
   }
+}
+
+/** The figures the targets judge, picked out of the results. */
+function targetInputs(
+  results: BenchResults,
+  alone: BurstResult[],
+): TargetInputs {
+  const { init } = results;
+  const overhead = (label: string) =>
+    results.overhead.find((run) => run.label === label)?.postRuntimeMs;
+  const burst = (label: string) =>
+    results.throughput.find((run) => run.label === label);
+  const units = (format: string, pattern: string) =>
+    results.cost.find((row) => row.format === format && row.pattern === pattern)
+      ?.cost.putPayloadUnits;
+  const kplSavings: Record<string, number> = {};
+  for (const pattern of [PER_INVOCATION, BULK]) {
+    const json = units("json", pattern);
+    const kpl = units("kpl", pattern);
+    if (json !== undefined && kpl) kplSavings[pattern] = json / kpl;
+  }
+  const steady = overhead("kinesalite, kpl");
+  return {
+    initMs: init[SOURCE] && init[FLOOR]
+      ? {
+        source: init[SOURCE].firstNextMs.median,
+        floor: init[FLOOR].firstNextMs.median,
+        portable: init[PORTABLE]?.firstNextMs.median,
+      }
+      : undefined,
+    initRssMB: init[SOURCE]
+      ? {
+        source: init[SOURCE].rssMB.median,
+        portable: init[PORTABLE]?.rssMB.median,
+      }
+      : undefined,
+    steady: steady ? { median: steady.median, p99: steady.p99 } : undefined,
+    slowMaxMs: overhead(SLOW_LABEL)?.max,
+    hangMaxMs: overhead(HANG_LABEL)?.max,
+    holdMs: DEFAULT_HOLD_MS,
+    extensionEventsPerSecond: burst(ALONE_LABEL)?.eventsPerSecond.median,
+    kinesaliteEventsPerSecond: burst(KINESALITE_LABEL)?.eventsPerSecond.median,
+    burstPeakMB: burst(ALONE_LABEL)?.peakRssMB.median,
+    burstInitMB: alone.length > 0
+      ? summarize(alone.map((run) => toMB(run.rssAfterInitKiB))).median
+      : undefined,
+    bufferCapMB: DEFAULT_BUFFER_BYTES / MIB,
+    marginMB: PEAK_MARGIN_MB,
+    kplSavings,
+  };
 }
 
 if (import.meta.main) {

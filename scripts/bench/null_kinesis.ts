@@ -14,6 +14,8 @@ export interface NullKinesis {
   readonly requests: number;
   /** Records acknowledged. */
   readonly records: number;
+  /** Requests whose client left before their body was read. */
+  readonly abandoned: number;
   /** Stops it. */
   stop(): Promise<void>;
 }
@@ -22,11 +24,20 @@ export interface NullKinesis {
 export function startNullKinesis(): NullKinesis {
   let requests = 0;
   let records = 0;
+  let abandoned = 0;
   const server = Deno.serve(
     { hostname: "127.0.0.1", port: 0, onListen: () => {} },
     async (request) => {
       const target = request.headers.get("x-amz-target") ?? "";
-      const body = await request.text();
+      let body: string;
+      try {
+        body = await request.text();
+      } catch {
+        // The client gave up mid-body (the extension abandons a request at
+        // its deadline): nothing to answer.
+        abandoned++;
+        return new Response(null, { status: 499 });
+      }
       if (!target.endsWith(".PutRecords")) {
         return Response.json({
           __type: "UnknownOperationException",
@@ -53,6 +64,9 @@ export function startNullKinesis(): NullKinesis {
     },
     get records() {
       return records;
+    },
+    get abandoned() {
+      return abandoned;
     },
     async stop() {
       await server.shutdown();

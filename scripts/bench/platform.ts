@@ -70,7 +70,7 @@ export function startBenchPlatform(): BenchPlatform {
     } else queued.push(event);
   };
 
-  const nextEvent = (signal: AbortSignal): Promise<unknown> => {
+  const nextEvent = (): Promise<unknown> => {
     const at = performance.now();
     timeline.firstNextAt ??= at;
     if (queued.length > 0) return Promise.resolve(queued.shift());
@@ -79,12 +79,6 @@ export function startBenchPlatform(): BenchPlatform {
     waiters = [];
     return new Promise((resolve) => {
       parked = resolve;
-      signal.addEventListener("abort", () => {
-        if (parked === resolve) {
-          parked = undefined;
-          waitingSince = undefined;
-        }
-      });
     });
   };
 
@@ -101,7 +95,7 @@ export function startBenchPlatform(): BenchPlatform {
       }, { headers: { "Lambda-Extension-Identifier": identifier } });
     }
     if (request.method === "GET" && path === `${EXTENSION}/event/next`) {
-      const event = await nextEvent(request.signal);
+      const event = await nextEvent();
       return Response.json(event, {
         headers: { "Lambda-Extension-Event-Identifier": crypto.randomUUID() },
       });
@@ -159,6 +153,14 @@ export function startBenchPlatform(): BenchPlatform {
       });
     },
     async close() {
+      // A parked call must end, or the server would wait for it forever
+      // (its client may already be gone).
+      parked?.({
+        eventType: "SHUTDOWN",
+        shutdownReason: "SPINDOWN",
+        deadlineMs: 0,
+      });
+      parked = undefined;
       await server.shutdown();
     },
   };

@@ -90,7 +90,7 @@ export interface BenchResults {
   /** Post-runtime overhead runs. */
   overhead: OverheadFigures[];
   /** Event time → Kinesis arrival (ms) in the steady kpl run. */
-  deliveryLatencyMs: Summary;
+  deliveryLatencyMs: Summary | undefined;
   /** Bursts. */
   throughput: ThroughputFigures[];
   /** Listener-only and Kinesis-only rates of the split burst (events/s). */
@@ -167,10 +167,14 @@ export function renderMarkdown(results: BenchResults): string {
     );
   }
   const latency = results.deliveryLatencyMs;
+  if (latency) {
+    lines.push(
+      `| delivery latency, event time → stored (ms, ${latency.count} events) | | ${
+        fmt(latency.median)
+      } | ${fmt(latency.p99)} | ${fmt(latency.max)} |`,
+    );
+  }
   lines.push(
-    `| delivery latency, event time → stored (ms, ${latency.count} events) | | ${
-      fmt(latency.median)
-    } | ${fmt(latency.p99)} | ${fmt(latency.max)} |`,
     "",
     "| burst (100,000 events, kpl) | runs | events/s median | slowest run | CPU s / 100k | kinesalite CPU s / 100k | peak RSS MB |",
     "| --- | --- | --- | --- | --- | --- | --- |",
