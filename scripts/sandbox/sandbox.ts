@@ -52,7 +52,12 @@ import {
 } from "./runtime_host.ts";
 import type { DeliveryPolicy, EmittedEvent } from "./telemetry_delivery.ts";
 import { TelemetryHub } from "./telemetry_hub.ts";
-import { delay, settleWithin, withTimeout } from "./timing.ts";
+import {
+  delay,
+  SandboxTimeoutError,
+  settleWithin,
+  withTimeout,
+} from "./timing.ts";
 
 export type { EmittedEvent } from "./telemetry_delivery.ts";
 export type { LogFormat } from "./function_logs.ts";
@@ -348,7 +353,12 @@ class ExecutionEnvironment implements Sandbox, LambdaPlatform {
         runtimeVersion: launch.runtimeVersion,
       }),
     );
-    const baseEnv = lambdaEnvironment(this.runtimeApi, this.#fn);
+    // Every process of the environment sees the same variables (the
+    // runtime's _HANDLER and LAMBDA_TASK_ROOT too); extensions add their own.
+    const baseEnv = {
+      ...lambdaEnvironment(this.runtimeApi, this.#fn),
+      ...launch.env,
+    };
     for (const extension of this.#extensions.extensions) {
       extension.process = startProcess({
         label: extension.spec.name,
@@ -373,7 +383,7 @@ class ExecutionEnvironment implements Sandbox, LambdaPlatform {
     this.#runtime = startProcess({
       label: "runtime",
       argv: launch.argv,
-      env: { ...baseEnv, ...launch.env },
+      env: baseEnv,
       cwd: this.#options.fn.taskRoot,
       onLine: (line, stream) => this.#onFunctionLine(line, stream),
     });
@@ -425,12 +435,11 @@ class ExecutionEnvironment implements Sandbox, LambdaPlatform {
         "init step",
       );
     } catch (error) {
-      const reason =
-        error instanceof Error && error.message.startsWith("init step")
-          ? `${describe()} (after ${Math.round(withinMs)} ms)`
-          : error instanceof Error
-          ? error.message
-          : String(error);
+      const reason = error instanceof SandboxTimeoutError
+        ? `${describe()} (after ${Math.round(withinMs)} ms)`
+        : error instanceof Error
+        ? error.message
+        : String(error);
       const details = this.#extensions.errors.map((e) =>
         `\n  ${e.name} ${e.kind}/error ${e.errorType}: ${e.body}`
       ).join("");
