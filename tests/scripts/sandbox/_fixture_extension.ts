@@ -50,6 +50,14 @@ async function main(): Promise<void> {
   const extensionApi = `${api}/2020-01-01/extension`;
   const telemetryApi = `${api}/2022-07-01/telemetry`;
   if (mode === "probe") {
+    const env = Deno.env.toObject();
+    console.log(JSON.stringify({
+      env: Object.fromEntries(
+        Object.entries(env).filter(([name]) =>
+          /^(AWS_|LAMBDA_|_HANDLER|ORDERS_|SANDBOX_TEST_|TZ|LANG)/.test(name)
+        ),
+      ),
+    }));
     await status("register-without-name", `${extensionApi}/register`, {
       method: "POST",
       body: JSON.stringify({ events: ["INVOKE"] }),

@@ -282,11 +282,31 @@ Deno.test("the Python runtime in the JSON log format: logging as objects, print(
 });
 
 Deno.test("the APIs answer bad calls like Lambda", async () => {
-  await using sandbox = await startSandbox({
-    fn: NODE_DEMO,
+  Deno.env.set("SANDBOX_TEST_HOST_ONLY", "must not leak");
+  const starting = startSandbox({
+    fn: { ...NODE_DEMO, variables: { ORDERS_TABLE: "orders" } },
     extensions: [fixtureExtension("probe")],
     accountId: "210987654321",
-  });
+    functionName: "probe-fn",
+    memorySizeMB: 512,
+    region: "eu-central-1",
+  }).finally(() => Deno.env.delete("SANDBOX_TEST_HOST_ONLY"));
+  await using sandbox = await starting;
+  const env = sandbox.extensionLog.map((line) => JSON.parse(line.line))
+    .find((parsed) => parsed.env)?.env;
+  assert.equal(env.AWS_LAMBDA_RUNTIME_API, sandbox.runtimeApi);
+  assert.equal(env.AWS_LAMBDA_FUNCTION_NAME, "probe-fn");
+  assert.equal(env.AWS_LAMBDA_FUNCTION_VERSION, "$LATEST");
+  assert.equal(env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE, "512");
+  assert.equal(env.AWS_REGION, "eu-central-1");
+  assert.equal(env.AWS_DEFAULT_REGION, "eu-central-1");
+  assert.equal(env.AWS_LAMBDA_LOG_FORMAT, "Text");
+  assert.equal(env.LAMBDA_TASK_ROOT, NODE_DEMO.taskRoot);
+  assert.equal(env._HANDLER, "index.handler");
+  assert.equal(env.ORDERS_TABLE, "orders");
+  assert.ok(env.AWS_ACCESS_KEY_ID && env.AWS_SECRET_ACCESS_KEY);
+  assert.equal(env.TZ, ":UTC");
+  assert.equal(env.SANDBOX_TEST_HOST_ONLY, undefined);
   const statuses = Object.fromEntries(
     sandbox.extensionLog.flatMap((line) => {
       const parsed = JSON.parse(line.line);
@@ -312,7 +332,7 @@ Deno.test("the APIs answer bad calls like Lambda", async () => {
   const registered = sandbox.extensionLog.map((line) => JSON.parse(line.line))
     .find((parsed) => parsed.registered)?.registered;
   assert.deepEqual(registered, {
-    functionName: "sandbox-function",
+    functionName: "probe-fn",
     functionVersion: "$LATEST",
     handler: "index.handler",
     accountId: "210987654321",
