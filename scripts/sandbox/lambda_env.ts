@@ -106,8 +106,9 @@ export function runtimeLaunch(
     };
   }
   return {
-    // -u: unbuffered output, so log lines reach the sandbox as they are written.
-    argv: ["python3", "-u", `${SANDBOX_DIR}runtimes/python_runtime.py`],
+    // -u: unbuffered output, so log lines reach the sandbox as they are
+    // written; -B: no __pycache__ in the task root (read-only in Lambda).
+    argv: ["python3", "-u", "-B", `${SANDBOX_DIR}runtimes/python_runtime.py`],
     env: { ...common, AWS_EXECUTION_ENV: "AWS_Lambda_python3.12" },
     runtimeVersion: "python:3.12.sandbox",
   };
