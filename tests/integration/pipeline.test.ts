@@ -290,3 +290,20 @@ Deno.test("a log line larger than a record arrives truncated, marked, and matche
   );
   assert.ok(cut.envelope.truncated!.originalBytes > 100_000);
 });
+
+Deno.test("a misconfigured extension reports /init/error and init fails with its message", async () => {
+  await assert.rejects(
+    startSandbox({
+      fn: NODE_DEMO,
+      extensions: [
+        projectExtension({ KINESIS_TELEMETRY_FORMAT: "csv" }),
+      ],
+    }),
+    (error: Error) => {
+      assert.match(error.message, /sandbox init failed/);
+      assert.match(error.message, /kinesis-telemetry init\/error Extension\./);
+      assert.match(error.message, /KINESIS_TELEMETRY_/);
+      return true;
+    },
+  );
+});
