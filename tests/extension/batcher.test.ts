@@ -139,7 +139,7 @@ function assertRecordsArePacked(batches: Batch[], options: BatchOptions): void {
     const record = records[r];
     const next = records[r + 1].events[0];
     const outerKey = keyBytes(record.partitionKey);
-    const grown = options.format === "ndjson"
+    const grown: number = options.format === "ndjson"
       ? record.data.byteLength + next.data.byteLength + 1
       : aggregate(
         [...record.events, next].map((e) => ({
