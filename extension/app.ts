@@ -39,6 +39,7 @@ export interface ListeningServer {
 export type ServeFunction = (
   port: number,
   handler: (request: Request) => Promise<Response>,
+  hostname: string,
 ) => ListeningServer;
 
 /** Everything the extension takes from its surroundings. */
@@ -71,6 +72,8 @@ export interface ExtensionDeps {
 const SUBSCRIBE_ATTEMPTS = 3;
 /** Longest wait for open listener requests at exit. */
 const LISTENER_CLOSE_MS = 100;
+/** Delay before loading the Kinesis client: time for the first /event/next to be sent. */
+const PRELOAD_DELAY_MS = 20;
 
 /** Runs the extension to its end and returns the process exit code. */
 export async function runExtension(deps: ExtensionDeps): Promise<number> {
@@ -151,6 +154,7 @@ export async function runExtension(deps: ExtensionDeps): Promise<number> {
         ownLogEvents,
         now,
       }),
+      config.listenerHost,
     );
   } catch (error) {
     const message = `listener could not start on port ${config.listenerPort}: ${
@@ -185,6 +189,8 @@ export async function runExtension(deps: ExtensionDeps): Promise<number> {
     types: config.types,
   });
 
+  const putter = deps.createPutter(config);
+  let preload: unknown;
   const flusher = new Flusher({
     buffer,
     format: config.format,
@@ -193,7 +199,7 @@ export async function runExtension(deps: ExtensionDeps): Promise<number> {
     logger,
     ownLogEvents,
     send: {
-      putter: deps.createPutter(config),
+      putter,
       now,
       timers,
       random: deps.random ?? Math.random,
@@ -206,6 +212,13 @@ export async function runExtension(deps: ExtensionDeps): Promise<number> {
 
   let result;
   try {
+    // The SDK loads after the first /event/next call went out, so it costs
+    // nothing of Lambda's init phase and the first flush does not pay it.
+    preload = timers.setTimeout(() => {
+      putter.prepare().catch((error) =>
+        logger.warn("Kinesis client could not be prepared", { error })
+      );
+    }, PRELOAD_DELAY_MS);
     result = await runLifecycle({
       api,
       buffer,
@@ -224,6 +237,7 @@ export async function runExtension(deps: ExtensionDeps): Promise<number> {
     result = { exitCode: 1, reason: String(error) };
   }
 
+  timers.clearTimeout(preload);
   // Closed before counting, so no event is accepted after the summary.
   await closeServer(server, timers);
   if (buffer.length > 0) {

@@ -54,6 +54,11 @@ export interface Config {
   buffering: BufferingConfig;
   /** Listener port; 0 picks a free one. */
   listenerPort: number;
+  /**
+   * Address the listener binds: every interface in Lambda, where
+   * `sandbox.localdomain` must reach it; loopback in a local sandbox.
+   */
+  listenerHost: string;
   /** Largest request body the listener reads (derived: 4 × buffering.maxBytes). */
   maxBodyBytes: number;
   /** Record format written to Kinesis. */
@@ -255,6 +260,14 @@ export function parseConfig(env: EnvReader): Config {
     );
   }
 
+  const listenerHost = read(`${ENV_PREFIX}LISTENER_HOST`) ?? "0.0.0.0";
+  if (!/^[a-zA-Z0-9.:-]{1,253}$/.test(listenerHost)) {
+    throw new ConfigError(
+      `${ENV_PREFIX}LISTENER_HOST`,
+      `"${listenerHost}" is not an IP address or host name`,
+    );
+  }
+
   return {
     streamName,
     streamArn,
@@ -265,6 +278,7 @@ export function parseConfig(env: EnvReader): Config {
     schemaVersion: choice("SCHEMA_VERSION", "2022-12-13", SCHEMA_VERSIONS),
     buffering,
     listenerPort,
+    listenerHost,
     maxBodyBytes,
     format: choice("FORMAT", "kpl", FORMATS),
     partitionKey: choice("PARTITION_KEY", "requestId", PARTITION_KEYS),

@@ -63,6 +63,12 @@ export interface KinesisPutter {
     entries: readonly PutRecordsEntry[],
     signal: AbortSignal,
   ): Promise<PutRecordsResult>;
+  /**
+   * Loads and builds the client ahead of the first request (idempotent).
+   * A request is only sent once this resolved, so time spent here never
+   * makes a request's outcome unknown.
+   */
+  prepare(): Promise<void>;
   /** Drops pooled connections, so nothing survives a request that was given up. */
   reset(): void;
 }
@@ -137,6 +143,9 @@ export function createSdkPutter(target: KinesisTarget): KinesisPutter {
     return { sdk, client };
   };
   return {
+    async prepare() {
+      await getClient();
+    },
     async putRecords(entries, signal) {
       const { sdk, client } = await getClient();
       const records = entries.map((entry) => ({

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { runExtension } from "./app.ts";
+import { runExtension, type ServeFunction } from "./app.ts";
 import { createSdkPutter } from "./kinesis_client.ts";
 
 /** Name used when not started from /opt/extensions (e.g. `deno run`). */
@@ -41,6 +41,12 @@ export function lambdaCredentials(
     : { accessKeyId, secretAccessKey };
 }
 
+/** Serves the listener with `Deno.serve`. */
+export const serveWithDeno: ServeFunction = (port, handler, hostname) => {
+  const server = Deno.serve({ hostname, port, onListen: () => {} }, handler);
+  return { port: server.addr.port, shutdown: () => server.shutdown() };
+};
+
 if (import.meta.main) {
   const stop = new AbortController();
   for (const signal of ["SIGTERM", "SIGINT"] as const) {
@@ -68,17 +74,7 @@ if (import.meta.main) {
         requestTimeoutMs: config.requestTimeoutMs,
         credentials: lambdaCredentials((name) => Deno.env.get(name)),
       }),
-    serve: (port, handler) => {
-      const server = Deno.serve({
-        hostname: "0.0.0.0",
-        port,
-        onListen: () => {},
-      }, handler);
-      return {
-        port: server.addr.port,
-        shutdown: () => server.shutdown(),
-      };
-    },
+    serve: serveWithDeno,
     stop: stop.signal,
   });
   Deno.exit(exitCode);

@@ -81,6 +81,10 @@ export async function sendBatch(
     lastError: undefined,
   };
   let pending = batch.records;
+  if (!await preparedBefore(context, deadline)) {
+    result.undelivered = pending;
+    return result;
+  }
   for (let attempt = 0; pending.length > 0; attempt++) {
     if (attempt > 0) {
       const ceiling = Math.min(
@@ -160,6 +164,29 @@ async function attemptWithin(
       context.putter.putRecords(records, controller.signal),
       expired,
     ]);
+  } finally {
+    context.timers.clearTimeout(timer);
+  }
+}
+
+/**
+ * Waits for the client to be ready, at most until `deadline`: a client
+ * still loading when time runs out leaves the records unsent, not unknown.
+ */
+async function preparedBefore(
+  context: SendContext,
+  deadline: number,
+): Promise<boolean> {
+  let timer: unknown;
+  const ready = context.putter.prepare().then(() => true, () => true);
+  const late = new Promise<boolean>((resolve) => {
+    timer = context.timers.setTimeout(
+      () => resolve(false),
+      Math.max(0, deadline - context.now()),
+    );
+  });
+  try {
+    return await Promise.race([ready, late]);
   } finally {
     context.timers.clearTimeout(timer);
   }

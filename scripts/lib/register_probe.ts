@@ -53,6 +53,7 @@ function probeEnvironment(runtimeApi: string): Record<string, string> {
     AWS_LAMBDA_FUNCTION_MEMORY_SIZE: "128",
     KINESIS_TELEMETRY_STREAM: "layer-probe",
     KINESIS_TELEMETRY_LISTENER_PORT: "0",
+    KINESIS_TELEMETRY_LISTENER_HOST: "127.0.0.1",
   };
 }
 

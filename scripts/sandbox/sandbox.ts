@@ -358,6 +358,9 @@ class ExecutionEnvironment implements Sandbox, LambdaPlatform {
     const baseEnv = {
       ...lambdaEnvironment(this.runtimeApi, this.#fn),
       ...launch.env,
+      // `sandbox.localdomain` is 127.0.0.1 here: telemetry listeners stay
+      // on loopback instead of every interface of the machine.
+      KINESIS_TELEMETRY_LISTENER_HOST: "127.0.0.1",
     };
     for (const extension of this.#extensions.extensions) {
       extension.process = startProcess({

@@ -240,6 +240,10 @@ export class ScriptedPutter implements KinesisPutter {
   readonly calls: PutterCall[] = [];
   /** Times reset() was called. */
   resets = 0;
+  /** Times prepare() was called. */
+  prepares = 0;
+  /** What prepare() returns; a test may replace it with a slow promise. */
+  prepared: Promise<void> = Promise.resolve();
   /** Requests neither answered nor aborted yet. */
   inFlight = 0;
   readonly #answers: PutterAnswer[];
@@ -273,6 +277,12 @@ export class ScriptedPutter implements KinesisPutter {
     };
     signal.addEventListener("abort", close, { once: true });
     return answer(entries, signal).finally(close);
+  }
+
+  /** Ready at once, unless a test gave a `prepared` promise. */
+  prepare(): Promise<void> {
+    this.prepares++;
+    return this.prepared;
   }
 
   /** Counts the reset. */

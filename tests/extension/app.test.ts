@@ -9,6 +9,7 @@ import {
   KinesisRequestError,
 } from "../../extension/kinesis_client.ts";
 import { realTimers, type Timers } from "../../extension/progress.ts";
+import { serveWithDeno } from "../../extension/main.ts";
 import { decodeRecord, type Envelope } from "../../scripts/lib/decode.ts";
 import { readAllRecords } from "../../scripts/lib/kinesis_read.ts";
 import {
@@ -26,13 +27,10 @@ import { rejectWith, ScriptedPutter } from "./_core_fixtures.ts";
 const STREAM = "app-test";
 const ENVIRONMENT_ID = "0b5c4a64-5f8e-4c3e-9d7a-2f1f6b1f7a10";
 
-/** Deno.serve on 127.0.0.1, as main.ts does on 0.0.0.0. */
-const serveLoopback: ServeFunction = (port, handler) => {
-  const server = Deno.serve(
-    { hostname: "127.0.0.1", port, onListen: () => {} },
-    handler,
-  );
-  return { port: server.addr.port, shutdown: () => server.shutdown() };
+/** main.ts's Deno.serve, held to the loopback address the tests configure. */
+const serveLoopback: ServeFunction = (port, handler, hostname) => {
+  assert.equal(hostname, "127.0.0.1", "KINESIS_TELEMETRY_LISTENER_HOST");
+  return serveWithDeno(port, handler, hostname);
 };
 
 interface Run {
@@ -54,6 +52,7 @@ function start(
     AWS_LAMBDA_RUNTIME_API: api.runtimeApi,
     KINESIS_TELEMETRY_STREAM: STREAM,
     KINESIS_TELEMETRY_LISTENER_PORT: "0",
+    KINESIS_TELEMETRY_LISTENER_HOST: "127.0.0.1",
     AWS_REGION: LOCAL_REGION,
     AWS_ENDPOINT_URL_KINESIS: options.kinesis?.endpoint ??
       "http://127.0.0.1:9",
@@ -387,8 +386,8 @@ Deno.test("app: a subscription refused with 400 fails init at once and closes th
     let listenerPort = 0;
     const run = start(api, {
       deps: {
-        serve: (port, handler) => {
-          const server = serveLoopback(port, handler);
+        serve: (port, handler, hostname) => {
+          const server = serveLoopback(port, handler, hostname);
           listenerPort = server.port;
           return server;
         },

@@ -51,6 +51,7 @@ Deno.test("config: defaults with only a stream name and a region", () => {
       schemaVersion: "2022-12-13",
       buffering: { maxItems: 1000, maxBytes: 262_144, timeoutMs: 100 },
       listenerPort: 4243,
+      listenerHost: "0.0.0.0",
       maxBodyBytes: 4 * 262_144,
       format: "kpl",
       partitionKey: "requestId",
@@ -312,4 +313,20 @@ Deno.test("config: excluded types keep their case (event types are exact)", () =
   assert.ok(config.excludeTypes.has("platform.logsDropped"));
   assert.ok(!config.excludeTypes.has("platform.initstart"));
   assert.equal(config.excludeTypes.size, 2);
+});
+
+Deno.test("config: the listener host is an address or host name", () => {
+  assert.equal(
+    parse({ KINESIS_TELEMETRY_LISTENER_HOST: "127.0.0.1" }).listenerHost,
+    "127.0.0.1",
+  );
+  assert.equal(
+    parse({ KINESIS_TELEMETRY_LISTENER_HOST: "sandbox.localdomain" })
+      .listenerHost,
+    "sandbox.localdomain",
+  );
+  assert.throws(
+    () => parse({ KINESIS_TELEMETRY_LISTENER_HOST: "http://x/" }),
+    /KINESIS_TELEMETRY_LISTENER_HOST: "http:\/\/x\/" is not an IP address or host name/,
+  );
 });

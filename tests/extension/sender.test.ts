@@ -51,11 +51,13 @@ async function run(
     deadlineIn?: number;
     random?: () => number;
     policy?: Partial<RetryPolicy>;
+    prepared?: Promise<void>;
   } = {},
 ): Promise<Run> {
   const time = fakeTime();
   const start = time.now();
   const putter = new ScriptedPutter(answers, time.now);
+  if (options.prepared) putter.prepared = options.prepared;
   const context: SendContext = {
     putter,
     now: time.now,
@@ -276,4 +278,33 @@ Deno.test("sender: an empty batch sends nothing", async () => {
   const { result, putter } = await run(batchOf(), [storeAll]);
   assert.equal(putter.calls.length, 0);
   assert.equal(result.requests, 0);
+});
+
+Deno.test("sender: a client still loading at the deadline sends nothing and leaves events certain", async () => {
+  const batch = batchOf(record("a", 2));
+  const { result, putter, endedAt, start } = await run(batch, [storeAll], {
+    deadlineIn: 150,
+    prepared: new Promise<void>(() => {}),
+  });
+  assert.equal(putter.calls.length, 0);
+  assert.equal(result.requests, 0);
+  assert.deepEqual(names(result.undelivered), ["a"]);
+  assert.equal(endedAt - start, 150);
+  assert.ok(batch.records[0].events.every((event) => !event.uncertain));
+});
+
+Deno.test("sender: the first request waits for the client to be ready", async () => {
+  const order: string[] = [];
+  const prepared = Promise.resolve().then(() => {
+    order.push("ready");
+  });
+  const { result, putter } = await run(batchOf(record("a")), [
+    (entries, signal) => {
+      order.push("request");
+      return storeAll(entries, signal);
+    },
+  ], { prepared });
+  assert.equal(putter.prepares, 1);
+  assert.deepEqual(order, ["ready", "request"]);
+  assert.deepEqual(names(result.delivered), ["a"]);
 });

@@ -140,6 +140,7 @@ export async function startRig(options: RigOptions = {}): Promise<Rig> {
     AWS_LAMBDA_FUNCTION_NAME: "test-function",
     KINESIS_TELEMETRY_STREAM: stream,
     KINESIS_TELEMETRY_LISTENER_PORT: "0",
+    KINESIS_TELEMETRY_LISTENER_HOST: "127.0.0.1",
     KINESIS_TELEMETRY_LOG_LEVEL: "debug",
     DENO_NO_UPDATE_CHECK: "1",
     NO_COLOR: "1",
