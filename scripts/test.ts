@@ -68,7 +68,7 @@ if (import.meta.main) {
   };
   await gate("deno fmt --check", ["fmt", "--check"]);
   await gate("deno lint", ["lint"]);
-  await gate("deno check", ["check", "extension/", "scripts/", "tests/"]);
+  await gate("deno check", ["check", "extension/", "scripts/", "tests/", "infra/"]);
 
   console.log("\n== deno test");
   await Deno.remove("coverage", { recursive: true }).catch(() => {});
