@@ -70,7 +70,10 @@ const PORTABLE = "portable layer";
 const SLOW_LABEL = "Kinesis +50 ms per request, kpl";
 const HANG_LABEL = "Kinesis hanging, kpl";
 const ALONE_LABEL = "extension alone (null Kinesis), default settings";
-const KINESALITE_LABEL = "with kinesalite, hold 2000 ms";
+const KINESALITE_LABEL = "with kinesalite, default settings";
+const KINESALITE_LONG_HOLD_LABEL = "with kinesalite, hold 2000 ms";
+/** A default-settings burst against kinesalite may stall; this bounds it. */
+const KINESALITE_LIMIT_MS = 30_000;
 const PER_INVOCATION = "per invocation";
 const BULK = "bulk";
 /** The extension's defaults that the targets refer to. */
@@ -109,8 +112,17 @@ function burstFigures(
   withKinesalite: boolean,
 ): ThroughputFigures {
   const per100k = 100_000 / events;
+  const stalled = runs.filter((run) => !run.completed);
   const figures: ThroughputFigures = {
-    label,
+    label: stalled.length === 0
+      ? label
+      : `${label} — STALLED: ${
+        stalled.map((run) =>
+          `${Math.min(run.delivered, events)} of ${events} events stored in ${
+            Math.round(run.wallMs / 1000)
+          } s`
+        ).join("; ")
+      }`,
     events,
     eventsPerSecond: roundSummary(
       summarize(runs.map((r) => r.eventsPerSecond)),
@@ -189,6 +201,8 @@ async function main(): Promise<void> {
     "slow",
     "hang",
     "burst-e2e",
+    "burst-e2e-hold",
+    "steady-end",
     "burst-split",
   ];
   log("starting kinesalite");
@@ -267,6 +281,13 @@ async function main(): Promise<void> {
         }));
       if (run) steadyRuns.set(format, run);
     }
+    log(`steady: ${plan.faultInvocations} invocations, kpl, flush=end`);
+    const flushEnd = await attempt("steady flush=end", () =>
+      runSteady({
+        ...steadyOptions("steady-end", kinesis.endpoint),
+        invocations: plan.faultInvocations,
+        env: { KINESIS_TELEMETRY_FLUSH: "end" },
+      }));
     const proxy = startFaultProxy({
       target: kinesis.endpoint,
       plan: { delayRequests: { select: { kind: "all" }, ms: 50 } },
@@ -297,6 +318,7 @@ async function main(): Promise<void> {
           SteadyResult | undefined,
         ]
       ),
+      ["kinesalite, kpl, KINESIS_TELEMETRY_FLUSH=end", flushEnd],
       [SLOW_LABEL, slow],
       [HANG_LABEL, hang],
     ];
@@ -336,14 +358,29 @@ async function main(): Promise<void> {
       );
       if (result) alone.push(result);
     }
-    log(`burst: ${plan.burstEvents} events, kinesalite, hold 2000 ms`);
+    log(
+      `burst: ${plan.burstEvents} events, kinesalite, default settings (≤ ${
+        KINESALITE_LIMIT_MS / 1000
+      } s)`,
+    );
     const withKinesalite = await attempt("burst, kinesalite", () =>
       runBurst({
         ...burstBase,
         endpoint: kinesis.endpoint,
         stream: "burst-e2e",
-        env: { KINESIS_TELEMETRY_MAX_HOLD_MS: "2000" },
+        limitMs: KINESALITE_LIMIT_MS,
       }, "endToEnd"));
+    log(`burst: ${plan.burstEvents} events, kinesalite, hold 2000 ms`);
+    const withKinesaliteLongHold = await attempt(
+      "burst, kinesalite, hold 2000 ms",
+      () =>
+        runBurst({
+          ...burstBase,
+          endpoint: kinesis.endpoint,
+          stream: "burst-e2e-hold",
+          env: { KINESIS_TELEMETRY_MAX_HOLD_MS: "2000" },
+        }, "endToEnd"),
+    );
     const splitEnv = {
       KINESIS_TELEMETRY_MAX_BUFFER_BYTES: String(SPLIT_BUFFER_BYTES),
       KINESIS_TELEMETRY_MAX_HOLD_MS: String(SPLIT_HOLD_MS),
@@ -418,6 +455,16 @@ async function main(): Promise<void> {
         ),
       );
     }
+    if (withKinesaliteLongHold) {
+      throughput.push(
+        burstFigures(
+          KINESALITE_LONG_HOLD_LABEL,
+          plan.burstEvents,
+          [withKinesaliteLongHold],
+          true,
+        ),
+      );
+    }
     const steadyKpl = steadyRuns.get("kpl");
     const results: BenchResults = {
       meta: {
@@ -478,7 +525,7 @@ function targetInputs(
   const overhead = (label: string) =>
     results.overhead.find((run) => run.label === label)?.postRuntimeMs;
   const burst = (label: string) =>
-    results.throughput.find((run) => run.label === label);
+    results.throughput.find((run) => run.label.startsWith(label));
   const units = (format: string, pattern: string) =>
     results.cost.find((row) => row.format === format && row.pattern === pattern)
       ?.cost.putPayloadUnits;

@@ -24,8 +24,10 @@ export async function postBody(
   listenerUrl: string,
   body: Uint8Array<ArrayBuffer>,
   client?: Deno.HttpClient,
+  signal?: AbortSignal,
 ): Promise<number> {
   for (let refusals = 0;; refusals++) {
+    signal?.throwIfAborted();
     const response = await fetch(listenerUrl, {
       method: "POST",
       headers: { "content-type": "application/json" },
@@ -41,16 +43,17 @@ export async function postBody(
   }
 }
 
-/** Posts every body in order. */
+/** Posts every body in order; `signal` stops it between attempts. */
 export async function postAll(
   listenerUrl: string,
   bodies: readonly Uint8Array<ArrayBuffer>[],
+  signal?: AbortSignal,
 ): Promise<PostingResult> {
   const client = Deno.createHttpClient({});
   let refusals = 0;
   try {
     for (const body of bodies) {
-      refusals += await postBody(listenerUrl, body, client);
+      refusals += await postBody(listenerUrl, body, client, signal);
     }
   } finally {
     client.close();
