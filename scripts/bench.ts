@@ -333,7 +333,7 @@ async function main(): Promise<void> {
     );
 
     // ---- bursts ---------------------------------------------------------
-    const bodies = telemetryBodies(plan.burstEvents, 1000, TYPICAL_TRAFFIC);
+    const bodies = telemetryBodies(plan.burstEvents, TYPICAL_TRAFFIC);
     const burstBase = {
       argv: sourceExtensionArgv(),
       format: "kpl" as const,
@@ -410,7 +410,7 @@ async function main(): Promise<void> {
       ));
     }
     const encoder = new TextEncoder();
-    const costBodies = telemetryBodies(plan.costEvents, 1000, TYPICAL_TRAFFIC);
+    const costBodies = telemetryBodies(plan.costEvents, TYPICAL_TRAFFIC);
     for (const format of FORMATS) {
       log(`bulk cost: ${plan.costEvents} events in one flush, ${format}`);
       const row = await attempt(`bulk cost ${format}`, async () => {

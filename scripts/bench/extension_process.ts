@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { TextLineStream } from "./text_lines.ts";
+import { forEachLine } from "../sandbox/lines.ts";
 
 /** A running extension process. */
 export interface ExtensionProcess {
@@ -97,12 +97,7 @@ export function launchExtension(launch: ExtensionLaunch): ExtensionProcess {
       summary = parsed;
     }
   };
-  const read = (async () => {
-    const stream = child.stderr
-      .pipeThrough(new TextDecoderStream())
-      .pipeThrough(new TextLineStream());
-    for await (const line of stream) onLine(line);
-  })();
+  const read = forEachLine(child.stderr, onLine);
   let ended = false;
   const exited = child.status.then(async (status) => {
     ended = true;

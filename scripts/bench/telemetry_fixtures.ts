@@ -110,20 +110,31 @@ export function invocationEvents(
   return events;
 }
 
+/** Lambda's default Telemetry API buffering: how it cuts POST bodies. */
+export const DEFAULT_BATCHING = { maxItems: 1000, maxBytes: 262_144 };
+
 /**
- * `total` events of back-to-back invocations, cut into POST bodies of at
- * most `perPost` events (Lambda's `maxItems`), already UTF-8 encoded so the
- * driver spends no time on them during a measurement.
+ * `total` events of back-to-back invocations, cut into POST bodies the way
+ * the Telemetry API batches them (at most `maxItems` events and about
+ * `maxBytes` of JSON each), already UTF-8 encoded so the driver spends no
+ * time on them during a measurement.
  */
 export function telemetryBodies(
   total: number,
-  perPost: number,
   shape: TrafficShape,
+  batching: { maxItems: number; maxBytes: number } = DEFAULT_BATCHING,
   at: number = Date.now(),
 ): Uint8Array<ArrayBuffer>[] {
   const encoder = new TextEncoder();
   const bodies: Uint8Array<ArrayBuffer>[] = [];
-  let pending: TelemetryEvent[] = [];
+  let pending: string[] = [];
+  // "[" + "]" and one comma per event after the first.
+  let pendingBytes = 2;
+  const cut = () => {
+    bodies.push(encoder.encode(`[${pending.join(",")}]`));
+    pending = [];
+    pendingBytes = 2;
+  };
   let made = 0;
   for (let invocation = 0; made < total; invocation++) {
     const requestId = `00000000-0000-4000-8000-${
@@ -131,14 +142,19 @@ export function telemetryBodies(
     }`;
     for (const event of invocationEvents(requestId, shape, at, invocation)) {
       if (made === total) break;
-      pending.push(event);
+      const json = JSON.stringify(event);
+      // Log lines are ASCII here, so string length is the byte count.
+      const bytes = json.length + (pending.length > 0 ? 1 : 0);
+      if (
+        pending.length > 0 &&
+        (pending.length === batching.maxItems ||
+          pendingBytes + bytes > batching.maxBytes)
+      ) cut();
+      pendingBytes += json.length + (pending.length > 0 ? 1 : 0);
+      pending.push(json);
       made++;
-      if (pending.length === perPost) {
-        bodies.push(encoder.encode(JSON.stringify(pending)));
-        pending = [];
-      }
     }
   }
-  if (pending.length > 0) bodies.push(encoder.encode(JSON.stringify(pending)));
+  if (pending.length > 0) cut();
   return bodies;
 }

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import {
+  DEFAULT_BATCHING,
   eventsPerInvocation,
   invocationEvents,
   logMessage,
@@ -41,16 +42,39 @@ Deno.test("an invocation has a start, its lines, a runtimeDone and a report", ()
   }
 });
 
-Deno.test("bodies hold exactly `total` events in arrays of at most `perPost`", () => {
-  const bodies = telemetryBodies(2_345, 1000, TYPICAL_TRAFFIC, 0);
-  const decoded = bodies.map((body) =>
-    JSON.parse(new TextDecoder().decode(body))
-  );
-  assert.deepEqual(decoded.map((events) => events.length), [1000, 1000, 345]);
+Deno.test("bodies hold exactly `total` events, cut at maxItems or maxBytes", () => {
+  const decode = (body: Uint8Array) =>
+    JSON.parse(new TextDecoder().decode(body));
+  const byItems = telemetryBodies(2_345, TYPICAL_TRAFFIC, {
+    maxItems: 1000,
+    maxBytes: 10_000_000,
+  }, 0).map(decode);
+  assert.deepEqual(byItems.map((events) => events.length), [1000, 1000, 345]);
   const requestIds = new Set(
-    decoded.flat().filter((e) => e.type === "platform.start").map((e) =>
+    byItems.flat().filter((e) => e.type === "platform.start").map((e) =>
       e.record.requestId
     ),
   );
   assert.equal(requestIds.size, Math.ceil(2_345 / 23));
+
+  const bodies = telemetryBodies(2_345, TYPICAL_TRAFFIC, undefined, 0);
+  assert.equal(DEFAULT_BATCHING.maxBytes, 262_144);
+  let events = 0;
+  for (const body of bodies) {
+    assert.ok(
+      body.byteLength <= DEFAULT_BATCHING.maxBytes,
+      `${body.byteLength}`,
+    );
+    // Cut by bytes, not by count: ~650-byte events fill 256 KiB at ~400.
+    assert.ok(
+      body.byteLength > DEFAULT_BATCHING.maxBytes - 1_000 ||
+        body === bodies.at(-1),
+    );
+    events += decode(body).length;
+  }
+  assert.equal(events, 2_345);
+  assert.deepEqual(
+    bodies.flatMap(decode),
+    byItems.flat(),
+  );
 });
