@@ -48,6 +48,7 @@ const FULL = {
   initRounds: 10,
   steadyInvocations: 200,
   faultInvocations: 100,
+  sparseInvocations: 20,
   burstEvents: 100_000,
   burstRuns: 3,
   costEvents: 10_000,
@@ -57,12 +58,15 @@ const QUICK = {
   initRounds: 3,
   steadyInvocations: 30,
   faultInvocations: 20,
+  sparseInvocations: 5,
   burstEvents: 20_000,
   burstRuns: 1,
   costEvents: 2_000,
 };
 
 const MIB = 1024 * 1024;
+/** Pause between invocations of the sparse runs. */
+const SPARSE_GAP_MS = 500;
 const FORMATS = ["kpl", "ndjson", "json"] as const;
 const SOURCE = "source";
 const FLOOR = "floor (bare extension)";
@@ -176,6 +180,15 @@ async function gitCommit(): Promise<string> {
   }
 }
 
+/** The 1-minute load average: other work on the machine skews every figure. */
+async function loadAverage(): Promise<number> {
+  try {
+    return Number((await Deno.readTextFile("/proc/loadavg")).split(" ")[0]);
+  } catch {
+    return NaN;
+  }
+}
+
 async function cpuModel(): Promise<string> {
   try {
     const info = await Deno.readTextFile("/proc/cpuinfo");
@@ -192,6 +205,7 @@ async function main(): Promise<void> {
   });
   const plan = values.quick ? QUICK : FULL;
   const started = performance.now();
+  const loadAtStart = await loadAverage();
   const outDir = `${REPO_ROOT}out/bench`;
   await Deno.mkdir(outDir, { recursive: true });
 
@@ -203,6 +217,8 @@ async function main(): Promise<void> {
     "burst-e2e",
     "burst-e2e-hold",
     "steady-end",
+    "sparse-invoke",
+    "sparse-end",
     "burst-split",
   ];
   log("starting kinesalite");
@@ -288,6 +304,21 @@ async function main(): Promise<void> {
         invocations: plan.faultInvocations,
         env: { KINESIS_TELEMETRY_FLUSH: "end" },
       }));
+    // Sparse traffic: with flush=invoke an invocation's events wait for the
+    // next one; with flush=end they go before the freeze.
+    const sparse: Record<string, SteadyResult | undefined> = {};
+    for (const flush of ["invoke", "end"]) {
+      log(
+        `steady: ${plan.sparseInvocations} invocations ${SPARSE_GAP_MS} ms apart, flush=${flush}`,
+      );
+      sparse[flush] = await attempt(`sparse flush=${flush}`, () =>
+        runSteady({
+          ...steadyOptions(`sparse-${flush}`, kinesis.endpoint),
+          invocations: plan.sparseInvocations,
+          gapMs: SPARSE_GAP_MS,
+          env: { KINESIS_TELEMETRY_FLUSH: flush },
+        }));
+    }
     const proxy = startFaultProxy({
       target: kinesis.endpoint,
       plan: { delayRequests: { select: { kind: "all" }, ms: 50 } },
@@ -319,6 +350,11 @@ async function main(): Promise<void> {
         ]
       ),
       ["kinesalite, kpl, KINESIS_TELEMETRY_FLUSH=end", flushEnd],
+      [
+        `kinesalite, kpl, ${SPARSE_GAP_MS} ms apart, flush=invoke`,
+        sparse.invoke,
+      ],
+      [`kinesalite, kpl, ${SPARSE_GAP_MS} ms apart, flush=end`, sparse.end],
       [SLOW_LABEL, slow],
       [HANG_LABEL, hang],
     ];
@@ -328,6 +364,9 @@ async function main(): Promise<void> {
           label,
           invocations: run.postRuntimeMs.length,
           postRuntimeMs: roundSummary(summarize(run.postRuntimeMs)),
+          ...(run.latencyMs.length > 0
+            ? { deliveryLatencyMs: roundSummary(summarize(run.latencyMs)) }
+            : {}),
         }]
         : []
     );
@@ -465,7 +504,6 @@ async function main(): Promise<void> {
         ),
       );
     }
-    const steadyKpl = steadyRuns.get("kpl");
     const results: BenchResults = {
       meta: {
         date: new Date().toISOString(),
@@ -475,13 +513,11 @@ async function main(): Promise<void> {
         cpuModel: await cpuModel(),
         commit: await gitCommit(),
         durationSeconds: 0,
+        loadAverage: { start: loadAtStart, end: await loadAverage() },
       },
       init,
       notMeasured,
       overhead,
-      deliveryLatencyMs: steadyKpl && steadyKpl.latencyMs.length > 0
-        ? roundSummary(summarize(steadyKpl.latencyMs))
-        : undefined,
       throughput,
       split: split
         ? [{

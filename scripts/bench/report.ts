@@ -27,6 +27,8 @@ export interface OverheadFigures {
   invocations: number;
   /** Post-runtime overhead per invocation (ms). */
   postRuntimeMs: Summary;
+  /** Event time → stored in Kinesis (ms), per stored event. */
+  deliveryLatencyMs?: Summary;
 }
 
 /** One burst's throughput. */
@@ -82,6 +84,8 @@ export interface BenchResults {
     cpuModel: string;
     commit: string;
     durationSeconds: number;
+    /** 1-minute load average at the start and end (2 = both cores busy). */
+    loadAverage: { start: number; end: number };
   };
   /** Init per variant ("source", "floor", "portable layer"). */
   init: Record<string, InitFigures>;
@@ -89,8 +93,6 @@ export interface BenchResults {
   notMeasured: Record<string, string>;
   /** Post-runtime overhead runs. */
   overhead: OverheadFigures[];
-  /** Event time → Kinesis arrival (ms) in the steady kpl run. */
-  deliveryLatencyMs: Summary | undefined;
   /** Bursts. */
   throughput: ThroughputFigures[];
   /** Listener-only and Kinesis-only rates of the split burst (events/s). */
@@ -125,7 +127,9 @@ export function renderMarkdown(results: BenchResults): string {
     "",
     `Deno ${meta.deno} (V8 ${meta.v8}), ${meta.cpus} × ${meta.cpuModel}, commit ${meta.commit}, bench took ${
       fmt(meta.durationSeconds, 0)
-    } s. Medians and p99 over repeated runs (nearest-rank p99: with fewer than 100 samples it is the largest).`,
+    } s, load average ${fmt(meta.loadAverage.start, 2)} → ${
+      fmt(meta.loadAverage.end, 2)
+    }. Medians and p99 over repeated runs (nearest-rank p99: with fewer than 100 samples it is the largest).`,
     "",
     "| target | goal | measured | result |",
     "| --- | --- | --- | --- |",
@@ -156,22 +160,17 @@ export function renderMarkdown(results: BenchResults): string {
   }
   lines.push(
     "",
-    "| post-runtime overhead per invocation (ms) | invocations | median | p99 | max |",
-    "| --- | --- | --- | --- | --- |",
+    "| steady invocations (20 log lines of 400 B each) | invocations | post-runtime median (ms) | p99 | max | delivery latency median (ms) | p99 |",
+    "| --- | --- | --- | --- | --- | --- | --- |",
   );
   for (const run of results.overhead) {
+    const latency = run.deliveryLatencyMs;
     lines.push(
       `| ${run.label} | ${run.invocations} | ${
         fmt(run.postRuntimeMs.median)
-      } | ${fmt(run.postRuntimeMs.p99)} | ${fmt(run.postRuntimeMs.max)} |`,
-    );
-  }
-  const latency = results.deliveryLatencyMs;
-  if (latency) {
-    lines.push(
-      `| delivery latency, event time → stored (ms, ${latency.count} events) | | ${
-        fmt(latency.median)
-      } | ${fmt(latency.p99)} | ${fmt(latency.max)} |`,
+      } | ${fmt(run.postRuntimeMs.p99)} | ${fmt(run.postRuntimeMs.max)} | ${
+        latency ? fmt(latency.median, 0) : "–"
+      } | ${latency ? fmt(latency.p99, 0) : "–"} |`,
     );
   }
   lines.push(

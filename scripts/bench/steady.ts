@@ -13,7 +13,7 @@ import { readAllRecords } from "../lib/kinesis_read.ts";
 import { projectExtension } from "../sandbox/extension_specs.ts";
 import { startSandbox } from "../sandbox/sandbox.ts";
 import { costOf, type KinesisCost } from "./cost.ts";
-import { REPO_ROOT, within } from "./run_helpers.ts";
+import { REPO_ROOT, sleep, within } from "./run_helpers.ts";
 
 /** Settings of one steady run. */
 export interface SteadyOptions {
@@ -31,6 +31,8 @@ export interface SteadyOptions {
   reader: KinesisClient;
   /** Extra extension variables (format, flush strategy…). */
   env?: Record<string, string>;
+  /** Pause between invocations (the environment stays frozen meanwhile). */
+  gapMs?: number;
 }
 
 /** What one steady run measured. */
@@ -80,6 +82,7 @@ export async function runSteady(options: SteadyOptions): Promise<SteadyResult> {
         `invocation ${i} did not finish`,
       );
       postRuntimeMs.push(record.postRuntimeMs);
+      if (options.gapMs) await sleep(options.gapMs);
       extensionPeakMB = Math.max(
         extensionPeakMB,
         ...Object.values(record.extensionMaxMemoryMB),
