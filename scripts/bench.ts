@@ -364,6 +364,7 @@ async function main(): Promise<void> {
           label,
           invocations: run.postRuntimeMs.length,
           postRuntimeMs: roundSummary(summarize(run.postRuntimeMs)),
+          peakRssMB: run.extensionPeakMB,
           ...(run.latencyMs.length > 0
             ? { deliveryLatencyMs: roundSummary(summarize(run.latencyMs)) }
             : {}),

@@ -29,6 +29,8 @@ export interface OverheadFigures {
   postRuntimeMs: Summary;
   /** Event time → stored in Kinesis (ms), per stored event. */
   deliveryLatencyMs?: Summary;
+  /** Peak RSS of the extension over the run (MB, VmHWM). */
+  peakRssMB: number;
 }
 
 /** One burst's throughput. */
@@ -160,8 +162,8 @@ export function renderMarkdown(results: BenchResults): string {
   }
   lines.push(
     "",
-    "| steady invocations (20 log lines of 400 B each) | invocations | post-runtime median (ms) | p99 | max | delivery latency median (ms) | p99 |",
-    "| --- | --- | --- | --- | --- | --- | --- |",
+    "| steady invocations (20 log lines of 400 B each) | invocations | post-runtime median (ms) | p99 | max | delivery latency median (ms) | p99 | peak RSS MB |",
+    "| --- | --- | --- | --- | --- | --- | --- | --- |",
   );
   for (const run of results.overhead) {
     const latency = run.deliveryLatencyMs;
@@ -170,7 +172,7 @@ export function renderMarkdown(results: BenchResults): string {
         fmt(run.postRuntimeMs.median)
       } | ${fmt(run.postRuntimeMs.p99)} | ${fmt(run.postRuntimeMs.max)} | ${
         latency ? fmt(latency.median, 0) : "–"
-      } | ${latency ? fmt(latency.p99, 0) : "–"} |`,
+      } | ${latency ? fmt(latency.p99, 0) : "–"} | ${fmt(run.peakRssMB, 0)} |`,
     );
   }
   lines.push(

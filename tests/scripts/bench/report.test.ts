@@ -30,10 +30,12 @@ const results: BenchResults = {
     invocations: 3,
     postRuntimeMs: summarize([1, 2, 30]),
     deliveryLatencyMs: summarize([15, 20, 400]),
+    peakRssMB: 81,
   }, {
     label: "Kinesis hanging, kpl",
     invocations: 1,
     postRuntimeMs: summarize([200]),
+    peakRssMB: 75,
   }],
   throughput: [{
     label: "extension alone",
@@ -76,11 +78,11 @@ Deno.test("the Markdown report shows targets with verdicts and every table", () 
   assert.match(markdown, /\| compiled binary \| not measured: no denort/);
   assert.match(
     markdown,
-    /\| kinesalite, kpl \| 3 \| 2\.0 \| 30\.0 \| 30\.0 \| 20 \| 400 \|/,
+    /\| kinesalite, kpl \| 3 \| 2\.0 \| 30\.0 \| 30\.0 \| 20 \| 400 \| 81 \|/,
   );
   assert.match(
     markdown,
-    /\| Kinesis hanging, kpl \| 1 \| 200\.0 \| 200\.0 \| 200\.0 \| – \| – \|/,
+    /\| Kinesis hanging, kpl \| 1 \| 200\.0 \| 200\.0 \| 200\.0 \| – \| – \| 75 \|/,
   );
   assert.match(
     markdown,
