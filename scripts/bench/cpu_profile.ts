@@ -4,6 +4,10 @@
  * and files that took the most self time: how the bench finds what limits
  * a figure.
  *
+ * Used when a target is missed: add `--inspect=127.0.0.1:<port>` to the
+ * extension's command line, `startProfiling("127.0.0.1:<port>")` once it
+ * runs, drive the load, then `hotSpots(await session.stop())`.
+ *
  * @module
  */
 
