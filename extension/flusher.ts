@@ -13,6 +13,15 @@ import { sendBatch, type SendContext } from "./sender.ts";
 import type { Stats } from "./stats.ts";
 import type { Batch, BufferedEvent, RecordFormat } from "./types.ts";
 
+/**
+ * Largest PutRecords request the flusher sends (unless one record is
+ * larger). Kinesis accepts 5 MiB, but a 5 MiB request takes long enough
+ * (230–800 ms on kinesalite) to outlast the hold on every try, and its
+ * SDK encoding (base64 in JSON, signing) briefly costs several times its size
+ * in memory; 1 MiB requests make steady progress within the hold.
+ */
+export const MAX_REQUEST_BYTES = 1024 * 1024;
+
 /** What one flush achieved. */
 export interface FlushOutcome {
   /** Events stored. */
@@ -90,6 +99,10 @@ export class Flusher {
       batches = buildBatches(events, {
         format: this.#options.format,
         maxRecordBytes: this.#options.maxRecordBytes,
+        maxRequestBytes: Math.max(
+          this.#options.maxRecordBytes,
+          MAX_REQUEST_BYTES,
+        ),
       });
     } catch (error) {
       // A batching bug must not lose the events: they stay buffered.

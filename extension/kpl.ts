@@ -18,7 +18,7 @@
  *
  * @module
  */
-import { createHash } from "node:crypto";
+import { md5 } from "./md5.ts";
 import { utf8ByteLength } from "./encoder.ts";
 
 /** The four bytes every KPL aggregated record starts with. */
@@ -149,9 +149,7 @@ export class KplAggregateBuilder {
     if (protobufEnd + KPL_DIGEST_BYTES !== out.byteLength) {
       throw new Error("KPL size accounting is off: this is a bug");
     }
-    const digest = createHash("md5")
-      .update(out.subarray(KPL_MAGIC.length, protobufEnd))
-      .digest();
+    const digest = md5(out.subarray(KPL_MAGIC.length, protobufEnd));
     out.set(digest, protobufEnd);
     return out;
   }
@@ -206,7 +204,7 @@ export function deaggregate(bytes: Uint8Array): UserRecord[] | null {
   }
   const protobufEnd = bytes.byteLength - KPL_DIGEST_BYTES;
   const protobuf = bytes.subarray(KPL_MAGIC.length, protobufEnd);
-  const expected = createHash("md5").update(protobuf).digest();
+  const expected = md5(protobuf);
   for (let i = 0; i < KPL_DIGEST_BYTES; i++) {
     if (expected[i] !== bytes[protobufEnd + i]) {
       throw new Error("KPL aggregate MD5 mismatch: the record is corrupted");

@@ -1,7 +1,11 @@
 import assert from "node:assert/strict";
 import { EventBuffer, sizeOf } from "../../extension/buffer.ts";
 import { createEnvelopeEncoder } from "../../extension/encoder.ts";
-import { Flusher, type FlushOutcome } from "../../extension/flusher.ts";
+import {
+  Flusher,
+  type FlushOutcome,
+  MAX_REQUEST_BYTES,
+} from "../../extension/flusher.ts";
 import {
   createSdkPutter,
   KinesisRequestError,
@@ -313,4 +317,23 @@ Deno.test("flusher: a flush of only the extension's own log lines is not logged"
   const [flushed] = s.log.withMsg("flushed");
   assert.equal(flushed.delivered, 2);
   assert.equal(flushed.remaining, 0);
+});
+
+Deno.test("flusher: requests stay within MAX_REQUEST_BYTES though Kinesis allows 5 MiB", async () => {
+  const s = setup([storeAll], { format: "json" });
+  const kib = "x".repeat(1024);
+  const events = Array.from({ length: 3000 }, (_, i) => eventOf(`${i}${kib}`));
+  s.add(...events);
+  const outcome = await s.flush(10_000);
+  assert.equal(outcome.delivered, 3000);
+  assert.ok(s.putter.calls.length >= 3, `${s.putter.calls.length} requests`);
+  for (const call of s.putter.calls) {
+    const bytes = call.texts.reduce(
+      (sum, text, i) =>
+        sum + new TextEncoder().encode(text).byteLength +
+        call.keys[i].length,
+      0,
+    );
+    assert.ok(bytes <= MAX_REQUEST_BYTES, `${bytes} bytes in one request`);
+  }
 });
