@@ -7,6 +7,7 @@
  *
  * @module
  */
+import type { Config } from "./config.ts";
 
 /** One entry of a PutRecords request. */
 export interface PutRecordsEntry {
@@ -111,6 +112,28 @@ const PERMANENT = new Set([
 
 type Sdk = typeof import("@aws-sdk/client-kinesis");
 type HttpHandlerModule = typeof import("@smithy/node-http-handler");
+
+/** The stream target of a validated configuration. */
+export function kinesisTarget(
+  config: Pick<
+    Config,
+    | "streamName"
+    | "streamArn"
+    | "region"
+    | "kinesisEndpoint"
+    | "requestTimeoutMs"
+  >,
+  credentials: KinesisTarget["credentials"],
+): KinesisTarget {
+  return {
+    streamName: config.streamName,
+    streamArn: config.streamArn,
+    region: config.region,
+    endpoint: config.kinesisEndpoint,
+    requestTimeoutMs: config.requestTimeoutMs,
+    credentials,
+  };
+}
 
 /** Creates a putter backed by the AWS SDK, loading it on first use. */
 export function createSdkPutter(target: KinesisTarget): KinesisPutter {

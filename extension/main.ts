@@ -6,7 +6,7 @@
  * @module
  */
 import { runExtension, type ServeFunction } from "./app.ts";
-import { createSdkPutter } from "./kinesis_client.ts";
+import { createSdkPutter, kinesisTarget } from "./kinesis_client.ts";
 
 /** Name used when not started from /opt/extensions (e.g. `deno run`). */
 export const DEFAULT_EXTENSION_NAME = "kinesis-telemetry";
@@ -66,14 +66,12 @@ if (import.meta.main) {
     env: (name) => Deno.env.get(name),
     extensionName: extensionName(Deno.args, Deno.execPath()),
     createPutter: (config) =>
-      createSdkPutter({
-        streamName: config.streamName,
-        streamArn: config.streamArn,
-        region: config.region,
-        endpoint: config.kinesisEndpoint,
-        requestTimeoutMs: config.requestTimeoutMs,
-        credentials: lambdaCredentials((name) => Deno.env.get(name)),
-      }),
+      createSdkPutter(
+        kinesisTarget(
+          config,
+          lambdaCredentials((name) => Deno.env.get(name)),
+        ),
+      ),
     serve: serveWithDeno,
     stop: stop.signal,
   });

@@ -7,6 +7,7 @@ import {
 import {
   createSdkPutter,
   KinesisRequestError,
+  kinesisTarget,
 } from "../../extension/kinesis_client.ts";
 import { realTimers, type Timers } from "../../extension/progress.ts";
 import { serveWithDeno } from "../../extension/main.ts";
@@ -63,14 +64,7 @@ function start(
     env: (name) => env[name],
     extensionName: "kinesis-telemetry",
     createPutter: (config) =>
-      createSdkPutter({
-        streamName: config.streamName,
-        streamArn: config.streamArn,
-        region: config.region,
-        endpoint: config.kinesisEndpoint,
-        requestTimeoutMs: config.requestTimeoutMs,
-        credentials: { ...LOCAL_CREDENTIALS },
-      }),
+      createSdkPutter(kinesisTarget(config, { ...LOCAL_CREDENTIALS })),
     serve: serveLoopback,
     logSink: (line) => lines.push(JSON.parse(line)),
     environmentId: ENVIRONMENT_ID,
