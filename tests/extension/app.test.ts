@@ -20,7 +20,9 @@ import {
   startLocalKinesis,
 } from "../../scripts/sandbox/kinesis_local.ts";
 import {
+  type RecordedCall,
   type ScriptedApi,
+  type ScriptedApiOptions,
   startScriptedApi,
 } from "../helpers/scripted_extensions_api.ts";
 import { rejectWith, ScriptedPutter } from "./_core_fixtures.ts";
@@ -103,152 +105,191 @@ function telemetry(type: string, record: unknown, second = 0) {
   };
 }
 
-Deno.test("app: registers, subscribes, ships pushed events to Kinesis with their envelope, exits 0", async () => {
-  const kinesis = await startLocalKinesis();
-  const api = startScriptedApi({ accountId: "123456789012" });
+/** Runs `body` against a scripted Extensions API, closed afterwards. */
+async function withApi(
+  options: ScriptedApiOptions,
+  body: (api: ScriptedApi) => Promise<void>,
+): Promise<void> {
+  const api = startScriptedApi(options);
   try {
-    await kinesis.createStream(STREAM, 2);
-    const run = start(api, {
-      kinesis,
-      env: { KINESIS_TELEMETRY_EXCLUDE_TYPES: "platform.initStart" },
-    });
-    await api.waitForNext(1);
+    await body(api);
+  } finally {
+    await api.close();
+  }
+}
 
-    const [register] = callsTo(api, "/register");
-    assert.equal(register.method, "POST");
-    assert.equal(
-      register.headers.get("Lambda-Extension-Name"),
-      "kinesis-telemetry",
-    );
-    assert.equal(
-      register.headers.get("Lambda-Extension-Accept-Feature"),
-      "accountId",
-    );
-    const [subscribe] = callsTo(api, "/2022-07-01/telemetry");
-    assert.equal(subscribe.method, "PUT");
-    assert.equal(
-      subscribe.headers.get("Lambda-Extension-Identifier"),
-      "ext-id-1",
-    );
-    const subscription = api.subscription()!;
-    const uri = (subscription.destination as { URI: string }).URI;
-    assert.match(uri, /^http:\/\/sandbox\.localdomain:\d+$/);
-    assert.notEqual(uri, "http://sandbox.localdomain:0");
-    assert.deepEqual(subscription, {
-      schemaVersion: "2022-12-13",
-      types: ["platform", "function", "extension"],
-      buffering: { maxItems: 1000, maxBytes: 262_144, timeoutMs: 100 },
-      destination: { protocol: "HTTP", URI: uri },
-    });
-
-    const first = [
-      telemetry("platform.initStart", { initializationType: "on-demand" }),
-      telemetry("platform.start", { requestId: "r1", version: "$LATEST" }, 1),
-      telemetry("function", "héllo from the handler 🚀\n", 2),
-      null,
-      telemetry(
-        "platform.runtimeDone",
-        { requestId: "r1", status: "success" },
-        3,
-      ),
-    ];
-    const pushed = await api.pushTelemetry(JSON.stringify(first));
-    assert.equal(pushed.status, 200);
-    await pushed.body?.cancel();
-
-    api.queue({
-      eventType: "INVOKE",
-      requestId: "r2",
-      deadlineMs: Date.now() + 3_000,
-    });
-    await api.waitForNext(2);
-    // Flushed during r2, before the extension went back to /event/next.
-    const midway = await readAllRecords(kinesis.client, STREAM);
-    assert.equal(midway.flatMap((r) => decodeRecord(r.data)).length, 3);
-
-    const report = telemetry("platform.report", {
-      requestId: "r2",
-      status: "success",
-      metrics: { durationMs: 1.5, billedDurationMs: 2 },
-    }, 4);
-    const second = await api.pushTelemetry(JSON.stringify([report]));
-    assert.equal(second.status, 200);
-    await second.body?.cancel();
-    api.queue({
-      eventType: "SHUTDOWN",
-      shutdownReason: "SPINDOWN",
-      deadlineMs: Date.now() + 2_000,
-    });
-    assert.equal(await run.exit, 0);
-
-    const stored = await readAllRecords(kinesis.client, STREAM);
-    const envelopes: Envelope[] = stored
-      .flatMap((record) => decodeRecord(record.data))
-      .map((decoded) => decoded.envelope)
-      .sort((a, b) => a.time.localeCompare(b.time));
-    const expected = [first[1], first[2], first[4], report];
-    assert.deepEqual(
-      envelopes,
-      expected.map((event) => ({
-        ...event,
-        function: { name: "test-function", version: "$LATEST" },
-        region: LOCAL_REGION,
-        accountId: "123456789012",
-        environmentId: ENVIRONMENT_ID,
-      })),
-    );
-    // Key order is part of the contract.
-    assert.deepEqual(Object.keys(envelopes[0]), [
-      "time",
-      "type",
-      "record",
-      "function",
-      "region",
-      "accountId",
-      "environmentId",
-    ]);
-
-    const summary = run.summary();
-    assert.equal(summary.received, 6);
-    assert.equal(summary.delivered, 4);
-    assert.equal(summary.filtered, 1);
-    assert.deepEqual(summary.dropped, {
-      invalid_event: 1,
-      shutdown_deadline: 0,
-      kinesis_rejected: 0,
-    });
-    assert.equal(summary.invocations, 1);
-    assert.equal(summary.reason, "SHUTDOWN SPINDOWN");
-    assertAccounting(summary);
-
-    // The listener is closed once the extension is done.
-    await assert.rejects(api.pushTelemetry("[]"));
+/** {@link withApi} plus a local Kinesis holding STREAM with `shards` shards. */
+async function withApiAndKinesis(
+  options: ScriptedApiOptions,
+  shards: number,
+  body: (api: ScriptedApi, kinesis: LocalKinesis) => Promise<void>,
+): Promise<void> {
+  const kinesis = await startLocalKinesis();
+  const api = startScriptedApi(options);
+  try {
+    await kinesis.createStream(STREAM, shards);
+    await body(api, kinesis);
   } finally {
     await api.close();
     await kinesis.stop();
   }
+}
+
+/** POSTs `events` to the listener and returns the (consumed) answer. */
+async function pushEvents(
+  api: ScriptedApi,
+  events: unknown[],
+): Promise<Response> {
+  const pushed = await api.pushTelemetry(JSON.stringify(events));
+  await pushed.body?.cancel();
+  return pushed;
+}
+
+/** Queues SHUTDOWN with `reason`, its deadline `inMs` from now. */
+function queueShutdown(api: ScriptedApi, reason = "SPINDOWN", inMs = 2_000) {
+  api.queue({
+    eventType: "SHUTDOWN",
+    shutdownReason: reason,
+    deadlineMs: Date.now() + inMs,
+  });
+}
+
+const errorTypeOf = (call: RecordedCall) =>
+  call.headers.get("Lambda-Extension-Function-Error-Type");
+
+const errorMessageOf = (call: RecordedCall): string =>
+  JSON.parse(call.body).errorMessage;
+
+/** A KinesisRequestError whose outcome is known. */
+const kinesisError = (message: string, code: string, permanent: boolean) =>
+  new KinesisRequestError(message, { outcomeKnown: true, permanent, code });
+
+Deno.test("app: registers, subscribes, ships pushed events to Kinesis with their envelope, exits 0", async () => {
+  await withApiAndKinesis(
+    { accountId: "123456789012" },
+    2,
+    async (api, kinesis) => {
+      const run = start(api, {
+        kinesis,
+        env: { KINESIS_TELEMETRY_EXCLUDE_TYPES: "platform.initStart" },
+      });
+      await api.waitForNext(1);
+
+      const [register] = callsTo(api, "/register");
+      assert.equal(register.method, "POST");
+      assert.equal(
+        register.headers.get("Lambda-Extension-Name"),
+        "kinesis-telemetry",
+      );
+      assert.equal(
+        register.headers.get("Lambda-Extension-Accept-Feature"),
+        "accountId",
+      );
+      const [subscribe] = callsTo(api, "/2022-07-01/telemetry");
+      assert.equal(subscribe.method, "PUT");
+      assert.equal(
+        subscribe.headers.get("Lambda-Extension-Identifier"),
+        "ext-id-1",
+      );
+      const subscription = api.subscription()!;
+      const uri = (subscription.destination as { URI: string }).URI;
+      assert.match(uri, /^http:\/\/sandbox\.localdomain:\d+$/);
+      assert.notEqual(uri, "http://sandbox.localdomain:0");
+      assert.deepEqual(subscription, {
+        schemaVersion: "2022-12-13",
+        types: ["platform", "function", "extension"],
+        buffering: { maxItems: 1000, maxBytes: 262_144, timeoutMs: 100 },
+        destination: { protocol: "HTTP", URI: uri },
+      });
+
+      const first = [
+        telemetry("platform.initStart", { initializationType: "on-demand" }),
+        telemetry("platform.start", { requestId: "r1", version: "$LATEST" }, 1),
+        telemetry("function", "héllo from the handler 🚀\n", 2),
+        null,
+        telemetry(
+          "platform.runtimeDone",
+          { requestId: "r1", status: "success" },
+          3,
+        ),
+      ];
+      assert.equal((await pushEvents(api, first)).status, 200);
+
+      api.queue({
+        eventType: "INVOKE",
+        requestId: "r2",
+        deadlineMs: Date.now() + 3_000,
+      });
+      await api.waitForNext(2);
+      // Flushed during r2, before the extension went back to /event/next.
+      const midway = await readAllRecords(kinesis.client, STREAM);
+      assert.equal(midway.flatMap((r) => decodeRecord(r.data)).length, 3);
+
+      const report = telemetry("platform.report", {
+        requestId: "r2",
+        status: "success",
+        metrics: { durationMs: 1.5, billedDurationMs: 2 },
+      }, 4);
+      assert.equal((await pushEvents(api, [report])).status, 200);
+      queueShutdown(api);
+      assert.equal(await run.exit, 0);
+
+      const stored = await readAllRecords(kinesis.client, STREAM);
+      const envelopes: Envelope[] = stored
+        .flatMap((record) => decodeRecord(record.data))
+        .map((decoded) => decoded.envelope)
+        .sort((a, b) => a.time.localeCompare(b.time));
+      const expected = [first[1], first[2], first[4], report];
+      assert.deepEqual(
+        envelopes,
+        expected.map((event) => ({
+          ...event,
+          function: { name: "test-function", version: "$LATEST" },
+          region: LOCAL_REGION,
+          accountId: "123456789012",
+          environmentId: ENVIRONMENT_ID,
+        })),
+      );
+      // Key order is part of the contract.
+      assert.deepEqual(Object.keys(envelopes[0]), [
+        "time",
+        "type",
+        "record",
+        "function",
+        "region",
+        "accountId",
+        "environmentId",
+      ]);
+
+      const summary = run.summary();
+      assert.equal(summary.received, 6);
+      assert.equal(summary.delivered, 4);
+      assert.equal(summary.filtered, 1);
+      assert.deepEqual(summary.dropped, {
+        invalid_event: 1,
+        shutdown_deadline: 0,
+        kinesis_rejected: 0,
+      });
+      assert.equal(summary.invocations, 1);
+      assert.equal(summary.reason, "SHUTDOWN SPINDOWN");
+      assertAccounting(summary);
+
+      // The listener is closed once the extension is done.
+      await assert.rejects(api.pushTelemetry("[]"));
+    },
+  );
 });
 
 Deno.test("app: without accountId from Lambda the envelope says null; a random environment id by default", async () => {
-  const kinesis = await startLocalKinesis();
-  const api = startScriptedApi();
-  try {
-    await kinesis.createStream(STREAM, 1);
+  await withApiAndKinesis({}, 1, async (api, kinesis) => {
     const run = start(api, {
       kinesis,
       env: { KINESIS_TELEMETRY_FORMAT: "ndjson" },
       deps: { environmentId: undefined },
     });
     await api.waitForNext(1);
-    const pushed = await api.pushTelemetry(
-      JSON.stringify([telemetry("function", "line")]),
-    );
-    await pushed.body?.cancel();
-    api.queue({
-      eventType: "SHUTDOWN",
-      shutdownReason: "SPINDOWN",
-      deadlineMs: Date.now() + 2_000,
-    });
+    await pushEvents(api, [telemetry("function", "line")]);
+    queueShutdown(api);
     assert.equal(await run.exit, 0);
     const stored = await readAllRecords(kinesis.client, STREAM);
     const [decoded] = stored.flatMap((r) => decodeRecord(r.data));
@@ -259,15 +300,11 @@ Deno.test("app: without accountId from Lambda the envelope says null; a random e
     );
     assert.equal(decoded.partitionKey, undefined, "ndjson, not KPL");
     assertAccounting(run.summary());
-  } finally {
-    await api.close();
-    await kinesis.stop();
-  }
+  });
 });
 
 Deno.test("app: an invalid configuration is reported as Extension.ConfigInvalid and exits 1", async () => {
-  const api = startScriptedApi();
-  try {
+  await withApi({}, async (api) => {
     const run = start(api, {
       env: {
         KINESIS_TELEMETRY_FORMAT: "avro",
@@ -280,10 +317,7 @@ Deno.test("app: an invalid configuration is reported as Extension.ConfigInvalid 
       "/2020-01-01/extension/init/error",
     ]);
     const [initError] = callsTo(api, "/init/error");
-    assert.equal(
-      initError.headers.get("Lambda-Extension-Function-Error-Type"),
-      "Extension.ConfigInvalid",
-    );
+    assert.equal(errorTypeOf(initError), "Extension.ConfigInvalid");
     assert.equal(
       initError.headers.get("Lambda-Extension-Identifier"),
       "ext-id-1",
@@ -294,38 +328,29 @@ Deno.test("app: an invalid configuration is reported as Extension.ConfigInvalid 
     const [logged] = run.lines.filter((l) => l.msg === "invalid configuration");
     assert.match(String(logged.error), /KINESIS_TELEMETRY_FORMAT/);
     assert.equal(logged.level, "error");
-  } finally {
-    await api.close();
-  }
+  });
 });
 
 Deno.test("app: a missing stream names the variable in the init error", async () => {
-  const api = startScriptedApi();
-  try {
+  await withApi({}, async (api) => {
     const run = start(api, {
       env: { KINESIS_TELEMETRY_STREAM: undefined },
     });
     assert.equal(await run.exit, 1);
     const [initError] = callsTo(api, "/init/error");
     assert.match(
-      JSON.parse(initError.body).errorMessage,
+      errorMessageOf(initError),
       /^KINESIS_TELEMETRY_STREAM: is required/,
     );
-  } finally {
-    await api.close();
-  }
+  });
 });
 
 Deno.test("app: a refused registration exits 1 after an init error by name", async () => {
-  const api = startScriptedApi({ registerStatus: 403 });
-  try {
+  await withApi({ registerStatus: 403 }, async (api) => {
     const run = start(api);
     assert.equal(await run.exit, 1);
     const [initError] = callsTo(api, "/init/error");
-    assert.equal(
-      initError.headers.get("Lambda-Extension-Function-Error-Type"),
-      "Extension.RegisterFailed",
-    );
+    assert.equal(errorTypeOf(initError), "Extension.RegisterFailed");
     assert.equal(
       initError.headers.get("Lambda-Extension-Name"),
       "kinesis-telemetry",
@@ -335,48 +360,35 @@ Deno.test("app: a refused registration exits 1 after an init error by name", asy
       run.lines.filter((l) => l.msg === "registration failed").length,
       1,
     );
-  } finally {
-    await api.close();
-  }
+  });
 });
 
 Deno.test("app: without AWS_LAMBDA_RUNTIME_API nothing is called and the exit code is 1", async () => {
-  const api = startScriptedApi();
-  try {
+  await withApi({}, async (api) => {
     const run = start(api, { env: { AWS_LAMBDA_RUNTIME_API: undefined } });
     assert.equal(await run.exit, 1);
     assert.equal(api.calls.length, 0);
     assert.match(String(run.lines[0].msg), /AWS_LAMBDA_RUNTIME_API is not set/);
-  } finally {
-    await api.close();
-  }
+  });
 });
 
 Deno.test("app: a subscription answered 500 is retried, then the extension runs", async () => {
-  const api = startScriptedApi({ subscribeStatuses: [500] });
-  try {
+  await withApi({ subscribeStatuses: [500] }, async (api) => {
     const run = start(api);
     await api.waitForNext(1);
     assert.equal(callsTo(api, "/2022-07-01/telemetry").length, 2);
     assert.equal(callsTo(api, "/init/error").length, 0);
-    api.queue({
-      eventType: "SHUTDOWN",
-      shutdownReason: "SPINDOWN",
-      deadlineMs: Date.now() + 2_000,
-    });
+    queueShutdown(api);
     assert.equal(await run.exit, 0);
     const [warning] = run.lines.filter((l) =>
       l.msg === "telemetry subscription failed"
     );
     assert.equal(warning.attempt, 1);
-  } finally {
-    await api.close();
-  }
+  });
 });
 
 Deno.test("app: a subscription refused with 400 fails init at once and closes the listener", async () => {
-  const api = startScriptedApi({ subscribeStatuses: [400, 200] });
-  try {
+  await withApi({ subscribeStatuses: [400, 200] }, async (api) => {
     let listenerPort = 0;
     const run = start(api, {
       deps: {
@@ -390,11 +402,8 @@ Deno.test("app: a subscription refused with 400 fails init at once and closes th
     assert.equal(await run.exit, 1);
     assert.equal(callsTo(api, "/2022-07-01/telemetry").length, 1);
     const [initError] = callsTo(api, "/init/error");
-    assert.equal(
-      initError.headers.get("Lambda-Extension-Function-Error-Type"),
-      "Extension.SubscribeFailed",
-    );
-    assert.match(JSON.parse(initError.body).errorMessage, /answered 400/);
+    assert.equal(errorTypeOf(initError), "Extension.SubscribeFailed");
+    assert.match(errorMessageOf(initError), /answered 400/);
     assert.equal(callsTo(api, "/event/next").length, 0);
     await assert.rejects(
       fetch(`http://127.0.0.1:${listenerPort}/`, {
@@ -402,27 +411,21 @@ Deno.test("app: a subscription refused with 400 fails init at once and closes th
         body: "[]",
       }),
     );
-  } finally {
-    await api.close();
-  }
+  });
 });
 
 Deno.test("app: three failed subscriptions fail init", async () => {
-  const api = startScriptedApi({ subscribeStatuses: [500, 502, 503, 200] });
-  try {
+  await withApi({ subscribeStatuses: [500, 502, 503, 200] }, async (api) => {
     const run = start(api);
     assert.equal(await run.exit, 1);
     assert.equal(callsTo(api, "/2022-07-01/telemetry").length, 3);
     const [initError] = callsTo(api, "/init/error");
-    assert.match(JSON.parse(initError.body).errorMessage, /answered 503/);
-  } finally {
-    await api.close();
-  }
+    assert.match(errorMessageOf(initError), /answered 503/);
+  });
 });
 
 Deno.test("app: a listener that cannot start fails init with Extension.ListenerFailed", async () => {
-  const api = startScriptedApi();
-  try {
+  await withApi({}, async (api) => {
     const run = start(api, {
       deps: {
         serve: () => {
@@ -432,20 +435,14 @@ Deno.test("app: a listener that cannot start fails init with Extension.ListenerF
     });
     assert.equal(await run.exit, 1);
     const [initError] = callsTo(api, "/init/error");
-    assert.equal(
-      initError.headers.get("Lambda-Extension-Function-Error-Type"),
-      "Extension.ListenerFailed",
-    );
-    assert.match(JSON.parse(initError.body).errorMessage, /address in use/);
+    assert.equal(errorTypeOf(initError), "Extension.ListenerFailed");
+    assert.match(errorMessageOf(initError), /address in use/);
     assert.equal(callsTo(api, "/2022-07-01/telemetry").length, 0);
-  } finally {
-    await api.close();
-  }
+  });
 });
 
 Deno.test("app: a crash of the lifecycle loop is reported as Extension.Crash and exits 1", async () => {
-  const api = startScriptedApi({ nextFailures: [500] });
-  try {
+  await withApi({ nextFailures: [500] }, async (api) => {
     let thrown = false;
     // The loop's pause after the failed /event/next is its first timer.
     const timers: Timers = {
@@ -461,41 +458,26 @@ Deno.test("app: a crash of the lifecycle loop is reported as Extension.Crash and
     const run = start(api, { deps: { timers } });
     assert.equal(await run.exit, 1);
     const [exitError] = callsTo(api, "/exit/error");
-    assert.equal(
-      exitError.headers.get("Lambda-Extension-Function-Error-Type"),
-      "Extension.Crash",
-    );
-    assert.match(JSON.parse(exitError.body).errorMessage, /timer broke/);
+    assert.equal(errorTypeOf(exitError), "Extension.Crash");
+    assert.match(errorMessageOf(exitError), /timer broke/);
     const summary = run.summary();
     assert.match(String(summary.reason), /timer broke/);
-  } finally {
-    await api.close();
-  }
+  });
 });
 
 Deno.test("app: events Kinesis refuses for good are counted as kinesis_rejected", async () => {
-  const api = startScriptedApi();
-  try {
-    const denied = new KinesisRequestError("denied", {
-      outcomeKnown: true,
-      permanent: true,
-      code: "AccessDeniedException",
-    });
+  await withApi({}, async (api) => {
+    const denied = kinesisError("denied", "AccessDeniedException", true);
     const run = start(api, {
       env: { KINESIS_TELEMETRY_TYPES: "function" },
       deps: { createPutter: () => new ScriptedPutter([rejectWith(denied)]) },
     });
     await api.waitForNext(1);
-    const pushed = await api.pushTelemetry(JSON.stringify([
+    await pushEvents(api, [
       telemetry("function", "a"),
       telemetry("function", "b"),
-    ]));
-    await pushed.body?.cancel();
-    api.queue({
-      eventType: "SHUTDOWN",
-      shutdownReason: "SPINDOWN",
-      deadlineMs: Date.now() + 2_000,
-    });
+    ]);
+    queueShutdown(api);
     assert.equal(await run.exit, 0);
     const summary = run.summary();
     assert.deepEqual(summary.dropped, {
@@ -505,19 +487,16 @@ Deno.test("app: events Kinesis refuses for good are counted as kinesis_rejected"
     });
     assert.equal(summary.delivered, 0);
     assertAccounting(summary);
-  } finally {
-    await api.close();
-  }
+  });
 });
 
 Deno.test("app: events still undelivered at the shutdown deadline are counted as shutdown_deadline", async () => {
-  const api = startScriptedApi();
-  try {
-    const throttled = new KinesisRequestError("throttled", {
-      outcomeKnown: true,
-      permanent: false,
-      code: "LimitExceededException",
-    });
+  await withApi({}, async (api) => {
+    const throttled = kinesisError(
+      "throttled",
+      "LimitExceededException",
+      false,
+    );
     const run = start(api, {
       env: {
         KINESIS_TELEMETRY_TYPES: "function",
@@ -526,16 +505,9 @@ Deno.test("app: events still undelivered at the shutdown deadline are counted as
       deps: { createPutter: () => new ScriptedPutter([rejectWith(throttled)]) },
     });
     await api.waitForNext(1);
-    const pushed = await api.pushTelemetry(
-      JSON.stringify([telemetry("function", "a")]),
-    );
-    await pushed.body?.cancel();
+    await pushEvents(api, [telemetry("function", "a")]);
     // A short shutdown keeps the test quick; the flush retries until then.
-    api.queue({
-      eventType: "SHUTDOWN",
-      shutdownReason: "TIMEOUT",
-      deadlineMs: Date.now() + 300,
-    });
+    queueShutdown(api, "TIMEOUT", 300);
     assert.equal(await run.exit, 0);
     const summary = run.summary();
     assert.equal(
@@ -548,21 +520,16 @@ Deno.test("app: events still undelivered at the shutdown deadline are counted as
     );
     assert.equal(summary.reason, "SHUTDOWN TIMEOUT");
     assertAccounting(summary);
-  } finally {
-    await api.close();
-  }
+  });
 });
 
 Deno.test("app: a stop signal shuts the extension down cleanly", async () => {
-  const api = startScriptedApi();
-  const stop = new AbortController();
-  try {
+  await withApi({}, async (api) => {
+    const stop = new AbortController();
     const run = start(api, { deps: { stop: stop.signal } });
     await api.waitForNext(1);
     stop.abort();
     assert.equal(await run.exit, 0);
     assert.equal(run.summary().reason, "SHUTDOWN SIGNAL");
-  } finally {
-    await api.close();
-  }
+  });
 });
