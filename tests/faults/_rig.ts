@@ -293,6 +293,98 @@ export async function warmUp(rig: Rig): Promise<void> {
   );
 }
 
+/** Starts a rig with `options`, runs `body` on it, and closes it however `body` ends. */
+export async function withRig<T>(
+  options: RigOptions,
+  body: (rig: Rig) => Promise<T>,
+): Promise<T> {
+  const rig = await startRig(options);
+  try {
+    return await body(rig);
+  } finally {
+    await rig.close();
+  }
+}
+
+/** {@linkcode withRig} on a rig that is ready and warmed up ({@linkcode warmUp}). */
+export function withWarmRig<T>(
+  options: RigOptions,
+  body: (rig: Rig) => Promise<T>,
+): Promise<T> {
+  return withRig(options, async (rig) => {
+    await rig.ready();
+    await warmUp(rig);
+    return await body(rig);
+  });
+}
+
+/**
+ * Runs `count` invocations `req-<from>`, `req-<from + 1>`, … one after the
+ * other, each with `logLines` function log lines; returns their holds.
+ */
+export async function invokeSeries(
+  rig: Rig,
+  count: number,
+  logLines: number,
+  from = 0,
+): Promise<number[]> {
+  const holds: number[] = [];
+  for (let i = from; i < from + count; i++) {
+    holds.push(
+      await rig.invoke(`req-${i}`, invocationEvents(`req-${i}`, logLines)),
+    );
+  }
+  return holds;
+}
+
+/**
+ * {@linkcode assertAccounting} of `summary` against what the rig
+ * acknowledged and what its stream holds now.
+ */
+export async function assertStreamAccounting(
+  rig: Rig,
+  summary: Summary | undefined,
+  expect: AccountingExpectations,
+): Promise<AccountingResult> {
+  return assertAccounting(
+    summary,
+    rig.acknowledged,
+    await rig.stored(),
+    expect,
+    rig,
+  );
+}
+
+/**
+ * {@linkcode assertStreamAccounting} insisting that every acknowledged event
+ * is in the stream; the counters must be exact when `exact` says so (by
+ * default: when every PutRecords outcome was known, see `rig.outcomesKnown`).
+ */
+export async function assertAllDelivered(
+  rig: Rig,
+  summary: Summary | undefined,
+  exact?: boolean,
+): Promise<AccountingResult> {
+  const stored = await rig.stored();
+  return assertAccounting(summary, rig.acknowledged, stored, {
+    exact: exact ?? rig.outcomesKnown(summary),
+    allDelivered: true,
+  }, rig);
+}
+
+/**
+ * {@linkcode assertAllDelivered} with inexact counters, insisting that some
+ * events were stored more than once (`why` says how they came to be).
+ */
+export async function assertAllDeliveredSomeTwice(
+  rig: Rig,
+  summary: Summary | undefined,
+  why: string,
+): Promise<void> {
+  const { duplicatedEvents } = await assertAllDelivered(rig, summary, false);
+  assert.ok(duplicatedEvents > 0, why);
+}
+
 /**
  * The extension's time on one invocation: from the INVOKE answer to its
  * next `/event/next` call (what Lambda bills as post-runtime duration when

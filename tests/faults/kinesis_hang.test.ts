@@ -6,12 +6,13 @@
  */
 import assert from "node:assert/strict";
 import {
-  assertAccounting,
+  assertAllDelivered,
+  assertAllDeliveredSomeTwice,
+  assertStreamAccounting,
   invocationEvents,
-  type Rig,
+  invokeSeries,
   sleep,
-  startRig,
-  warmUp,
+  withWarmRig,
 } from "./_rig.ts";
 
 /**
@@ -24,17 +25,8 @@ import {
  */
 const SLACK_MS = 150;
 
-/** Starts a rig and runs a warm-up invocation (the first flush loads the AWS SDK). */
-async function warmRig(env: Record<string, string> = {}): Promise<Rig> {
-  const rig = await startRig({ env });
-  await rig.ready();
-  await warmUp(rig);
-  return rig;
-}
-
 Deno.test("a 3 s Kinesis hang (stored, never answered): holds bounded, all delivered by the end of SHUTDOWN, duplicates counted", async () => {
-  const rig = await warmRig();
-  try {
+  await withWarmRig({}, async (rig) => {
     rig.proxy.configure({
       hangRequests: { select: { kind: "all" }, forwardFirst: true },
     });
@@ -49,11 +41,7 @@ Deno.test("a 3 s Kinesis hang (stored, never answered): holds bounded, all deliv
       await sleep(250);
     }
     rig.proxy.configure({});
-    for (const end = i + 2; i < end; i++) {
-      holds.push(
-        await rig.invoke(`req-${i}`, invocationEvents(`req-${i}`, 10)),
-      );
-    }
+    holds.push(...await invokeSeries(rig, 2, 10, i));
     const exit = await rig.shutdown();
     assert.equal(exit.code, 0);
     assert.ok(rig.proxy.counters().hungRequests > 0, "Kinesis did hang");
@@ -61,29 +49,22 @@ Deno.test("a 3 s Kinesis hang (stored, never answered): holds bounded, all deliv
       Math.max(...holds) <= 200 + SLACK_MS,
       `holds ${holds.join(", ")} ms within 200 + ${SLACK_MS} ms`,
     );
-    const { duplicatedEvents } = assertAccounting(
-      exit.summary,
-      rig.acknowledged,
-      await rig.stored(),
-      { exact: false, allDelivered: true },
+    await assertAllDeliveredSomeTwice(
       rig,
-    );
-    assert.ok(
-      duplicatedEvents > 0,
+      exit.summary,
       "held requests were stored, then sent again",
     );
-  } finally {
-    await rig.close();
-  }
+  });
 });
 
 for (const [flush, holdMs] of [["invoke", 100], ["end", 100]] as const) {
   Deno.test(`flush=${flush}, hold ${holdMs} ms: post-runtime overhead stays bounded while Kinesis hangs`, async () => {
-    const rig = await warmRig({
-      KINESIS_TELEMETRY_FLUSH: flush,
-      KINESIS_TELEMETRY_MAX_HOLD_MS: String(holdMs),
-    });
-    try {
+    await withWarmRig({
+      env: {
+        KINESIS_TELEMETRY_FLUSH: flush,
+        KINESIS_TELEMETRY_MAX_HOLD_MS: String(holdMs),
+      },
+    }, async (rig) => {
       rig.proxy.configure({ hangRequests: { select: { kind: "all" } } });
       const holds: number[] = [];
       for (let i = 0; i < 8; i++) {
@@ -104,23 +85,15 @@ for (const [flush, holdMs] of [["invoke", 100], ["end", 100]] as const) {
       assert.ok(rig.proxy.counters().hungRequests >= 2, "flushes were tried");
       rig.proxy.configure({});
       const exit = await rig.shutdown();
-      assertAccounting(exit.summary, rig.acknowledged, await rig.stored(), {
-        exact: false,
-        allDelivered: true,
-      }, rig);
-    } finally {
-      await rig.close();
-    }
+      await assertAllDelivered(rig, exit.summary, false);
+    });
   });
 }
 
 Deno.test("Kinesis hangs through the whole shutdown: exit before the deadline, undelivered counted", async () => {
-  const rig = await warmRig();
-  try {
+  await withWarmRig({}, async (rig) => {
     rig.proxy.configure({ hangRequests: { select: { kind: "all" } } });
-    for (let i = 0; i < 3; i++) {
-      await rig.invoke(`req-${i}`, invocationEvents(`req-${i}`, 10));
-    }
+    await invokeSeries(rig, 3, 10);
     const exit = await rig.shutdown(2_000);
     assert.equal(exit.code, 0);
     assert.ok(exit.summary, "summary written");
@@ -142,34 +115,30 @@ Deno.test("Kinesis hangs through the whole shutdown: exit before the deadline, u
       exit.summary.dropped.shutdown_deadline >= hungEvents,
       "everything sent during the hang counted as dropped at the deadline",
     );
-    assertAccounting(exit.summary, rig.acknowledged, await rig.stored(), {
+    await assertStreamAccounting(rig, exit.summary, {
       exact: false,
       allDelivered: false,
-    }, rig);
-  } finally {
-    await rig.close();
-  }
+    });
+  });
 });
 
 Deno.test("SHUTDOWN while a request hangs: the extension gives up on it and delivers on a new connection before the deadline", async () => {
-  const rig = await warmRig({ KINESIS_TELEMETRY_FORMAT: "json" });
-  try {
-    for (let i = 0; i < 2; i++) {
-      await rig.invoke(`req-${i}`, invocationEvents(`req-${i}`, 10));
-    }
-    await rig.push(invocationEvents("last", 10));
-    rig.proxy.configure({
-      hangRequests: { select: { kind: "first", count: 1 }, forwardFirst: true },
-    });
-    const exit = await rig.shutdown(2_000);
-    assert.equal(exit.code, 0);
-    assert.ok(exit.exitedAt < exit.deadlineMs, "exited before the deadline");
-    assert.equal(rig.proxy.counters().hungRequests, 1);
-    assertAccounting(exit.summary, rig.acknowledged, await rig.stored(), {
-      exact: false,
-      allDelivered: true,
-    }, rig);
-  } finally {
-    await rig.close();
-  }
+  await withWarmRig(
+    { env: { KINESIS_TELEMETRY_FORMAT: "json" } },
+    async (rig) => {
+      await invokeSeries(rig, 2, 10);
+      await rig.push(invocationEvents("last", 10));
+      rig.proxy.configure({
+        hangRequests: {
+          select: { kind: "first", count: 1 },
+          forwardFirst: true,
+        },
+      });
+      const exit = await rig.shutdown(2_000);
+      assert.equal(exit.code, 0);
+      assert.ok(exit.exitedAt < exit.deadlineMs, "exited before the deadline");
+      assert.equal(rig.proxy.counters().hungRequests, 1);
+      await assertAllDelivered(rig, exit.summary, false);
+    },
+  );
 });

@@ -5,15 +5,16 @@
  */
 import assert from "node:assert/strict";
 import {
-  assertAccounting,
+  assertAllDelivered,
   invocationEvents,
+  invokeSeries,
   nextCallAfter,
   type Rig,
   sleep,
-  startRig,
   until,
-  warmUp,
   within,
+  withRig,
+  withWarmRig,
 } from "./_rig.ts";
 
 /** The default KINESIS_TELEMETRY_MAX_HOLD_MS. */
@@ -32,65 +33,49 @@ function errorTypes(rig: Rig): (string | null)[] {
 }
 
 Deno.test("register answered 500: init error reported, non-zero exit", async () => {
-  const rig = await startRig({ api: { registerStatus: 500 } });
-  try {
+  await withRig({ api: { registerStatus: 500 } }, async (rig) => {
     const exit = await rig.exited(20_000);
     assert.notEqual(exit.code, 0);
     assert.deepEqual(errorTypes(rig), ["Extension.RegisterFailed"]);
     const line = exit.lines.find((l) => l.msg === "registration failed");
     assert.ok(line, "a clear log line names the failure");
     assert.match(String(line.error), /500/);
-  } finally {
-    await rig.close();
-  }
+  });
 });
 
 Deno.test("subscribe answered 500 three times: init error reported, non-zero exit", async () => {
-  const rig = await startRig({ api: { subscribeStatuses: [500, 500, 500] } });
-  try {
-    const exit = await rig.exited(20_000);
-    assert.notEqual(exit.code, 0);
-    assert.deepEqual(errorTypes(rig), ["Extension.SubscribeFailed"]);
-    assert.equal(
-      rig.api.calls.filter((c) => c.path === "/2022-07-01/telemetry").length,
-      3,
-    );
-    assert.equal(
-      rig.api.calls.some((c) => c.path.endsWith("/event/next")),
-      false,
-    );
-  } finally {
-    await rig.close();
-  }
+  await withRig(
+    { api: { subscribeStatuses: [500, 500, 500] } },
+    async (rig) => {
+      const exit = await rig.exited(20_000);
+      assert.notEqual(exit.code, 0);
+      assert.deepEqual(errorTypes(rig), ["Extension.SubscribeFailed"]);
+      assert.equal(
+        rig.api.calls.filter((c) => c.path === "/2022-07-01/telemetry").length,
+        3,
+      );
+      assert.equal(
+        rig.api.calls.some((c) => c.path.endsWith("/event/next")),
+        false,
+      );
+    },
+  );
 });
 
 Deno.test("subscribe failing once, /event/next failing once: retried, everything delivered", async () => {
-  const rig = await startRig({
+  await withWarmRig({
     api: { subscribeStatuses: [500], nextFailures: [500] },
-  });
-  try {
-    await rig.ready();
-    await warmUp(rig);
-    for (let i = 0; i < 3; i++) {
-      await rig.invoke(`req-${i}`, invocationEvents(`req-${i}`, 5));
-    }
+  }, async (rig) => {
+    await invokeSeries(rig, 3, 5);
     const exit = await rig.shutdown();
     assert.equal(exit.code, 0);
     assert.ok(exit.lines.some((l) => l.msg === "event/next failed"));
-    assertAccounting(exit.summary, rig.acknowledged, await rig.stored(), {
-      exact: rig.outcomesKnown(exit.summary),
-      allDelivered: true,
-    }, rig);
-  } finally {
-    await rig.close();
-  }
+    await assertAllDelivered(rig, exit.summary);
+  });
 });
 
 Deno.test("SIGTERM while waiting in /event/next: flush, summary, exit 0", async () => {
-  const rig = await startRig();
-  try {
-    await rig.ready();
-    await warmUp(rig);
+  await withWarmRig({}, async (rig) => {
     await rig.invoke("req-0", invocationEvents("req-0", 5));
     // The last invocation's telemetry is still buffered.
     const signalledAt = Date.now();
@@ -100,21 +85,13 @@ Deno.test("SIGTERM while waiting in /event/next: flush, summary, exit 0", async 
     assert.match(String(exit.summary?.reason), /SIGNAL/);
     // The signal shutdown budget is 1.5 s (SIGNAL_SHUTDOWN_MS).
     assert.ok(exit.exitedAt - signalledAt < 1_500 + SLACK_MS);
-    assertAccounting(exit.summary, rig.acknowledged, await rig.stored(), {
-      exact: rig.outcomesKnown(exit.summary),
-      allDelivered: true,
-    }, rig);
-  } finally {
-    await rig.close();
-  }
+    await assertAllDelivered(rig, exit.summary);
+  });
 });
 
 for (const answered of [true, false]) {
   Deno.test(`freeze (SIGSTOP) in the middle of a send, request ${answered ? "answered" : "dropped"} while frozen: back within the hold after thaw, nothing in flight at /event/next, accounting holds`, async () => {
-    const rig = await startRig();
-    try {
-      await rig.ready();
-      await warmUp(rig);
+    await withWarmRig({}, async (rig) => {
       await rig.invoke("req-0", invocationEvents("req-0", 5));
       // Telemetry that arrives after the extension went back to /next is
       // flushed at the next INVOKE...
@@ -175,12 +152,7 @@ for (const answered of [true, false]) {
           );
         }
       }
-      assertAccounting(exit.summary, rig.acknowledged, await rig.stored(), {
-        exact: false,
-        allDelivered: true,
-      }, rig);
-    } finally {
-      await rig.close();
-    }
+      await assertAllDelivered(rig, exit.summary, false);
+    });
   });
 }

@@ -10,20 +10,17 @@ import assert from "node:assert/strict";
 import type { TelemetryEvent } from "../../extension/types.ts";
 import {
   assertAccounting,
+  assertAllDelivered,
   invocationEvents,
-  startRig,
-  warmUp,
+  withWarmRig,
 } from "./_rig.ts";
 
 const time = () => new Date().toISOString();
 
 Deno.test("bad listener input: 4xx for unusable bodies, invalid elements counted, unknown types kept, oversized events truncated", async () => {
-  const rig = await startRig({
+  await withWarmRig({
     env: { KINESIS_TELEMETRY_MAX_RECORD_BYTES: String(64 * 1024) },
-  });
-  try {
-    await rig.ready();
-    await warmUp(rig);
+  }, async (rig) => {
     const status = async (body: string | Uint8Array<ArrayBuffer>) => {
       const response = await rig.api.pushTelemetry(body);
       await response.body?.cancel();
@@ -87,19 +84,14 @@ Deno.test("bad listener input: 4xx for unusable bodies, invalid elements counted
       allDelivered: true,
       invalidElements: 3,
     }, rig);
-  } finally {
-    await rig.close();
-  }
+  });
 });
 
 Deno.test("a flood beyond the buffer bound is refused with 503 and counted; memory stays bounded; accepted events delivered", async () => {
   const maxBufferBytes = 1024 * 1024;
-  const rig = await startRig({
+  await withWarmRig({
     env: { KINESIS_TELEMETRY_MAX_BUFFER_BYTES: String(maxBufferBytes) },
-  });
-  try {
-    await rig.ready();
-    await warmUp(rig);
+  }, async (rig) => {
     // Kinesis stalls, so nothing drains while the flood arrives.
     rig.proxy.configure({ hangRequests: { select: { kind: "all" } } });
     const rssBefore = residentKiB(rig.child.pid);
@@ -141,13 +133,8 @@ Deno.test("a flood beyond the buffer bound is refused with 503 and counted; memo
     const exit = await rig.shutdown();
     assert.equal(exit.code, 0);
     assert.equal(exit.summary?.refused, refusedEvents);
-    assertAccounting(exit.summary, rig.acknowledged, await rig.stored(), {
-      exact: false,
-      allDelivered: true,
-    }, rig);
-  } finally {
-    await rig.close();
-  }
+    await assertAllDelivered(rig, exit.summary, false);
+  });
 });
 
 /** Resident set size of a process, from /proc (Linux). */
