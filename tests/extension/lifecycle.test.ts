@@ -152,6 +152,15 @@ function harness(options: {
     const events = texts.map((text) => eventOf(text, "k", time.now()));
     assert.ok(buffer.offer(events, sizeOf(events)));
   };
+  /** `report <requestId>` arrives with its platform.report, now or `inMs` later. */
+  const report = (requestId: string, inMs?: number) => {
+    const arrive = () => {
+      add(`report ${requestId}`);
+      progress.note("platform.report", requestId);
+    };
+    if (inMs === undefined) arrive();
+    else time.timers.setTimeout(arrive, inMs);
+  };
   let endedAt = -1;
   return {
     time,
@@ -166,6 +175,7 @@ function harness(options: {
     served,
     exitErrors,
     add,
+    report,
     /** Fake time when the loop returned. */
     endedAt: () => endedAt,
     /** Runs the loop to its end on fake time. */
@@ -188,6 +198,26 @@ function harness(options: {
         }),
       ),
   };
+}
+
+/**
+ * r1 (no events), `idleMs` of idle time, r2 with one event "x" (so the
+ * flush at r2 can be timed against r1's report), SHUTDOWN 500 ms later.
+ */
+function idleThenSecondInvocation(
+  idleMs: number,
+  config?: Partial<LifecycleConfig>,
+) {
+  const h = harness({
+    steps: [
+      { event: invoke("r1") },
+      { event: invoke("r2"), afterMs: idleMs, then: () => h.add("x") },
+      { event: shutdown(), afterMs: 500 },
+    ],
+    answers: [storeAll],
+    config,
+  });
+  return h;
 }
 
 /** Every `/event/next` call found no flush running and no request in flight. */
@@ -299,13 +329,8 @@ Deno.test("lifecycle: waits for the previous invocation's report, then flushes",
       {
         event: invoke("r2"),
         afterMs: 500,
-        then: () => {
-          // r1's report arrives 30 ms into r2, with the thaw's delivery.
-          h.time.timers.setTimeout(() => {
-            h.add("report r1");
-            h.progress.note("platform.report", "r1");
-          }, 30);
-        },
+        // r1's report arrives 30 ms into r2, with the thaw's delivery.
+        then: () => h.report("r1", 30),
       },
       { event: shutdown(), afterMs: 500 },
     ],
@@ -325,10 +350,7 @@ Deno.test("lifecycle: a report already received costs no wait", async () => {
       {
         event: invoke("r2"),
         afterMs: 500,
-        then: () => {
-          h.add("report r1");
-          h.progress.note("platform.report", "r1");
-        },
+        then: () => h.report("r1"),
       },
       { event: shutdown(), afterMs: 500 },
     ],
@@ -340,30 +362,15 @@ Deno.test("lifecycle: a report already received costs no wait", async () => {
 });
 
 Deno.test("lifecycle: a missing report is waited for at most buffering.timeoutMs + 50 ms", async () => {
-  const h = harness({
-    steps: [
-      { event: invoke("r1") },
-      { event: invoke("r2"), afterMs: 500, then: () => h.add("x") },
-      { event: shutdown(), afterMs: 500 },
-    ],
-    answers: [storeAll],
-    config: { maxHoldMs: 400 },
-  });
+  const h = idleThenSecondInvocation(500, { maxHoldMs: 400 });
   await h.run();
   assert.equal(h.putter.calls[0].at - h.served[1].at, 150);
 });
 
 Deno.test("lifecycle: back-to-back invocations do not wait for the previous report", async () => {
-  const h = harness({
-    steps: [
-      { event: invoke("r1") },
-      // Idle for less than the buffering timeout: the report may come only
-      // later, and the next invocation (soon) ships it.
-      { event: invoke("r2"), afterMs: 60, then: () => h.add("x") },
-      { event: shutdown(), afterMs: 500 },
-    ],
-    answers: [storeAll],
-  });
+  // Idle for less than the buffering timeout: the report may come only
+  // later, and the next invocation (soon) ships it.
+  const h = idleThenSecondInvocation(60);
   await h.run();
   assert.equal(h.putter.calls[0].at, h.served[1].at);
 });
@@ -393,15 +400,7 @@ Deno.test("lifecycle: a report later than the hold never starves the flush", asy
 });
 
 Deno.test("lifecycle: without platform telemetry no report is awaited", async () => {
-  const h = harness({
-    steps: [
-      { event: invoke("r1") },
-      { event: invoke("r2"), afterMs: 500, then: () => h.add("x") },
-      { event: shutdown(), afterMs: 500 },
-    ],
-    answers: [storeAll],
-    config: { types: ["function"] },
-  });
+  const h = idleThenSecondInvocation(500, { types: ["function"] });
   await h.run();
   assert.equal(h.putter.calls[0].at, h.served[1].at);
 });
@@ -510,10 +509,7 @@ Deno.test("lifecycle: SHUTDOWN delivers what is buffered and waits for the last 
         afterMs: 1_000,
         then: () => {
           h.add("runtimeDone r1");
-          h.time.timers.setTimeout(() => {
-            h.add("report r1");
-            h.progress.note("platform.report", "r1");
-          }, 60);
+          h.report("r1", 60);
         },
       },
     ],
