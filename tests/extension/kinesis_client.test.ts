@@ -26,6 +26,33 @@ function target(endpoint: string, extra: Partial<KinesisTarget> = {}) {
   };
 }
 
+/** A loopback HTTP server standing in for Kinesis. */
+const fakeKinesis = (handler: Deno.ServeHandler) =>
+  Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, handler);
+
+const endpointOf = (server: Deno.HttpServer<Deno.NetAddr>) =>
+  `http://127.0.0.1:${server.addr.port}`;
+
+const ONE_RECORD = [{ data: utf8.encode("x"), partitionKey: "k" }];
+
+/**
+ * An `assert.rejects` check: a KinesisRequestError with these fields (the
+ * code only when given).
+ */
+function kinesisRequestError(
+  expected: { code?: string; permanent: boolean; outcomeKnown: boolean },
+) {
+  return (error: unknown) => {
+    assert.ok(error instanceof KinesisRequestError);
+    if (expected.code !== undefined) {
+      assert.equal(error.code, expected.code, error.message);
+    }
+    assert.equal(error.permanent, expected.permanent, error.message);
+    assert.equal(error.outcomeKnown, expected.outcomeKnown, error.message);
+    return true;
+  };
+}
+
 Deno.test("kinesis client: the SDK putter stores records in kinesalite and works after reset", async () => {
   const kinesis = await startLocalKinesis();
   try {
@@ -65,30 +92,27 @@ Deno.test("kinesis client: an ARN is sent as StreamARN; per-entry failures come 
   // kinesalite predates StreamARN, so the wire request is checked here.
   const bodies: Record<string, unknown>[] = [];
   const authorizations: string[] = [];
-  const server = Deno.serve(
-    { hostname: "127.0.0.1", port: 0, onListen: () => {} },
-    async (request) => {
-      authorizations.push(request.headers.get("authorization") ?? "");
-      bodies.push(await request.json());
-      return new Response(
-        JSON.stringify({
-          FailedRecordCount: 1,
-          Records: [
-            { SequenceNumber: "1", ShardId: "shardId-000000000000" },
-            {
-              ErrorCode: "ProvisionedThroughputExceededException",
-              ErrorMessage: "slow down",
-            },
-          ],
-        }),
-        { headers: { "content-type": "application/x-amz-json-1.1" } },
-      );
-    },
-  );
+  const server = fakeKinesis(async (request) => {
+    authorizations.push(request.headers.get("authorization") ?? "");
+    bodies.push(await request.json());
+    return new Response(
+      JSON.stringify({
+        FailedRecordCount: 1,
+        Records: [
+          { SequenceNumber: "1", ShardId: "shardId-000000000000" },
+          {
+            ErrorCode: "ProvisionedThroughputExceededException",
+            ErrorMessage: "slow down",
+          },
+        ],
+      }),
+      { headers: { "content-type": "application/x-amz-json-1.1" } },
+    );
+  });
   try {
     const arn = "arn:aws:kinesis:us-east-1:123456789012:stream/by-arn";
     const putter = createSdkPutter(
-      target(`http://127.0.0.1:${server.addr.port}`, {
+      target(endpointOf(server), {
         streamName: "by-arn",
         streamArn: arn,
       }),
@@ -132,17 +156,12 @@ Deno.test("kinesis client: a missing stream is a permanent, known-outcome error"
       target(kinesis.endpoint, { streamName: "no-such-stream" }),
     );
     await assert.rejects(
-      putter.putRecords(
-        [{ data: utf8.encode("x"), partitionKey: "k" }],
-        new AbortController().signal,
-      ),
-      (error: unknown) => {
-        assert.ok(error instanceof KinesisRequestError);
-        assert.equal(error.code, "ResourceNotFoundException");
-        assert.equal(error.permanent, true);
-        assert.equal(error.outcomeKnown, true);
-        return true;
-      },
+      putter.putRecords(ONE_RECORD, new AbortController().signal),
+      kinesisRequestError({
+        code: "ResourceNotFoundException",
+        permanent: true,
+        outcomeKnown: true,
+      }),
     );
     putter.reset();
   } finally {
@@ -157,16 +176,8 @@ Deno.test("kinesis client: a refused connection never reached Kinesis", async ()
   listener.close();
   const putter = createSdkPutter(target(`http://127.0.0.1:${port}`));
   await assert.rejects(
-    putter.putRecords(
-      [{ data: utf8.encode("x"), partitionKey: "k" }],
-      new AbortController().signal,
-    ),
-    (error: unknown) => {
-      assert.ok(error instanceof KinesisRequestError);
-      assert.equal(error.outcomeKnown, true, error.message);
-      assert.equal(error.permanent, false);
-      return true;
-    },
+    putter.putRecords(ONE_RECORD, new AbortController().signal),
+    kinesisRequestError({ permanent: false, outcomeKnown: true }),
   );
   putter.reset();
 });
@@ -177,32 +188,25 @@ Deno.test("kinesis client: an aborted request is Abandoned with an unknown outco
   const released = new Promise<void>((resolve) => release = resolve);
   let arrived: () => void = () => {};
   const requestArrived = new Promise<void>((resolve) => arrived = resolve);
-  const server = Deno.serve(
-    { hostname: "127.0.0.1", port: 0, onListen: () => {} },
-    async () => {
-      arrived();
-      await released;
-      return new Response("{}");
-    },
-  );
+  const server = fakeKinesis(async () => {
+    arrived();
+    await released;
+    return new Response("{}");
+  });
   try {
-    const putter = createSdkPutter(
-      target(`http://127.0.0.1:${server.addr.port}`),
-    );
+    const putter = createSdkPutter(target(endpointOf(server)));
     const controller = new AbortController();
-    const attempt = putter.putRecords(
-      [{ data: utf8.encode("x"), partitionKey: "k" }],
-      controller.signal,
-    );
+    const attempt = putter.putRecords(ONE_RECORD, controller.signal);
     await requestArrived;
     controller.abort();
-    await assert.rejects(attempt, (error: unknown) => {
-      assert.ok(error instanceof KinesisRequestError);
-      assert.equal(error.code, "Abandoned");
-      assert.equal(error.outcomeKnown, false);
-      assert.equal(error.permanent, false);
-      return true;
-    });
+    await assert.rejects(
+      attempt,
+      kinesisRequestError({
+        code: "Abandoned",
+        permanent: false,
+        outcomeKnown: false,
+      }),
+    );
     putter.reset();
   } finally {
     release();
@@ -216,70 +220,51 @@ Deno.test("kinesis client: classifyError maps service and network errors", () =>
       name,
       $metadata: { httpStatusCode: status },
     });
-  const cases: [
-    unknown,
-    { code: string; permanent: boolean; outcomeKnown: boolean },
-  ][] = [
-    [service("AccessDeniedException", 400), {
-      code: "AccessDeniedException",
-      permanent: true,
-      outcomeKnown: true,
-    }],
-    [service("ValidationException", 400), {
-      code: "ValidationException",
-      permanent: true,
-      outcomeKnown: true,
-    }],
-    [service("KMSAccessDeniedException", 400), {
-      code: "KMSAccessDeniedException",
-      permanent: true,
-      outcomeKnown: true,
-    }],
-    [service("ProvisionedThroughputExceededException", 400), {
-      code: "ProvisionedThroughputExceededException",
-      permanent: false,
-      outcomeKnown: true,
-    }],
-    [service("InternalFailure", 500), {
-      code: "InternalFailure",
-      permanent: false,
-      outcomeKnown: true,
-    }],
+  const nodeError = (message: string, code: string) =>
+    Object.assign(new Error(message), { code });
+  type Expected = { code: string; permanent: boolean; outcomeKnown: boolean };
+  /** Refused for good: retrying cannot help. */
+  const permanent = (code: string): Expected => ({
+    code,
+    permanent: true,
+    outcomeKnown: true,
+  });
+  /** Not stored, worth retrying. */
+  const retryable = (code: string): Expected => ({
+    code,
+    permanent: false,
+    outcomeKnown: true,
+  });
+  /** Maybe stored: a retry may duplicate. */
+  const outcomeUnknown = (code: string): Expected => ({
+    code,
+    permanent: false,
+    outcomeKnown: false,
+  });
+  const cases: [unknown, Expected][] = [
+    [service("AccessDeniedException", 400), permanent("AccessDeniedException")],
+    [service("ValidationException", 400), permanent("ValidationException")],
     [
-      Object.assign(new Error("connect ECONNREFUSED"), {
-        code: "ECONNREFUSED",
-      }),
-      {
-        code: "ECONNREFUSED",
-        permanent: false,
-        outcomeKnown: true,
-      },
+      service("KMSAccessDeniedException", 400),
+      permanent("KMSAccessDeniedException"),
     ],
-    [Object.assign(new Error("getaddrinfo ENOTFOUND"), { code: "ENOTFOUND" }), {
-      code: "ENOTFOUND",
-      permanent: false,
-      outcomeKnown: true,
-    }],
-    [Object.assign(new Error("socket hang up"), { code: "ECONNRESET" }), {
-      code: "ECONNRESET",
-      permanent: false,
-      outcomeKnown: false,
-    }],
-    [Object.assign(new Error("timed out"), { name: "TimeoutError" }), {
-      code: "TimeoutError",
-      permanent: false,
-      outcomeKnown: false,
-    }],
-    ["a thrown string", {
-      code: "UnknownError",
-      permanent: false,
-      outcomeKnown: false,
-    }],
-    [undefined, {
-      code: "UnknownError",
-      permanent: false,
-      outcomeKnown: false,
-    }],
+    [
+      service("ProvisionedThroughputExceededException", 400),
+      retryable("ProvisionedThroughputExceededException"),
+    ],
+    [service("InternalFailure", 500), retryable("InternalFailure")],
+    [
+      nodeError("connect ECONNREFUSED", "ECONNREFUSED"),
+      retryable("ECONNREFUSED"),
+    ],
+    [nodeError("getaddrinfo ENOTFOUND", "ENOTFOUND"), retryable("ENOTFOUND")],
+    [nodeError("socket hang up", "ECONNRESET"), outcomeUnknown("ECONNRESET")],
+    [
+      Object.assign(new Error("timed out"), { name: "TimeoutError" }),
+      outcomeUnknown("TimeoutError"),
+    ],
+    ["a thrown string", outcomeUnknown("UnknownError")],
+    [undefined, outcomeUnknown("UnknownError")],
   ];
   for (const [input, expected] of cases) {
     const error = classifyError(input);
