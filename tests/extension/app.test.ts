@@ -26,6 +26,7 @@ import {
   startScriptedApi,
 } from "../helpers/scripted_extensions_api.ts";
 import { rejectWith, ScriptedPutter } from "./_core_fixtures.ts";
+import { ENVELOPE_KEYS } from "../helpers/envelope.ts";
 
 const STREAM = "app-test";
 const ENVIRONMENT_ID = "0b5c4a64-5f8e-4c3e-9d7a-2f1f6b1f7a10";
@@ -251,15 +252,7 @@ Deno.test("app: registers, subscribes, ships pushed events to Kinesis with their
         })),
       );
       // Key order is part of the contract.
-      assert.deepEqual(Object.keys(envelopes[0]), [
-        "time",
-        "type",
-        "record",
-        "function",
-        "region",
-        "accountId",
-        "environmentId",
-      ]);
+      assert.deepEqual(Object.keys(envelopes[0]), ENVELOPE_KEYS);
 
       const summary = run.summary();
       assert.equal(summary.received, 6);

@@ -9,6 +9,7 @@ import {
 } from "../../extension/encoder.ts";
 import type { TelemetryEvent } from "../../extension/types.ts";
 import { CONTEXT, seededRandom, trickyText } from "./_codec_fixtures.ts";
+import { ENVELOPE_KEYS, TRUNCATED_ENVELOPE_KEYS } from "../helpers/envelope.ts";
 
 const utf8 = new TextEncoder();
 const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
@@ -55,15 +56,7 @@ Deno.test("encoder: envelope of a platform event has the exact layout and key or
   assert.equal(result.event.receivedAt, 1234);
   assert.equal(result.event.uncertain, false);
   assert.equal(result.event.partitionKey, "6f7f0961f83442118a7af6fe80b88d56");
-  assert.deepEqual(Object.keys(JSON.parse(expected)), [
-    "time",
-    "type",
-    "record",
-    "function",
-    "region",
-    "accountId",
-    "environmentId",
-  ]);
+  assert.deepEqual(Object.keys(JSON.parse(expected)), ENVELOPE_KEYS);
 });
 
 Deno.test("encoder: a null account id is written as JSON null", () => {
@@ -224,16 +217,7 @@ function assertTruncatedCorrectly(
   const envelope = JSON.parse(
     new TextDecoder("utf-8", { fatal: true }).decode(result.event.data),
   );
-  assert.deepEqual(Object.keys(envelope), [
-    "time",
-    "type",
-    "record",
-    "function",
-    "region",
-    "accountId",
-    "environmentId",
-    "truncated",
-  ]);
+  assert.deepEqual(Object.keys(envelope), TRUNCATED_ENVELOPE_KEYS);
   assert.deepEqual(envelope.truncated, { originalBytes: full.byteLength });
   assert.equal(envelope.time, event.time);
   assert.equal(envelope.type, event.type);

@@ -19,6 +19,7 @@ import {
   REGION,
   runPipeline,
 } from "./_pipeline.ts";
+import { ENVELOPE_KEYS } from "../helpers/envelope.ts";
 
 /**
  * The first PutRecords of a process loads and warms the SDK and can outlast
@@ -76,15 +77,7 @@ Deno.test("Node function, Text logs, KPL: everything received is in Kinesis once
 
   // Envelope: key order, context, one environment.
   for (const { envelope } of run.decoded) {
-    assert.deepEqual(Object.keys(envelope), [
-      "time",
-      "type",
-      "record",
-      "function",
-      "region",
-      "accountId",
-      "environmentId",
-    ]);
+    assert.deepEqual(Object.keys(envelope), ENVELOPE_KEYS);
     assert.deepEqual(envelope.function, {
       name: FUNCTION_NAME,
       version: "$LATEST",
