@@ -96,6 +96,14 @@ function accept(
       invalid++;
       continue;
     }
+    if (
+      event.type === "platform.runtimeDone" || event.type === "platform.report"
+    ) {
+      // Noted even when excluded: the lifecycle waits for their arrival.
+      const requestId = (event.record as { requestId?: unknown } | null)
+        ?.requestId;
+      if (typeof requestId === "string") progress.push([event.type, requestId]);
+    }
     if (deps.excludeTypes.has(event.type)) {
       filtered++;
       continue;
@@ -105,12 +113,6 @@ function accept(
     acceptedBytes += encoded.event.data.byteLength;
     if (encoded.truncated) truncated++;
     if (
-      event.type === "platform.runtimeDone" || event.type === "platform.report"
-    ) {
-      const requestId = (event.record as { requestId?: unknown } | null)
-        ?.requestId;
-      if (typeof requestId === "string") progress.push([event.type, requestId]);
-    } else if (
       event.type === "extension" && typeof event.record === "string" &&
       event.record.startsWith(OWN_LOG_PREFIX)
     ) {

@@ -411,6 +411,28 @@ Deno.test("listener: runtimeDone and report are noted in progress by request id"
   }
 });
 
+Deno.test("listener: excluded runtimeDone and report are still noted in progress", async () => {
+  // The lifecycle waits for them (flush=end until the function's deadline):
+  // filtered out of the stream, they must still end those waits.
+  const harness = startListener({
+    excludeTypes: new Set(["platform.runtimeDone", "platform.report"]),
+  });
+  try {
+    const response = await harness.post(JSON.stringify([
+      event("platform.runtimeDone", { requestId: "r1", status: "success" }),
+      event("platform.report", { requestId: "r1", status: "success" }),
+    ]));
+    assert.equal(response.status, 200);
+    await response.body?.cancel();
+    assert.equal(harness.stats.filtered, 2);
+    assert.equal(harness.buffer.length, 0);
+    assert.equal(harness.progress.has("platform.runtimeDone", "r1"), true);
+    assert.equal(harness.progress.has("platform.report", "r1"), true);
+  } finally {
+    await harness.close();
+  }
+});
+
 Deno.test("listener: a refused delivery notes no progress and registers nothing", async () => {
   const harness = startListener({ bufferBytes: 10 });
   try {
