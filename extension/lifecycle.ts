@@ -154,14 +154,16 @@ export async function runLifecycle(
     }
     if (config.flush === "end" && platform) {
       // Freshness first: this invocation's events before the freeze. The
-      // hold starts when the runtime is known to be done.
+      // hold starts when the runtime is known to be done. The function's
+      // timeout bounds the whole Invoke phase, extensions included: neither
+      // the wait nor the flush may go past the invocation's deadline.
       await progress.waitFor(
         "platform.runtimeDone",
         event.requestId,
-        event.deadlineMs - now() + reportWaitMs,
+        event.deadlineMs - now(),
       );
       if (options.buffer.length > 0 && breaker.allows()) {
-        await flush(now() + config.maxHoldMs);
+        await flush(Math.min(now() + config.maxHoldMs, event.deadlineMs));
       }
     }
     previousRequestId = event.requestId;

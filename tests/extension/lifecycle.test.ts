@@ -443,8 +443,36 @@ Deno.test("lifecycle: the end strategy gives up on runtimeDone after the invocat
     config: { flush: "end" },
   });
   await h.run();
-  // deadline 1000 ms + the 150 ms report allowance.
-  assert.equal(h.nextCalls[1].at - h.served[0].at, 1_150);
+  // The function's timeout bounds the whole Invoke phase, extensions
+  // included: waiting past it would turn the invocation into a timeout.
+  assert.equal(h.nextCalls[1].at - h.served[0].at, 1_000);
+});
+
+Deno.test("lifecycle: the end strategy's flush ends by the invocation deadline", async () => {
+  const h = harness({
+    steps: [
+      {
+        event: invoke("r1", 1_000),
+        then: () => {
+          h.time.timers.setTimeout(() => {
+            h.add("function output", "runtimeDone r1");
+            h.progress.note("platform.runtimeDone", "r1");
+          }, 950);
+        },
+      },
+      { event: shutdown(), afterMs: 100 },
+    ],
+    // Kinesis slow: the flush would take 500 ms.
+    answers: (time) => [after(500, time.timers, storeAll)],
+    config: { flush: "end" },
+  });
+  await h.run();
+  assert.equal(h.putter.calls[0].at - h.served[0].at, 950);
+  assert.ok(
+    h.nextCalls[1].at - h.served[0].at <= 1_000,
+    `back in /event/next ${h.nextCalls[1].at - h.served[0].at} ms after INVOKE`,
+  );
+  assertNothingInFlight(h.nextCalls);
 });
 
 Deno.test("lifecycle: the end strategy without platform telemetry behaves as invoke", async () => {
