@@ -210,6 +210,8 @@ export async function runExtension(deps: ExtensionDeps): Promise<number> {
     },
   });
 
+  // The SHUTDOWN deadline, once known: closing the listener must end by it.
+  let exitBy: number | undefined;
   let result;
   try {
     // The SDK loads after the first /event/next call went out, so it costs
@@ -220,7 +222,14 @@ export async function runExtension(deps: ExtensionDeps): Promise<number> {
       );
     }, PRELOAD_DELAY_MS);
     result = await runLifecycle({
-      api,
+      api: {
+        next: async (signal) => {
+          const event = await api.next(signal);
+          if (event.eventType === "SHUTDOWN") exitBy = event.deadlineMs;
+          return event;
+        },
+        exitError: (errorType, message) => api.exitError(errorType, message),
+      },
       buffer,
       flusher,
       progress,
@@ -239,7 +248,13 @@ export async function runExtension(deps: ExtensionDeps): Promise<number> {
 
   timers.clearTimeout(preload);
   // Closed before counting, so no event is accepted after the summary.
-  await closeServer(server, timers);
+  await closeServer(
+    server,
+    timers,
+    exitBy === undefined
+      ? LISTENER_CLOSE_MS
+      : Math.max(0, Math.min(LISTENER_CLOSE_MS, exitBy - now())),
+  );
   if (buffer.length > 0) {
     stats.drop(
       flusher.lastOutcome?.lastError?.permanent
@@ -299,12 +314,13 @@ async function subscribeWithRetry(
 async function closeServer(
   server: ListeningServer,
   timers: Timers,
+  waitMs = LISTENER_CLOSE_MS,
 ): Promise<void> {
   let timer: unknown;
   await Promise.race([
     server.shutdown().catch(() => {}),
     new Promise<void>((resolve) => {
-      timer = timers.setTimeout(resolve, LISTENER_CLOSE_MS);
+      timer = timers.setTimeout(resolve, waitMs);
     }),
   ]);
   timers.clearTimeout(timer);

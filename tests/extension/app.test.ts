@@ -25,7 +25,7 @@ import {
   type ScriptedApiOptions,
   startScriptedApi,
 } from "../helpers/scripted_extensions_api.ts";
-import { rejectWith, ScriptedPutter } from "./_core_fixtures.ts";
+import { hang, rejectWith, ScriptedPutter } from "./_core_fixtures.ts";
 import { ENVELOPE_KEYS } from "../helpers/envelope.ts";
 
 const STREAM = "app-test";
@@ -524,5 +524,57 @@ Deno.test("app: a stop signal shuts the extension down cleanly", async () => {
     stop.abort();
     assert.equal(await run.exit, 0);
     assert.equal(run.summary().reason, "SHUTDOWN SIGNAL");
+  });
+});
+
+Deno.test("app: closing the listener never runs past the SHUTDOWN deadline", async () => {
+  await withApi({}, async (api) => {
+    // A delivery stuck in the middle of its body: the server's shutdown
+    // would wait for it. The flush of a hanging Kinesis uses the time up to
+    // the deadline minus the (smallest) margin.
+    let closing = false;
+    let closeWait: { at: number; ms: number } | undefined;
+    const timers: Timers = {
+      setTimeout: (callback, ms) => {
+        if (closing && !closeWait) closeWait = { at: Date.now(), ms };
+        return realTimers.setTimeout(callback, ms);
+      },
+      clearTimeout: realTimers.clearTimeout,
+    };
+    const serve: ServeFunction = (port, handler, hostname) => {
+      const server = serveLoopback(port, handler, hostname);
+      return {
+        port: server.port,
+        shutdown: () => {
+          closing = true;
+          void server.shutdown();
+          return new Promise<void>(() => {});
+        },
+      };
+    };
+    const run = start(api, {
+      env: {
+        KINESIS_TELEMETRY_TYPES: "function",
+        KINESIS_TELEMETRY_SHUTDOWN_MARGIN_MS: "50",
+      },
+      deps: {
+        serve,
+        timers,
+        createPutter: () => new ScriptedPutter([hang]),
+      },
+    });
+    await api.waitForNext(1);
+    await pushEvents(api, [telemetry("function", "a")]);
+    queueShutdown(api, "SPINDOWN", 300);
+    assert.equal(await run.exit, 0);
+    const deadlineMs = api.served.at(-1)!.event.deadlineMs as number;
+    assert.ok(closeWait, "the listener was closed with a bounded wait");
+    assert.ok(
+      closeWait.at + closeWait.ms <= deadlineMs + 1,
+      `close wait ends ${
+        closeWait.at + closeWait.ms - deadlineMs
+      } ms after the deadline`,
+    );
+    assertAccounting(run.summary());
   });
 });
