@@ -192,7 +192,9 @@ async function preparedBefore(
   }
 }
 
+/** Always through a timer, even for 0 ms, so retries never starve the event loop. */
 function sleep(timers: Timers, ms: number): Promise<void> {
-  if (ms <= 0) return Promise.resolve();
-  return new Promise((resolve) => timers.setTimeout(() => resolve(), ms));
+  return new Promise((resolve) =>
+    timers.setTimeout(() => resolve(), Math.max(0, ms))
+  );
 }
