@@ -232,7 +232,9 @@ class FlushBreaker {
   }
 
   record(outcome: FlushOutcome): void {
-    if (outcome.delivered > 0 || !outcome.lastError) {
+    // A flush that stored nothing and ran out of time (requests failing, or
+    // every entry throttled) pauses flushing; anything stored resets it.
+    if (outcome.delivered > 0 || !outcome.cutShort) {
       this.#failures = 0;
       this.#pausedUntil = 0;
       return;

@@ -801,3 +801,36 @@ Deno.test("lifecycle: against the scripted Extensions API on loopback", async ()
     await api.close();
   }
 });
+
+Deno.test("lifecycle: a flush with every entry throttled pauses flushing too", async () => {
+  let throttling = true;
+  const h = harness({
+    steps: [
+      { event: invoke("r1"), then: () => h.add("a") },
+      // Within 250 ms of the flush that stored nothing: paused.
+      { event: invoke("r2"), afterMs: 10, then: () => h.add("b") },
+      {
+        event: invoke("r3"),
+        afterMs: 1_000,
+        then: () => {
+          throttling = false;
+          h.add("c");
+        },
+      },
+      { event: shutdown(), afterMs: 10 },
+    ],
+    answers: [
+      (entries, signal) =>
+        throttling
+          ? failEntries(entries.map((_, i) => i))(entries, signal)
+          : storeAll(entries, signal),
+    ],
+    config: { types: ["function"] },
+  });
+  await h.run();
+  const callsBy = (n: number) => h.nextCalls[n].putCalls;
+  assert.ok(callsBy(1) > 1, "r1 retried the throttled entries");
+  assert.equal(callsBy(2), callsBy(1), "r2 paused: no request");
+  assert.ok(callsBy(3) > callsBy(2), "r3 tried again and delivered");
+  assert.equal(h.stats.delivered, 3);
+});
