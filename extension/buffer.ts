@@ -49,7 +49,11 @@ export class EventBuffer {
    * accept cannot be acknowledged to Lambda without losing or duplicating.
    */
   offer(events: readonly BufferedEvent[], bytes: number): boolean {
-    if (bytes > this.freeBytes) return false;
+    // An empty buffer takes any delivery: envelopes outgrow their events
+    // (context on each), so a delivery larger than the whole bound would
+    // otherwise be refused forever. The overshoot is one delivery at most.
+    const empty = this.#queuedBytes === 0 && this.#takenBytes === 0;
+    if (bytes > this.freeBytes && !empty) return false;
     for (const event of events) this.#items.push(event);
     this.#queuedBytes += bytes;
     return true;

@@ -81,3 +81,19 @@ Deno.test("buffer: oldestReceivedAt is the head's arrival time", () => {
   buffer.requeue(taken);
   assert.equal(buffer.oldestReceivedAt, 5);
 });
+
+Deno.test("buffer: an empty buffer takes a delivery larger than its bound, then refuses more", () => {
+  const buffer = new EventBuffer(10);
+  const large = [eventOf("0123456789abcdef")];
+  assert.equal(buffer.offer(large, 16), true, "progress over a stuck 503");
+  assert.equal(buffer.freeBytes, -6);
+  assert.equal(buffer.offer([eventOf("x")], 1), false);
+  const taken = buffer.takeAll();
+  assert.equal(
+    buffer.offer([eventOf("y")], 1),
+    false,
+    "taken, unsettled events still count",
+  );
+  buffer.settle(taken);
+  assert.equal(buffer.offer([eventOf("y")], 1), true);
+});
