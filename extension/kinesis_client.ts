@@ -225,7 +225,10 @@ export function classifyError(
   }
   if (typeof status === "number" && status >= 400) {
     return new KinesisRequestError(message, {
-      outcomeKnown: true,
+      // A 5xx may come after Kinesis stored the records (a gateway timing
+      // out, an internal failure late in the request): treat it as unknown,
+      // so possibleDuplicates over-counts rather than under-counts.
+      outcomeKnown: status < 500,
       permanent: PERMANENT.has(code),
       code,
     });
