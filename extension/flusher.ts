@@ -116,7 +116,17 @@ export class Flusher {
         for (const record of batch.records) leftover.push(...record.events);
         continue;
       }
-      const result = await sendBatch(batch, deadline, send);
+      let result;
+      try {
+        result = await sendBatch(batch, deadline, send);
+      } catch (error) {
+        // sendBatch settles every request itself; should anything else
+        // throw, the batch's events stay buffered instead of vanishing.
+        logger.error("send failed", { error });
+        for (const record of batch.records) leftover.push(...record.events);
+        outcome.cutShort = true;
+        continue;
+      }
       stats.kinesisRequests += result.requests;
       stats.kinesisRequestFailures += result.failedRequests;
       stats.retried += result.retriedEvents;

@@ -337,3 +337,22 @@ Deno.test("flusher: requests stay within MAX_REQUEST_BYTES though Kinesis allows
     assert.ok(bytes <= MAX_REQUEST_BYTES, `${bytes} bytes in one request`);
   }
 });
+
+Deno.test("flusher: a send that throws keeps its events buffered and counted nowhere else", async () => {
+  // A request abandoned at the deadline calls reset(), which throws here.
+  const hanging: KinesisPutter = {
+    prepare: () => Promise.resolve(),
+    putRecords: () => new Promise(() => {}),
+    reset: () => {
+      throw new Error("reset broke");
+    },
+  };
+  const t = setup([], { putter: hanging });
+  t.add(eventOf("a"), eventOf("b"));
+  const outcome = await t.flush(50);
+  assert.equal(outcome.delivered, 0);
+  assert.equal(outcome.remaining, 2);
+  assert.equal(outcome.cutShort, true);
+  assert.equal(t.stats.delivered, 0);
+  assert.deepEqual(t.buffer.takeAll().map(textOf), ["a", "b"]);
+});
