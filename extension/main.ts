@@ -52,6 +52,16 @@ if (import.meta.main) {
   for (const signal of ["SIGTERM", "SIGINT"] as const) {
     Deno.addSignalListener(signal, () => stop.abort());
   }
+  globalThis.addEventListener("error", (event) => {
+    // Same for an exception thrown outside any promise (a timer, a listener).
+    event.preventDefault();
+    console.error(JSON.stringify({
+      ext: "kinesis-telemetry",
+      level: "error",
+      msg: "uncaught exception",
+      error: String(event.error ?? event.message),
+    }));
+  });
   globalThis.addEventListener("unhandledrejection", (event) => {
     // A stray rejection must not take down the extension and its buffer.
     event.preventDefault();
