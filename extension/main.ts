@@ -7,6 +7,7 @@
  */
 import { runExtension, type ServeFunction } from "./app.ts";
 import { createSdkPutter, kinesisTarget } from "./kinesis_client.ts";
+import { createLogger } from "./log.ts";
 
 /** Name used when not started from /opt/extensions (e.g. `deno run`). */
 export const DEFAULT_EXTENSION_NAME = "kinesis-telemetry";
@@ -52,25 +53,18 @@ if (import.meta.main) {
   for (const signal of ["SIGTERM", "SIGINT"] as const) {
     Deno.addSignalListener(signal, () => stop.abort());
   }
+  // A stray exception or rejection must not take down the extension and
+  // the events in its buffer: it is logged and the loop goes on.
+  const logger = createLogger("error");
   globalThis.addEventListener("error", (event) => {
-    // Same for an exception thrown outside any promise (a timer, a listener).
     event.preventDefault();
-    console.error(JSON.stringify({
-      ext: "kinesis-telemetry",
-      level: "error",
-      msg: "uncaught exception",
-      error: String(event.error ?? event.message),
-    }));
+    logger.error("uncaught exception", {
+      error: event.error ?? event.message,
+    });
   });
   globalThis.addEventListener("unhandledrejection", (event) => {
-    // A stray rejection must not take down the extension and its buffer.
     event.preventDefault();
-    console.error(JSON.stringify({
-      ext: "kinesis-telemetry",
-      level: "error",
-      msg: "unhandled rejection",
-      error: String(event.reason),
-    }));
+    logger.error("unhandled rejection", { error: event.reason });
   });
   const exitCode = await runExtension({
     env: (name) => Deno.env.get(name),
