@@ -676,38 +676,55 @@ Deno.test("lifecycle: a stop signal during an invocation ends the loop after its
   assert.equal(h.stats.delivered, 1);
 });
 
-Deno.test("lifecycle: after failed flushes the breaker skips flushing for a while", async () => {
-  let failing = true;
-  const throttled = new KinesisRequestError("throttled", {
-    outcomeKnown: true,
-    permanent: false,
-    code: "LimitExceededException",
-  });
+/**
+ * The breaker's scenario: r1's flush stores nothing (`failing` answers), r2
+ * comes 10 ms later, r3 1 s later when Kinesis is back, then `after` more
+ * invocations 10 ms apart, each adding one event.
+ */
+async function breakerScenario(failing: PutterAnswer, after = 0) {
+  let broken = true;
+  const later = Array.from({ length: after }, (_, i) => ({
+    event: invoke(`r${4 + i}`),
+    afterMs: 10,
+    then: () => h.add(`late${i}`),
+  }));
   const h = harness({
     steps: [
       { event: invoke("r1"), then: () => h.add("a") },
-      // Within 250 ms of the failed flush: paused.
+      // Within 250 ms of the flush that stored nothing: paused.
       { event: invoke("r2"), afterMs: 10, then: () => h.add("b") },
       // Well past the pause: tried again, and Kinesis is back.
       {
         event: invoke("r3"),
         afterMs: 1_000,
         then: () => {
-          failing = false;
+          broken = false;
           h.add("c");
         },
       },
-      { event: invoke("r4"), afterMs: 10, then: () => h.add("d") },
+      ...later,
       { event: shutdown(), afterMs: 10 },
     ],
     answers: [
       (entries, signal) =>
-        failing ? Promise.reject(throttled) : storeAll(entries, signal),
+        broken ? failing(entries, signal) : storeAll(entries, signal),
     ],
     config: { types: ["function"] },
   });
   await h.run();
-  const callsBy = (n: number) => h.nextCalls[n].putCalls;
+  return { h, callsBy: (n: number) => h.nextCalls[n].putCalls };
+}
+
+Deno.test("lifecycle: after failed flushes the breaker skips flushing for a while", async () => {
+  const throttled = new KinesisRequestError("throttled", {
+    outcomeKnown: true,
+    permanent: false,
+    code: "LimitExceededException",
+  });
+  const { h, callsBy } = await breakerScenario(
+    () => Promise.reject(throttled),
+    1,
+  );
   assert.ok(callsBy(1) > 0, "r1 tried");
   assert.equal(callsBy(2), callsBy(1), "r2 paused by the breaker");
   assert.equal(
@@ -722,6 +739,16 @@ Deno.test("lifecycle: after failed flushes the breaker skips flushing for a whil
     "the breaker closed after a success",
   );
   assert.equal(h.stats.delivered, 4);
+});
+
+Deno.test("lifecycle: a flush with every entry throttled pauses flushing too", async () => {
+  const { h, callsBy } = await breakerScenario((entries, signal) =>
+    failEntries(entries.map((_, i) => i))(entries, signal)
+  );
+  assert.ok(callsBy(1) > 1, "r1 retried the throttled entries");
+  assert.equal(callsBy(2), callsBy(1), "r2 paused: no request");
+  assert.ok(callsBy(3) > callsBy(2), "r3 tried again and delivered");
+  assert.equal(h.stats.delivered, 3);
 });
 
 Deno.test("lifecycle: against the scripted Extensions API on loopback", async () => {
@@ -800,37 +827,4 @@ Deno.test("lifecycle: against the scripted Extensions API on loopback", async ()
   } finally {
     await api.close();
   }
-});
-
-Deno.test("lifecycle: a flush with every entry throttled pauses flushing too", async () => {
-  let throttling = true;
-  const h = harness({
-    steps: [
-      { event: invoke("r1"), then: () => h.add("a") },
-      // Within 250 ms of the flush that stored nothing: paused.
-      { event: invoke("r2"), afterMs: 10, then: () => h.add("b") },
-      {
-        event: invoke("r3"),
-        afterMs: 1_000,
-        then: () => {
-          throttling = false;
-          h.add("c");
-        },
-      },
-      { event: shutdown(), afterMs: 10 },
-    ],
-    answers: [
-      (entries, signal) =>
-        throttling
-          ? failEntries(entries.map((_, i) => i))(entries, signal)
-          : storeAll(entries, signal),
-    ],
-    config: { types: ["function"] },
-  });
-  await h.run();
-  const callsBy = (n: number) => h.nextCalls[n].putCalls;
-  assert.ok(callsBy(1) > 1, "r1 retried the throttled entries");
-  assert.equal(callsBy(2), callsBy(1), "r2 paused: no request");
-  assert.ok(callsBy(3) > callsBy(2), "r3 tried again and delivered");
-  assert.equal(h.stats.delivered, 3);
 });
