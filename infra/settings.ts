@@ -5,6 +5,7 @@
  *
  * @module
  */
+import type { ResolvedTelemetryArgs } from "./component.ts";
 import { type Architecture, parseArchitecture } from "./runtimes.ts";
 import {
   checkChoice,
@@ -120,33 +121,32 @@ export const SETTING_DECLARATIONS = {
 /** Name of one setting. */
 export type SettingName = keyof typeof SETTING_DECLARATIONS;
 
-/** The stack's settings, checked and with defaults applied. */
-export interface StackSettings {
-  /** Folder holding the layer zips, as configured (relative to the project root unless absolute). */
-  layerDir: string;
-  /** Stem of every physical name. */
-  namePrefix: string;
-  /** SSM path prefix, ending in `/`. */
-  ssmPrefix: string;
-  /** 0 = on-demand; otherwise provisioned shards. */
-  shardCount: number;
-  /** Stream retention in hours. */
-  retentionHours: number;
-  /** Customer managed key ARN; undefined = AWS managed key. */
-  kmsKeyArn: string | undefined;
-  /** Largest record in KiB. */
-  maxRecordSizeKiB: number;
-  /** Record format the extension writes. */
-  recordFormat: RecordFormat;
-  /** Keep replaced layer versions. */
-  keepOldLayerVersions: boolean;
-  /** Deploy the demo function. */
-  demoEnabled: boolean;
-  /** Demo function architecture. */
-  demoArchitecture: Architecture;
-  /** Demo log group retention in days. */
-  demoLogRetentionDays: number;
-}
+/**
+ * The stack's settings, checked and with defaults applied: the component's
+ * resolved arguments it configures (`layerDir` as configured, relative to the
+ * project root unless absolute), plus the demo function's.
+ */
+export type StackSettings =
+  & Pick<
+    ResolvedTelemetryArgs,
+    | "layerDir"
+    | "namePrefix"
+    | "ssmPrefix"
+    | "shardCount"
+    | "retentionHours"
+    | "kmsKeyArn"
+    | "maxRecordSizeKiB"
+    | "recordFormat"
+    | "keepOldLayerVersions"
+  >
+  & {
+    /** Deploy the demo function. */
+    demoEnabled: boolean;
+    /** Demo function architecture. */
+    demoArchitecture: Architecture;
+    /** Demo log group retention in days. */
+    demoLogRetentionDays: number;
+  };
 
 /** Reads one raw config value by its key (without namespace); undefined when unset. */
 export type ConfigReader = (key: SettingName) => string | undefined;
