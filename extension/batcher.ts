@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { KplAggregateBuilder } from "./kpl.ts";
+import { hashKeyOf, KplAggregateBuilder } from "./kpl.ts";
 import { utf8ByteLength } from "./encoder.ts";
 import {
   type Batch,
@@ -172,7 +172,9 @@ function packAggregated(
   while (start < events.length) {
     const first = events[start];
     const outerKeyBytes = utf8ByteLength(first.partitionKey);
-    builder.reset();
+    // Every user record maps where Kinesis puts the aggregate, so KCL's
+    // per-shard range check keeps them all, across reshardings too.
+    builder.reset(hashKeyOf(first.partitionKey));
     if (
       builder.sizeWith(first.partitionKey, first.data.byteLength) +
           outerKeyBytes > maxRecordBytes

@@ -6,7 +6,7 @@ import {
   buildBatches,
   requestByteLimit,
 } from "../../extension/batcher.ts";
-import { aggregate } from "../../extension/kpl.ts";
+import { aggregate, hashKeyOf } from "../../extension/kpl.ts";
 import {
   type Batch,
   type BufferedEvent,
@@ -15,6 +15,13 @@ import {
   type RecordFormat,
 } from "../../extension/types.ts";
 import { eventOfSize, idOf, seededRandom } from "./_codec_fixtures.ts";
+import {
+  effectiveHashKey,
+  evenShardRanges,
+  kclKeeps,
+  type KclUserRecord,
+  rangeOf,
+} from "../helpers/kcl_range.ts";
 
 const MIB = 1024 * 1024;
 const FORMATS: readonly RecordFormat[] = ["kpl", "json", "ndjson"];
@@ -23,6 +30,7 @@ const keyBytes = (key: string) => utf8.encode(key).byteLength;
 
 interface AwsUserRecord {
   partitionKey: string;
+  explicitPartitionKey?: string;
   data: string;
 }
 const awsAgg = agg as unknown as {
@@ -37,7 +45,7 @@ const awsAgg = agg as unknown as {
 function userRecordsOf(
   record: OutgoingRecord,
   format: RecordFormat,
-): { partitionKey: string; data: Uint8Array }[] {
+): { partitionKey: string; data: Uint8Array; explicitHashKey?: string }[] {
   if (format === "json") {
     return [{ partitionKey: record.partitionKey, data: record.data }];
   }
@@ -71,8 +79,18 @@ function userRecordsOf(
   if (failure) throw failure;
   return result.map((user) => ({
     partitionKey: user.partitionKey,
+    explicitHashKey: user.explicitPartitionKey,
     data: new Uint8Array(Buffer.from(user.data, "base64")),
   }));
+}
+
+/** The user records of one KPL record as aws-kinesis-agg reads them. */
+function awsUserRecordsOf(record: OutgoingRecord): KclUserRecord[] {
+  return userRecordsOf(record, "kpl").map(({ partitionKey, explicitHashKey }) =>
+    explicitHashKey === undefined
+      ? { partitionKey }
+      : { partitionKey, explicitHashKey }
+  );
 }
 
 /** Checks every rule the batcher promises for one input and options. */
@@ -146,6 +164,7 @@ function assertRecordsArePacked(batches: Batch[], options: BatchOptions): void {
           partitionKey: e.partitionKey,
           data: e.data,
         })),
+        hashKeyOf(record.partitionKey),
       ).byteLength;
     assert.ok(
       grown + outerKey > options.maxRecordBytes,
@@ -176,7 +195,7 @@ Deno.test("batcher: json puts exactly 500 records in a full request", () => {
 Deno.test("batcher: packed formats also stop at 500 records per request", () => {
   // Records of one event each: every event fills a 1,000-byte record alone.
   for (const format of ["kpl", "ndjson"] as const) {
-    const size = format === "kpl" ? 940 : 960;
+    const size = format === "kpl" ? 890 : 960;
     const events = Array.from(
       { length: 1200 },
       (_, i) => eventOfSize(i, size, `key-${i % 7}`),
@@ -219,12 +238,10 @@ Deno.test("batcher: the record limit counts the partition key, in UTF-8 bytes", 
   const key = "ключ-😀"; // 13 UTF-8 bytes, 7 UTF-16 units
   assert.equal(keyBytes(key), 13);
   for (const format of FORMATS) {
-    const framing = format === "json"
-      ? 0
-      : format === "ndjson"
-      ? 1
-      : aggregate([{ partitionKey: key, data: new Uint8Array(400) }])
-        .byteLength - 400;
+    const framing = format === "json" ? 0 : format === "ndjson" ? 1 : aggregate(
+      [{ partitionKey: key, data: new Uint8Array(400) }],
+      hashKeyOf(key),
+    ).byteLength - 400;
     const fits = eventOfSize(1, 500, key);
     const limit = 500 + framing + 13;
     assert.equal(
@@ -283,6 +300,55 @@ Deno.test("batcher: kpl aggregates keep each user record's key; the outer key is
     keys,
   );
   assertBatchRules(events, options, batches);
+});
+
+Deno.test("batcher: KCL's per-shard range check keeps every user record of our aggregates", () => {
+  const random = seededRandom(4242);
+  const keys = Array.from({ length: 40 }, (_, i) => `request-${i}`);
+  const events = Array.from(
+    { length: 3000 },
+    (_, i) => eventOfSize(i, random.int(50, 900), random.pick(keys)),
+  );
+  const records = buildBatches(events, {
+    format: "kpl",
+    maxRecordBytes: 64 * 1024,
+  }).flatMap((batch) => batch.records);
+  assert.ok(records.length > 10, `${records.length} aggregates`);
+  // A 4-shard stream, and the same after splitting shard 1 at a random point.
+  const even = evenShardRanges(4);
+  const splitAt = even[1].start + (even[1].end - even[1].start) / 3n;
+  const split = [
+    even[0],
+    { start: even[1].start, end: splitAt },
+    { start: splitAt + 1n, end: even[1].end },
+    even[2],
+    even[3],
+  ];
+  for (const ranges of [even, split]) {
+    let kept = 0;
+    let withoutHashKey = 0;
+    for (const record of records) {
+      // Kinesis stores the aggregate by the MD5 of its outer partition key.
+      const shard = rangeOf(
+        ranges,
+        effectiveHashKey({ partitionKey: record.partitionKey }),
+      );
+      const users = awsUserRecordsOf(record);
+      const result = kclKeeps(users, shard);
+      assert.equal(result.discarded, 0, `aggregate of ${record.partitionKey}`);
+      kept += result.kept;
+      // The same aggregates without the hash key: what KCL did before.
+      withoutHashKey += kclKeeps(
+        users.map((u) => ({ partitionKey: u.partitionKey })),
+        shard,
+      ).kept;
+    }
+    assert.equal(kept, events.length);
+    assert.ok(
+      withoutHashKey < events.length / 2,
+      `without hash keys KCL keeps only ${withoutHashKey}`,
+    );
+  }
 });
 
 Deno.test("batcher: random sizes, keys and limits keep every rule, all formats (seeded)", () => {
