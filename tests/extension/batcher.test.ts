@@ -4,7 +4,8 @@ import agg from "aws-kinesis-agg";
 import {
   type BatchOptions,
   buildBatches,
-  requestByteLimit,
+  MAX_BATCH_BYTES,
+  MAX_PACKED_RECORD_BYTES,
 } from "../../extension/batcher.ts";
 import { aggregate, hashKeyOf } from "../../extension/kpl.ts";
 import {
@@ -100,8 +101,10 @@ function assertBatchRules(
   batches: Batch[],
 ): void {
   const maxRecords = options.maxRecordsPerRequest ?? 500;
-  const maxRequest = options.maxRequestBytes ??
-    requestByteLimit(options.maxRecordBytes);
+  const maxRequest = Math.min(
+    options.maxRequestBytes ?? MAX_BATCH_BYTES,
+    5 * MIB,
+  );
   const flattened: BufferedEvent[] = [];
   batches.forEach((batch, b) => {
     assert.ok(batch.records.length > 0, `batch ${b} is empty`);
@@ -114,7 +117,11 @@ function assertBatchRules(
       0,
     );
     assert.equal(batch.bytes, bytes, `batch ${b} byte count`);
-    assert.ok(bytes <= maxRequest, `batch ${b}: ${bytes} > ${maxRequest}`);
+    // Only a record larger than the cap may exceed it, alone.
+    assert.ok(
+      bytes <= maxRequest || batch.records.length === 1,
+      `batch ${b}: ${bytes} > ${maxRequest}`,
+    );
     if (b > 0) {
       // Greedy: the first record of this batch did not fit the previous one.
       const previous = batches[b - 1];
@@ -130,6 +137,10 @@ function assertBatchRules(
     for (const record of batch.records) {
       const size = record.data.byteLength + keyBytes(record.partitionKey);
       assert.ok(size <= options.maxRecordBytes, `record of ${size} bytes`);
+      assert.ok(
+        size <= MAX_PACKED_RECORD_BYTES || record.events.length === 1,
+        `a record of ${size} bytes packs ${record.events.length} events`,
+      );
       assert.ok(record.events.length > 0);
       assert.equal(record.partitionKey, record.events[0].partitionKey);
       const users = userRecordsOf(record, options.format);
@@ -167,7 +178,8 @@ function assertRecordsArePacked(batches: Batch[], options: BatchOptions): void {
         hashKeyOf(record.partitionKey),
       ).byteLength;
     assert.ok(
-      grown + outerKey > options.maxRecordBytes,
+      grown + outerKey >
+        Math.min(options.maxRecordBytes, MAX_PACKED_RECORD_BYTES),
       `record ${r} closed although the next event fitted`,
     );
   }
@@ -402,22 +414,28 @@ Deno.test("batcher: 100,000 events of every format batch correctly", () => {
   }
 });
 
-Deno.test("batcher: large-record streams get 10 MiB requests, others keep 5 MiB", () => {
-  assert.equal(requestByteLimit(MIB), 5 * MIB);
-  assert.equal(requestByteLimit(5 * MIB), 5 * MIB);
-  assert.equal(requestByteLimit(5 * MIB + 1), 10 * MIB);
-  assert.equal(requestByteLimit(10 * MIB), 10 * MIB);
-
+Deno.test("batcher: on 10 MiB streams records pack ≤ 1 MiB, requests ≤ 5 MiB; a larger event goes alone", () => {
   const key = "k".repeat(36);
-  const events = [
-    eventOfSize(0, 8 * MIB, key),
-    eventOfSize(1, 1 * MIB, key),
-    eventOfSize(2, 2 * MIB, key),
-  ];
-  const options: BatchOptions = { format: "json", maxRecordBytes: 10 * MIB };
-  const batches = buildBatches(events, options);
-  assert.deepEqual(batches.map((b) => b.records.length), [2, 1]);
-  assertBatchRules(events, options, batches);
+  const sizes = [8 * MIB, 300_000, 300_000, 300_000, 300_000, 2 * MIB, 6 * MIB];
+  for (const format of FORMATS) {
+    const events = sizes.map((size, i) => eventOfSize(i, size, key));
+    const options: BatchOptions = { format, maxRecordBytes: 10 * MIB };
+    const batches = buildBatches(events, options);
+    const records = batches.flatMap((b) => b.records);
+    // The 1.2 MB of 300 KB events cannot share one ≤ 1 MiB record.
+    assert.deepEqual(
+      records.map((r) => r.events.length),
+      format === "json" ? [1, 1, 1, 1, 1, 1, 1] : [1, 3, 1, 1, 1],
+      format,
+    );
+    // The 8 MiB and 6 MiB records each travel alone; the rest share ≤ 5 MiB.
+    assert.deepEqual(
+      batches.map((b) => b.records.length),
+      format === "json" ? [1, 5, 1] : [1, 3, 1],
+      format,
+    );
+    assertBatchRules(events, options, batches);
+  }
 });
 
 Deno.test("batcher: refuses oversized events and out-of-range options", () => {
@@ -434,7 +452,7 @@ Deno.test("batcher: refuses oversized events and out-of-range options", () => {
     { maxRecordsPerRequest: 0 },
     { maxRecordBytes: 0 },
     { maxRecordBytes: 1.5 },
-    { maxRequestBytes: MIB - 1 },
+    { maxRequestBytes: 0 },
     { maxRecordBytes: 11 * MIB },
     { format: "csv" as RecordFormat },
   ];
