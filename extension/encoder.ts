@@ -4,15 +4,15 @@
  * with their `record` cut to a string prefix and a `truncated` marker.
  *
  * This runs once per received event, so the constant part of the envelope is
- * serialized once per encoder and every event costs only the JSON.stringify
- * calls its own fields need plus one UTF-8 encode.
+ * serialized once per encoder and every event costs one copy of its own
+ * bytes: nothing is parsed or stringified again.
  *
  * @module
  */
 import type {
   BufferedEvent,
   EnvelopeContext,
-  TelemetryEvent,
+  RawTelemetryEvent,
 } from "./types.ts";
 
 /** How the partition key of an event is chosen. */
@@ -45,7 +45,7 @@ export interface EncodedEvent {
 
 /** Encodes one event received at `receivedAt` (epoch ms). */
 export type EnvelopeEncoder = (
-  event: TelemetryEvent,
+  event: RawTelemetryEvent,
   receivedAt: number,
 ) => EncodedEvent;
 
@@ -53,9 +53,15 @@ export type EnvelopeEncoder = (
 const MAX_ORIGINAL_BYTES_DIGITS = String(Number.MAX_SAFE_INTEGER).length;
 
 const utf8 = new TextEncoder();
+const lenientUtf8 = new TextDecoder();
+const TIME_HEAD = utf8.encode('{"time":');
+const TYPE_HEAD = utf8.encode(',"type":');
+const RECORD_HEAD = utf8.encode(',"record":');
 
 /**
- * Creates an encoder bound to one execution environment's context.
+ * Creates an encoder bound to one execution environment's context. The
+ * envelope is spliced from the event's own bytes: `time`, `type` and
+ * `record` reach the stream exactly as Lambda sent them.
  *
  * @throws RangeError when `maxEnvelopeBytes` cannot hold even an envelope
  * with empty time, type and record plus the truncation marker.
@@ -71,7 +77,7 @@ export function createEnvelopeEncoder(
   },"accountId":${JSON.stringify(context.accountId)},"environmentId":${
     JSON.stringify(context.environmentId)
   }`;
-  const envelopeEnd = contextFields + "}";
+  const envelopeEnd = utf8.encode(contextFields + "}");
   const smallestTruncated = utf8ByteLength(
     `{"time":"","type":"","record":""${contextFields},"truncated":{"originalBytes":${
       "9".repeat(MAX_ORIGINAL_BYTES_DIGITS)
@@ -91,31 +97,43 @@ export function createEnvelopeEncoder(
     context.environmentId,
     options.randomKey ?? (() => crypto.randomUUID()),
   );
+  const fixedBytes = TIME_HEAD.byteLength + TYPE_HEAD.byteLength +
+    RECORD_HEAD.byteLength + envelopeEnd.byteLength;
 
   return (event, receivedAt) => {
-    const timeJson = JSON.stringify(event.time) ?? "null";
-    const typeJson = JSON.stringify(event.type) ?? "null";
-    const recordJson = JSON.stringify(event.record) ?? "null";
-    const head = `{"time":${timeJson},"type":${typeJson},"record":`;
-    const fullText = head + recordJson + envelopeEnd;
-    const partitionKey = chooseKey(event.record);
-    // Every UTF-16 unit takes at least one byte: a text longer than the
-    // limit is measured, not encoded, so a huge event costs no huge buffer.
-    if (fullText.length <= maxEnvelopeBytes) {
-      const full = utf8.encode(fullText);
-      if (full.byteLength <= maxEnvelopeBytes) {
-        return {
-          event: { data: full, partitionKey, receivedAt, uncertain: false },
-          truncated: false,
-          originalBytes: full.byteLength,
-        };
+    const partitionKey = chooseKey(event.requestId);
+    const originalBytes = fixedBytes + event.timeJson.byteLength +
+      event.typeJson.byteLength + event.recordJson.byteLength;
+    if (originalBytes <= maxEnvelopeBytes) {
+      const data = new Uint8Array(originalBytes);
+      let at = 0;
+      for (
+        const part of [
+          TIME_HEAD,
+          event.timeJson,
+          TYPE_HEAD,
+          event.typeJson,
+          RECORD_HEAD,
+          event.recordJson,
+          envelopeEnd,
+        ]
+      ) {
+        data.set(part, at);
+        at += part.byteLength;
       }
+      return {
+        event: { data, partitionKey, receivedAt, uncertain: false },
+        truncated: false,
+        originalBytes,
+      };
     }
-    const originalBytes = utf8ByteLength(fullText);
+    const recordText = lenientUtf8.decode(event.recordJson);
     const text = truncatedEnvelopeText({
       event,
-      head,
-      recordText: typeof event.record === "string" ? event.record : recordJson,
+      head: `{"time":${lenientUtf8.decode(event.timeJson)},"type":${
+        lenientUtf8.decode(event.typeJson)
+      },"record":`,
+      recordText: event.recordIsString ? JSON.parse(recordText) : recordText,
       contextFields,
       originalBytes,
       maxEnvelopeBytes,
@@ -134,7 +152,7 @@ export function createEnvelopeEncoder(
 }
 
 interface TruncationInput {
-  event: TelemetryEvent;
+  event: { time: string; type: string };
   head: string;
   recordText: string;
   contextFields: string;
@@ -154,8 +172,8 @@ function truncatedEnvelopeText(input: TruncationInput): string {
   }
   // Only a pathological time or type (megabytes long) gets here: cutting
   // them too is better than failing the event, which would lose it whole.
-  const timeText = asText(event.time);
-  const typeText = asText(event.type);
+  const timeText = event.time;
+  const typeText = event.type;
   const room = maxEnvelopeBytes - tailBytes -
     utf8ByteLength(`{"time":"","type":"","record":""`);
   const timeLiteral = jsonStringPrefix(timeText, 2 + Math.floor(room / 2));
@@ -164,10 +182,6 @@ function truncatedEnvelopeText(input: TruncationInput): string {
     2 + room - (utf8ByteLength(timeLiteral) - 2),
   );
   return `{"time":${timeLiteral},"type":${typeLiteral},"record":""${tail}`;
-}
-
-function asText(value: unknown): string {
-  return typeof value === "string" ? value : JSON.stringify(value) ?? "null";
 }
 
 /**
@@ -243,15 +257,15 @@ export function utf8ByteLength(text: string): number {
 }
 
 /**
- * Returns the function that picks an event's partition key from its record.
- * Keys never exceed {@link MAX_PARTITION_KEY_CHARS} and never end in half a
- * surrogate pair.
+ * Returns the function that picks an event's partition key from its
+ * `record.requestId`. Keys never exceed {@link MAX_PARTITION_KEY_CHARS} and
+ * never end in half a surrogate pair.
  */
 export function createPartitionKeyChooser(
   strategy: PartitionKeyStrategy,
   environmentId: string,
   randomKey: () => string = () => crypto.randomUUID(),
-): (record: unknown) => string {
+): (requestId: string | undefined) => string {
   const fallback = capPartitionKey(environmentId);
   switch (strategy) {
     case "environment":
@@ -259,13 +273,10 @@ export function createPartitionKeyChooser(
     case "random":
       return () => capPartitionKey(randomKey());
     case "requestId":
-      return (record) => {
-        if (typeof record !== "object" || record === null) return fallback;
-        const id = (record as { requestId?: unknown }).requestId;
-        return typeof id === "string" && id.length > 0
-          ? capPartitionKey(id)
+      return (requestId) =>
+        requestId !== undefined && requestId.length > 0
+          ? capPartitionKey(requestId)
           : fallback;
-      };
     default:
       throw new RangeError(`unknown partition key strategy: ${strategy}`);
   }

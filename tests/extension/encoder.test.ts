@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
+import { valueEncoder } from "../helpers/raw_event.ts";
 import {
-  createEnvelopeEncoder,
   createPartitionKeyChooser,
   type EncodedEvent,
   jsonStringPrefix,
@@ -20,7 +20,7 @@ const CONTEXT_JSON = `"function":{"name":"orders-api","version":"$LATEST"},` +
   `"environmentId":"5b1e9f0c-3c55-4f6e-9d7a-0c4a2f1e8b11"`;
 
 function encoder(maxEnvelopeBytes = BIG) {
-  return createEnvelopeEncoder({
+  return valueEncoder({
     context: CONTEXT,
     partitionKey: "requestId",
     maxEnvelopeBytes,
@@ -60,7 +60,7 @@ Deno.test("encoder: envelope of a platform event has the exact layout and key or
 });
 
 Deno.test("encoder: a null account id is written as JSON null", () => {
-  const encode = createEnvelopeEncoder({
+  const encode = valueEncoder({
     context: { ...CONTEXT, accountId: null },
     partitionKey: "environment",
     maxEnvelopeBytes: BIG,
@@ -132,7 +132,13 @@ Deno.test("encoder: a missing record becomes null rather than invalid JSON", () 
 });
 
 Deno.test("partition keys: requestId strategy uses the record's requestId or the environment", () => {
-  const choose = createPartitionKeyChooser("requestId", "env-id");
+  const encode = valueEncoder({
+    context: { ...CONTEXT, environmentId: "env-id" },
+    partitionKey: "requestId",
+    maxEnvelopeBytes: BIG,
+  });
+  const choose = (record: unknown) =>
+    encode({ time: "t", type: "function", record }, 0).event.partitionKey;
   assert.equal(choose({ requestId: "req-1" }), "req-1");
   assert.equal(choose({ requestId: "" }), "env-id");
   assert.equal(choose({ requestId: 17 }), "env-id");
@@ -157,13 +163,13 @@ Deno.test("partition keys: requestId strategy uses the record's requestId or the
 
 Deno.test("partition keys: environment strategy always uses the environment id", () => {
   const choose = createPartitionKeyChooser("environment", "env-id");
-  assert.equal(choose({ requestId: "req-1" }), "env-id");
-  assert.equal(choose("line"), "env-id");
+  assert.equal(choose("req-1"), "env-id");
+  assert.equal(choose(undefined), "env-id");
 });
 
 Deno.test("partition keys: random strategy asks for a fresh key per event", () => {
   let counter = 0;
-  const encode = createEnvelopeEncoder({
+  const encode = valueEncoder({
     context: CONTEXT,
     partitionKey: "random",
     maxEnvelopeBytes: BIG,
@@ -174,7 +180,7 @@ Deno.test("partition keys: random strategy asks for a fresh key per event", () =
   assert.equal(encode(event, 0).event.partitionKey, "key-2");
 
   const byDefault = createPartitionKeyChooser("random", "env-id");
-  const keys = new Set(Array.from({ length: 100 }, () => byDefault(null)));
+  const keys = new Set(Array.from({ length: 100 }, () => byDefault(undefined)));
   assert.equal(keys.size, 100);
   for (const key of keys) {
     assert.match(

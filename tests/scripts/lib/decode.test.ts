@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
+import { valueEncoder } from "../../helpers/raw_event.ts";
 import { Buffer } from "node:buffer";
 import agg from "aws-kinesis-agg";
 import { buildBatches } from "../../../extension/batcher.ts";
-import { createEnvelopeEncoder } from "../../../extension/encoder.ts";
 import type {
   BufferedEvent,
   RecordFormat,
@@ -47,7 +47,7 @@ const TELEMETRY: TelemetryEvent[] = [
 ];
 
 function encodeAll(events: TelemetryEvent[], maxEnvelopeBytes = 1 << 20) {
-  const encode = createEnvelopeEncoder({
+  const encode = valueEncoder({
     context: CONTEXT,
     partitionKey: "requestId",
     maxEnvelopeBytes,
