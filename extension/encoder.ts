@@ -49,8 +49,10 @@ export type EnvelopeEncoder = (
   receivedAt: number,
 ) => EncodedEvent;
 
-/** Digits of the largest `originalBytes` the marker may carry (a safe integer). */
-const MAX_ORIGINAL_BYTES_DIGITS = String(Number.MAX_SAFE_INTEGER).length;
+/** Digits of the largest `originalBytes` or `seq` (a safe integer). */
+const MAX_SAFE_DIGITS = String(Number.MAX_SAFE_INTEGER).length;
+/** Introduces the event's sequence number, the last context field. */
+const SEQ_HEAD = ',"seq":';
 
 const utf8 = new TextEncoder();
 const lenientUtf8 = new TextDecoder();
@@ -61,7 +63,11 @@ const RECORD_HEAD = utf8.encode(',"record":');
 /**
  * Creates an encoder bound to one execution environment's context. The
  * envelope is spliced from the event's own bytes: `time`, `type` and
- * `record` reach the stream exactly as Lambda sent them.
+ * `record` reach the stream exactly as Lambda sent them. Each envelope
+ * gets the next `seq` (1, 2, …), so `environmentId` + `seq` is an id of the
+ * event that is unique and, within the environment, increases in the
+ * order events arrived; a re-sent event keeps its id. Create one encoder per
+ * execution environment.
  *
  * @throws RangeError when `maxEnvelopeBytes` cannot hold even an envelope
  * with empty time, type and record plus the truncation marker.
@@ -77,11 +83,11 @@ export function createEnvelopeEncoder(
   },"accountId":${JSON.stringify(context.accountId)},"environmentId":${
     JSON.stringify(context.environmentId)
   }`;
-  const envelopeEnd = utf8.encode(contextFields + "}");
+  const contextHead = utf8.encode(contextFields + SEQ_HEAD);
   const smallestTruncated = utf8ByteLength(
-    `{"time":"","type":"","record":""${contextFields},"truncated":{"originalBytes":${
-      "9".repeat(MAX_ORIGINAL_BYTES_DIGITS)
-    }}}`,
+    `{"time":"","type":"","record":""${contextFields}${SEQ_HEAD}${
+      "9".repeat(MAX_SAFE_DIGITS)
+    },"truncated":{"originalBytes":${"9".repeat(MAX_SAFE_DIGITS)}}}`,
   );
   if (
     !Number.isSafeInteger(maxEnvelopeBytes) ||
@@ -98,12 +104,17 @@ export function createEnvelopeEncoder(
     options.randomKey ?? (() => crypto.randomUUID()),
   );
   const fixedBytes = TIME_HEAD.byteLength + TYPE_HEAD.byteLength +
-    RECORD_HEAD.byteLength + envelopeEnd.byteLength;
+    RECORD_HEAD.byteLength + contextHead.byteLength;
+  // The event id's sequence: one encoder per execution environment.
+  let sequence = 0;
 
   return (event, receivedAt) => {
     const partitionKey = chooseKey(event.requestId);
+    const seq = String(++sequence);
+    const envelopeEnd = utf8.encode(seq + "}");
     const originalBytes = fixedBytes + event.timeJson.byteLength +
-      event.typeJson.byteLength + event.recordJson.byteLength;
+      event.typeJson.byteLength + event.recordJson.byteLength +
+      envelopeEnd.byteLength;
     if (originalBytes <= maxEnvelopeBytes) {
       const data = new Uint8Array(originalBytes);
       let at = 0;
@@ -115,6 +126,7 @@ export function createEnvelopeEncoder(
           event.typeJson,
           RECORD_HEAD,
           event.recordJson,
+          contextHead,
           envelopeEnd,
         ]
       ) {
@@ -134,7 +146,7 @@ export function createEnvelopeEncoder(
         lenientUtf8.decode(event.typeJson)
       },"record":`,
       recordText: event.recordIsString ? JSON.parse(recordText) : recordText,
-      contextFields,
+      contextFields: contextFields + SEQ_HEAD + seq,
       originalBytes,
       maxEnvelopeBytes,
     });

@@ -28,6 +28,12 @@ export interface Envelope {
   accountId: string | null;
   /** Id of the execution environment that shipped the event. */
   environmentId: string;
+  /**
+   * The event's number within its environment (1, 2, … in arrival order):
+   * `environmentId` + `seq` identifies the event, and a duplicate (see
+   * `possibleDuplicates`) repeats it.
+   */
+  seq: number;
   /** Present only when `record` was cut to fit a Kinesis record. */
   truncated?: { originalBytes: number };
 }
@@ -137,6 +143,9 @@ function envelopeProblem(value: unknown): string | undefined {
   }
   if (envelope.accountId !== null && typeof envelope.accountId !== "string") {
     return `"accountId" is neither a string nor null`;
+  }
+  if (!Number.isSafeInteger(envelope.seq) || (envelope.seq as number) < 1) {
+    return `"seq" is not a positive integer`;
   }
   if ("truncated" in envelope) {
     const marker = envelope.truncated as Record<string, unknown> | null;

@@ -243,12 +243,14 @@ Deno.test("app: registers, subscribes, ships pushed events to Kinesis with their
       const expected = [first[1], first[2], first[4], report];
       assert.deepEqual(
         envelopes,
-        expected.map((event) => ({
+        expected.map((event, i) => ({
           ...event,
           function: { name: "test-function", version: "$LATEST" },
           region: LOCAL_REGION,
           accountId: "123456789012",
           environmentId: ENVIRONMENT_ID,
+          // Numbered as encoded: neither the excluded event nor null.
+          seq: i + 1,
         })),
       );
       // Key order is part of the contract.

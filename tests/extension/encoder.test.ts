@@ -28,8 +28,13 @@ function encoder(maxEnvelopeBytes = BIG) {
 }
 
 /** The envelope with `record` replaced by the given JSON text, untruncated. */
-function expectedEnvelope(time: string, type: string, recordJson: string) {
-  return `{"time":"${time}","type":"${type}","record":${recordJson},${CONTEXT_JSON}}`;
+function expectedEnvelope(
+  time: string,
+  type: string,
+  recordJson: string,
+  seq = 1,
+) {
+  return `{"time":"${time}","type":"${type}","record":${recordJson},${CONTEXT_JSON},"seq":${seq}}`;
 }
 
 Deno.test("encoder: envelope of a platform event has the exact layout and key order", () => {
@@ -123,6 +128,19 @@ Deno.test("encoder: JSON-format records and unknown types are kept as sent", () 
       ),
     );
   }
+});
+
+Deno.test("encoder: seq numbers the envelopes 1, 2, … per encoder, truncated ones too", () => {
+  const encode = encoder(2048);
+  const seqs = [
+    encode({ time: "t", type: "function", record: "a" }, 0),
+    encode({ time: "t", type: "function", record: "x".repeat(5000) }, 0),
+    encode({ time: "t", type: "function", record: "b" }, 0),
+  ].map((result) => JSON.parse(text(result.event.data)).seq);
+  assert.deepEqual(seqs, [1, 2, 3]);
+  // Another environment's encoder starts again: the id is environmentId + seq.
+  const other = encoder()({ time: "t", type: "function", record: "a" }, 0);
+  assert.equal(JSON.parse(text(other.event.data)).seq, 1);
 });
 
 Deno.test("encoder: a missing record becomes null rather than invalid JSON", () => {

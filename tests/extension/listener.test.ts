@@ -127,6 +127,7 @@ Deno.test("listener: 200 once the delivery's events are in the buffer, in order"
       region: "eu-west-1",
       accountId: "123456789012",
       environmentId: "env-1",
+      seq: 1,
     });
     assert.equal(harness.stats.rejectedBodies, 0);
   } finally {

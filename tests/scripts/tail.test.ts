@@ -25,6 +25,7 @@ function envelope(type: string, record: unknown, second = 0): Envelope {
     region: "eu-west-1",
     accountId: null,
     environmentId: "0f0c0a0e-0000-4000-8000-000000000000",
+    seq: 1 + second,
   };
 }
 
