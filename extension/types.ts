@@ -47,7 +47,7 @@ export interface EnvelopeContext {
   region: string;
   /** Account id (from the `accountId` register feature), null when Lambda did not give it. */
   accountId: string | null;
-  /** A random id of this execution environment (one per extension process). */
+  /** A random id of this execution environment (one per extension process, see `newEnvironmentId`). */
   environmentId: string;
 }
 

@@ -15,7 +15,7 @@ const utf8 = new TextEncoder();
 const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
 const BIG = 1024 * 1024;
 
-const CONTEXT_JSON = `"function":{"name":"orders-api","version":"$LATEST"},` +
+const CONTEXT_JSON = `"function":"orders-api:$LATEST",` +
   `"region":"eu-west-1","accountId":"123456789012",` +
   `"environmentId":"5b1e9f0c-3c55-4f6e-9d7a-0c4a2f1e8b11"`;
 

@@ -123,7 +123,7 @@ Deno.test("listener: 200 once the delivery's events are in the buffer, in order"
     const envelope = JSON.parse(textOf(first[0]));
     assert.deepEqual(envelope, {
       ...events[0],
-      function: { name: "fn", version: "1" },
+      function: "fn:1",
       region: "eu-west-1",
       accountId: "123456789012",
       environmentId: "env-1",

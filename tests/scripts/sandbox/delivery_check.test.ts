@@ -28,7 +28,7 @@ function envelope(
 ): Envelope {
   return {
     ...entry.event,
-    function: { name: "f", version: "$LATEST" },
+    function: "f:$LATEST",
     region: "us-east-1",
     accountId: null,
     environmentId: "env-1",
