@@ -14,7 +14,7 @@ import {
   type LogLevel,
   parseConfig,
 } from "./config.ts";
-import { createEnvelopeEncoder } from "./encoder.ts";
+import { createEnvelopeEncoder, newEnvironmentId } from "./encoder.ts";
 import { ExtensionsApiClient, type Registration } from "./extensions_api.ts";
 import { Flusher } from "./flusher.ts";
 import type { KinesisPutter } from "./kinesis_client.ts";
@@ -133,7 +133,7 @@ export async function runExtension(deps: ExtensionDeps): Promise<number> {
         (deps.env("AWS_LAMBDA_FUNCTION_VERSION") ?? ""),
       region: config.region,
       accountId: registration.accountId,
-      environmentId: deps.environmentId ?? crypto.randomUUID(),
+      environmentId: deps.environmentId ?? newEnvironmentId(),
     },
     partitionKey: config.partitionKey,
     maxEnvelopeBytes: config.maxRecordBytes - RECORD_OVERHEAD_BYTES,

@@ -99,10 +99,7 @@ export class Flusher {
       batches = buildBatches(events, {
         format: this.#options.format,
         maxRecordBytes: this.#options.maxRecordBytes,
-        maxRequestBytes: Math.max(
-          this.#options.maxRecordBytes,
-          MAX_REQUEST_BYTES,
-        ),
+        maxRequestBytes: MAX_REQUEST_BYTES,
       });
     } catch (error) {
       // A batching bug must not lose the events: they stay buffered.

@@ -20,16 +20,33 @@ export interface Envelope {
    * itself when the record was a string).
    */
   record: unknown;
-  /** The function the extension ran with. */
-  function: { name: string; version: string };
+  /** The function the extension ran with, qualified: `name:version` (see {@link functionOf}). */
+  function: string;
   /** AWS region of the function. */
   region: string;
   /** Account id, null when Lambda did not give it. */
   accountId: string | null;
   /** Id of the execution environment that shipped the event. */
   environmentId: string;
+  /**
+   * The event's number within its environment (1, 2, … in arrival order):
+   * `environmentId` + `seq` identifies the event, and a duplicate (see
+   * `possibleDuplicates`) repeats it.
+   */
+  seq: number;
   /** Present only when `record` was cut to fit a Kinesis record. */
   truncated?: { originalBytes: number };
+}
+
+/** The function name and version of an envelope's qualified `function`. */
+export function functionOf(
+  envelope: Envelope,
+): { name: string; version: string } {
+  const at = envelope.function.lastIndexOf(":");
+  return {
+    name: envelope.function.slice(0, at),
+    version: envelope.function.slice(at + 1),
+  };
 }
 
 /** One envelope found in a record. */
@@ -128,15 +145,16 @@ function envelopeProblem(value: unknown): string | undefined {
     if (typeof envelope[key] !== "string") return `"${key}" is not a string`;
   }
   if (!("record" in envelope)) return `"record" is missing`;
-  const fn = envelope.function as Record<string, unknown> | null;
   if (
-    typeof fn !== "object" || fn === null || typeof fn.name !== "string" ||
-    typeof fn.version !== "string"
+    typeof envelope.function !== "string" || !envelope.function.includes(":")
   ) {
-    return `"function" is not {name, version}`;
+    return `"function" is not "name:version"`;
   }
   if (envelope.accountId !== null && typeof envelope.accountId !== "string") {
     return `"accountId" is neither a string nor null`;
+  }
+  if (!Number.isSafeInteger(envelope.seq) || (envelope.seq as number) < 1) {
+    return `"seq" is not a positive integer`;
   }
   if ("truncated" in envelope) {
     const marker = envelope.truncated as Record<string, unknown> | null;

@@ -21,10 +21,11 @@ function envelope(type: string, record: unknown, second = 0): Envelope {
     time: `2026-11-26T10:00:0${second}.000Z`,
     type,
     record,
-    function: { name: "orders", version: "$LATEST" },
+    function: "orders:$LATEST",
     region: "eu-west-1",
     accountId: null,
     environmentId: "0f0c0a0e-0000-4000-8000-000000000000",
+    seq: 1 + second,
   };
 }
 

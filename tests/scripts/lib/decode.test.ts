@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
+import { valueEncoder } from "../../helpers/raw_event.ts";
 import { Buffer } from "node:buffer";
 import agg from "aws-kinesis-agg";
 import { buildBatches } from "../../../extension/batcher.ts";
-import { createEnvelopeEncoder } from "../../../extension/encoder.ts";
 import type {
   BufferedEvent,
   RecordFormat,
@@ -10,6 +10,7 @@ import type {
 } from "../../../extension/types.ts";
 import {
   decodeRecord,
+  functionOf,
   RecordDecodeError,
 } from "../../../scripts/lib/decode.ts";
 import { startLocalKinesis } from "../../../scripts/sandbox/kinesis_local.ts";
@@ -47,7 +48,7 @@ const TELEMETRY: TelemetryEvent[] = [
 ];
 
 function encodeAll(events: TelemetryEvent[], maxEnvelopeBytes = 1 << 20) {
-  const encode = createEnvelopeEncoder({
+  const encode = valueEncoder({
     context: CONTEXT,
     partitionKey: "requestId",
     maxEnvelopeBytes,
@@ -72,7 +73,7 @@ Deno.test("decodeRecord: every format gives back the envelopes in order", () => 
       assert.equal(event.envelope.time, TELEMETRY[i].time);
       assert.equal(event.envelope.type, TELEMETRY[i].type);
       assert.deepEqual(event.envelope.record, TELEMETRY[i].record);
-      assert.deepEqual(event.envelope.function, {
+      assert.deepEqual(functionOf(event.envelope), {
         name: CONTEXT.functionName,
         version: CONTEXT.functionVersion,
       });
@@ -167,6 +168,8 @@ Deno.test("decodeRecord: malformed data gets a clear RecordDecodeError", () => {
     ],
     ["bad function", variant({ function: "f" }), /"function" is not/],
     ["bad accountId", variant({ accountId: 12 }), /"accountId"/],
+    ["no seq", variant({ seq: undefined }), /"seq" is not a positive/],
+    ["seq 0", variant({ seq: 0 }), /"seq" is not a positive/],
     [
       "bad marker",
       variant({ truncated: { originalBytes: "x" } }),
