@@ -132,8 +132,8 @@ export interface RunReport {
 
 /**
  * Checks that the run exercised what it must: the split happened, the
- * parent holds records from before it and a child from after it, and the
- * extension exited cleanly.
+ * parent holds records from before it and a child from after it, the
+ * listener took every event and the extension exited cleanly.
  */
 export function runProblems(scenario: ScenarioResult): string[] {
   const problems: string[] = [];
@@ -152,6 +152,11 @@ export function runProblems(scenario: ScenarioResult): string[] {
     if (childRecords === 0) {
       problems.push("no record was written to a child shard after the split");
     }
+  }
+  if (scenario.droppedBeforeListener > 0) {
+    problems.push(
+      `the platform dropped ${scenario.droppedBeforeListener} event(s) the listener did not take`,
+    );
   }
   if (scenario.extensionExitCode !== 0) {
     problems.push(`the extension exited with ${scenario.extensionExitCode}`);

@@ -51,6 +51,8 @@ export interface ScenarioResult {
   expected: ExpectedEvent[];
   /** The shard that was split and the two it became. */
   split: { parent: string; children: string[] };
+  /** Events the platform gave up delivering to the extension's listener. */
+  droppedBeforeListener: number;
   /** Exit code of the extension at SHUTDOWN. */
   extensionExitCode: number | null;
 }
@@ -196,6 +198,9 @@ export async function runScenario(
       shards,
       expected: expectedEvents(sandbox.events, EXTENSION_NAME),
       split: { parent, children },
+      droppedBeforeListener: sandbox.events.filter((entry) =>
+        entry.droppedBy.includes(EXTENSION_NAME)
+      ).length,
       extensionExitCode: shutdown.extensions[0]?.exitCode ?? null,
     };
   } finally {

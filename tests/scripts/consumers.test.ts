@@ -92,11 +92,12 @@ function scenario(
     ],
     expected: [{ time: "t", type: "function", recordJson: '"x"' }],
     split: { parent: "p", children: ["c1", "c2"] },
+    droppedBeforeListener: 0,
     extensionExitCode: exit,
   };
 }
 
-Deno.test("runProblems: the split must have data on both sides and the extension exit cleanly", () => {
+Deno.test("runProblems: the split must have data on both sides, the listener take everything, the extension exit cleanly", () => {
   assert.deepEqual(runProblems(scenario(2, 1)), []);
   assert.deepEqual(runProblems(scenario(0, 1)), [
     "the split shard p holds no record",
@@ -107,6 +108,10 @@ Deno.test("runProblems: the split must have data on both sides and the extension
   assert.deepEqual(runProblems(scenario(2, 1, 1)), [
     "the extension exited with 1",
   ]);
+  assert.deepEqual(
+    runProblems({ ...scenario(2, 1), droppedBeforeListener: 3 }),
+    ["the platform dropped 3 event(s) the listener did not take"],
+  );
   assert.deepEqual(
     runProblems({ ...scenario(2, 1), split: { parent: "", children: [] } }),
     ["no shard was split"],
