@@ -3,6 +3,12 @@ import { valueEncoder } from "../../helpers/raw_event.ts";
 import { Buffer } from "node:buffer";
 import agg from "aws-kinesis-agg";
 import { buildBatches } from "../../../extension/batcher.ts";
+import {
+  compressionOf,
+  compressionPlan,
+  loadCompressor,
+} from "../../../extension/compression.ts";
+import { deaggregate } from "../../../extension/kpl.ts";
 import type {
   BufferedEvent,
   RecordFormat,
@@ -87,6 +93,69 @@ Deno.test("decodeRecord: every format gives back the envelopes in order", () => 
       );
     });
   }
+});
+
+Deno.test("decodeRecord: gzip and zstd records of every format decode to the same envelopes", async () => {
+  const plain = encodeAll(TELEMETRY);
+  const many = Array.from({ length: 40 }, () => TELEMETRY).flat();
+  for (const compression of ["gzip", "zstd"] as const) {
+    const compressor = await loadCompressor(compression);
+    for (const format of ["kpl", "json", "ndjson"] as const) {
+      const plan = compressionPlan(format, compressor);
+      const encode = valueEncoder({
+        context: CONTEXT,
+        partitionKey: "requestId",
+        maxEnvelopeBytes: 1 << 20,
+        compress: plan.perEvent,
+      });
+      const events = many.map((event, i) => encode(event, i).event);
+      const records = buildBatches(events, {
+        format,
+        maxRecordBytes: 1 << 20,
+        compress: plan.perRecord,
+      }).flatMap((batch) => batch.records);
+      const decoded = records.flatMap((r) => decodeRecord(r.data));
+      assert.equal(decoded.length, many.length, `${compression} ${format}`);
+      decoded.forEach((event, i) => {
+        const original = plain[i % TELEMETRY.length].data;
+        // Same bytes but for seq, which keeps counting.
+        const text = new TextDecoder().decode(event.bytes);
+        assert.equal(
+          text.replace(/"seq":\d+}$/, ""),
+          new TextDecoder().decode(original).replace(/"seq":\d+}$/, ""),
+        );
+        assert.equal(event.envelope.seq, i + 1);
+      });
+      const payloads = format === "kpl"
+        ? records.flatMap((r) => deaggregate(r.data)!.map((u) => u.data))
+        : records.map((r) => r.data);
+      const marked = payloads.filter((p) => compressionOf(p) === compression);
+      if (format === "ndjson") {
+        assert.equal(marked.length, payloads.length, "every record compressed");
+      } else {
+        // Small envelopes may not shrink: those stay plain JSON.
+        assert.ok(
+          marked.length > 0,
+          `${compression} ${format} compressed some`,
+        );
+        for (const payload of payloads) {
+          assert.ok(compressionOf(payload) !== "none" || payload[0] === 0x7b);
+        }
+      }
+    }
+  }
+});
+
+Deno.test("decodeRecord: corrupt compressed data gets a RecordDecodeError", () => {
+  assert.throws(
+    () => decodeRecord(Uint8Array.of(0x1f, 0x8b, 1, 2, 3)),
+    /record: corrupt gzip data/,
+  );
+  // A cut zstd frame may decode to nothing: still no envelope, still an error.
+  assert.throws(
+    () => decodeRecord(Uint8Array.of(0x28, 0xb5, 0x2f, 0xfd, 9)),
+    RecordDecodeError,
+  );
 });
 
 Deno.test("decodeRecord: reads aggregates written by aws-kinesis-agg", () => {
