@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { valueEncoder } from "../../helpers/raw_event.ts";
 import { Buffer } from "node:buffer";
+import { gunzipSync, zstdDecompressSync } from "node:zlib";
 import agg from "aws-kinesis-agg";
 import { buildBatches } from "../../../extension/batcher.ts";
 import {
@@ -142,6 +143,71 @@ Deno.test("decodeRecord: gzip and zstd records of every format decode to the sam
           assert.ok(compressionOf(payload) !== "none" || payload[0] === 0x7b);
         }
       }
+    }
+  }
+});
+
+Deno.test("the README's Lambda recipe (aws-kinesis-agg, unpack, split lines) reads every format and compression", async () => {
+  const deaggregateSync = (agg as unknown as {
+    deaggregateSync(
+      record: { partitionKey: string; data: string; sequenceNumber: string },
+      computeChecksums: boolean,
+      done: (error: unknown, records?: { data: string }[]) => void,
+    ): void;
+  }).deaggregateSync;
+  const unpack = (b: Buffer): Buffer =>
+    b[0] === 0x1f && b[1] === 0x8b
+      ? gunzipSync(b)
+      : b[0] === 0x28 && b[1] === 0xb5 && b[2] === 0x2f && b[3] === 0xfd
+      ? zstdDecompressSync(b)
+      : b;
+  const many = Array.from({ length: 30 }, () => TELEMETRY).flat();
+  for (const compression of ["none", "gzip", "zstd"] as const) {
+    const compressor = await loadCompressor(compression);
+    for (const format of ["kpl", "json", "ndjson"] as const) {
+      const plan = compressionPlan(format, compressor);
+      const encode = valueEncoder({
+        context: CONTEXT,
+        partitionKey: "requestId",
+        maxEnvelopeBytes: 1 << 20,
+        compress: plan.perEvent,
+      });
+      const events = many.map((event, i) => encode(event, i).event);
+      const records = buildBatches(events, {
+        format,
+        maxRecordBytes: 1 << 20,
+        compress: plan.perRecord,
+      }).flatMap((batch) => batch.records);
+      const seqs: number[] = [];
+      for (const record of records) {
+        deaggregateSync(
+          {
+            partitionKey: record.partitionKey,
+            data: Buffer.from(record.data).toString("base64"),
+            sequenceNumber: "1",
+          },
+          true,
+          (error, users) => {
+            if (error) throw error;
+            for (const user of users ?? []) {
+              const text = unpack(Buffer.from(user.data, "base64")).toString();
+              for (const line of text.split("\n").filter(Boolean)) {
+                const envelope = JSON.parse(line);
+                assert.deepEqual(
+                  envelope.record,
+                  many[envelope.seq - 1].record,
+                );
+                seqs.push(envelope.seq);
+              }
+            }
+          },
+        );
+      }
+      assert.deepEqual(
+        seqs,
+        many.map((_, i) => i + 1),
+        `${format} ${compression}`,
+      );
     }
   }
 });
