@@ -14,6 +14,7 @@ import {
   type LogLevel,
   parseConfig,
 } from "./config.ts";
+import { compressionPlan, loadCompressor } from "./compression.ts";
 import { createEnvelopeEncoder, newEnvironmentId } from "./encoder.ts";
 import { ExtensionsApiClient, type Registration } from "./extensions_api.ts";
 import { Flusher } from "./flusher.ts";
@@ -125,6 +126,10 @@ export async function runExtension(deps: ExtensionDeps): Promise<number> {
   const buffer = new EventBuffer(config.maxBufferBytes);
   const progress = new InvocationProgress(timers);
   const ownLogEvents = new WeakSet<BufferedEvent>();
+  const compression = compressionPlan(
+    config.format,
+    await loadCompressor(config.compression),
+  );
   const encoder = createEnvelopeEncoder({
     context: {
       functionName: registration.functionName ||
@@ -137,6 +142,7 @@ export async function runExtension(deps: ExtensionDeps): Promise<number> {
     },
     partitionKey: config.partitionKey,
     maxEnvelopeBytes: config.maxRecordBytes - RECORD_OVERHEAD_BYTES,
+    compress: compression.perEvent,
   });
 
   let server: ListeningServer;
@@ -195,6 +201,7 @@ export async function runExtension(deps: ExtensionDeps): Promise<number> {
     buffer,
     format: config.format,
     maxRecordBytes: config.maxRecordBytes,
+    compress: compression.perRecord,
     stats,
     logger,
     ownLogEvents,

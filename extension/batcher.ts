@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { compressIfSmaller, type Compressor } from "./compression.ts";
 import { hashKeyOf, KplAggregateBuilder } from "./kpl.ts";
 import { utf8ByteLength } from "./encoder.ts";
 import {
@@ -29,6 +30,11 @@ export interface BatchOptions {
   maxRequestBytes?: number;
   /** Most records per request; default 500. */
   maxRecordsPerRequest?: number;
+  /**
+   * Compresses each `ndjson` record's payload (kept only when smaller);
+   * records are packed by their uncompressed size.
+   */
+  compress?: Compressor;
 }
 
 /**
@@ -100,7 +106,7 @@ export function buildBatches(
       packOnePerRecord(events, maxRecordBytes, emit);
       break;
     case "ndjson":
-      packNewlineDelimited(events, maxRecordBytes, emit);
+      packNewlineDelimited(events, maxRecordBytes, emit, options.compress);
       break;
     case "kpl":
       packAggregated(events, maxRecordBytes, emit);
@@ -138,6 +144,7 @@ function packNewlineDelimited(
   events: readonly BufferedEvent[],
   maxRecordBytes: number,
   emit: Emit,
+  compress: Compressor | undefined,
 ): void {
   let start = 0;
   while (start < events.length) {
@@ -163,13 +170,14 @@ function packNewlineDelimited(
       at += events[i].data.byteLength;
       data[at++] = NEWLINE;
     }
+    const payload = compressIfSmaller(compress, data);
     emit(
       {
-        data,
+        data: payload,
         partitionKey: first.partitionKey,
         events: events.slice(start, end),
       },
-      dataBytes + keyBytes,
+      payload.byteLength + keyBytes,
     );
     start = end;
   }

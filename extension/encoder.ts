@@ -9,6 +9,7 @@
  *
  * @module
  */
+import { compressIfSmaller, type Compressor } from "./compression.ts";
 import type {
   BufferedEvent,
   EnvelopeContext,
@@ -47,6 +48,11 @@ export interface EnvelopeEncoderOptions {
   maxEnvelopeBytes: number;
   /** Source of keys for the `random` strategy (default `crypto.randomUUID`). */
   randomKey?: () => string;
+  /**
+   * Compresses each finished envelope (formats `json` and `kpl`), kept
+   * only when smaller. The limit applies to the uncompressed envelope.
+   */
+  compress?: Compressor;
 }
 
 /** What encoding one event produced. */
@@ -150,7 +156,12 @@ export function createEnvelopeEncoder(
         at += part.byteLength;
       }
       return {
-        event: { data, partitionKey, receivedAt, uncertain: false },
+        event: {
+          data: compressIfSmaller(options.compress, data),
+          partitionKey,
+          receivedAt,
+          uncertain: false,
+        },
         truncated: false,
         originalBytes,
       };
@@ -168,7 +179,7 @@ export function createEnvelopeEncoder(
     });
     return {
       event: {
-        data: utf8.encode(text),
+        data: compressIfSmaller(options.compress, utf8.encode(text)),
         partitionKey,
         receivedAt,
         uncertain: false,

@@ -12,6 +12,8 @@ import {
 import { realTimers, type Timers } from "../../extension/progress.ts";
 import { serveWithDeno } from "../../extension/main.ts";
 import { decodeRecord, type Envelope } from "../../scripts/lib/decode.ts";
+import { compressionOf } from "../../extension/compression.ts";
+import { deaggregate } from "../../extension/kpl.ts";
 import { readAllRecords } from "../../scripts/lib/kinesis_read.ts";
 import {
   LOCAL_CREDENTIALS,
@@ -273,6 +275,48 @@ Deno.test("app: registers, subscribes, ships pushed events to Kinesis with their
       await assert.rejects(api.pushTelemetry("[]"));
     },
   );
+});
+
+Deno.test("app: KINESIS_TELEMETRY_COMPRESSION=gzip compresses ndjson records and kpl user records", async () => {
+  for (const format of ["ndjson", "kpl"]) {
+    await withApiAndKinesis({}, 1, async (api, kinesis) => {
+      const run = start(api, {
+        kinesis,
+        env: {
+          KINESIS_TELEMETRY_FORMAT: format,
+          KINESIS_TELEMETRY_COMPRESSION: "gzip",
+        },
+      });
+      await api.waitForNext(1);
+      const lines = Array.from(
+        { length: 30 },
+        (_, i) =>
+          telemetry(
+            "function",
+            `line ${i}: ${"a repetitive log line ".repeat(8)}`,
+          ),
+      );
+      await pushEvents(api, lines);
+      queueShutdown(api);
+      assert.equal(await run.exit, 0);
+      const stored = await readAllRecords(kinesis.client, STREAM);
+      const payloads = format === "ndjson"
+        ? stored.map((r) => r.data)
+        : stored.flatMap((r) => deaggregate(r.data)!.map((u) => u.data));
+      assert.ok(payloads.length > 0);
+      assert.ok(
+        payloads.every((p) => compressionOf(p) === "gzip"),
+        `${format}: every payload is gzip`,
+      );
+      const decoded = stored.flatMap((r) => decodeRecord(r.data));
+      assert.deepEqual(
+        decoded.map((d) => d.envelope.record),
+        lines.map((line) => line.record),
+        format,
+      );
+      assertAccounting(run.summary());
+    });
+  }
 });
 
 Deno.test("app: without accountId from Lambda the envelope says null; a random environment id by default", async () => {
