@@ -11,7 +11,7 @@
  * fails when it cannot. Exits 1 when any check fails.
  *
  * ```sh
- * deno task consumers [--format kpl,ndjson,json] [--compression none,gzip]
+ * deno task consumers [--format kpl,ndjson,json] [--compression none,gzip,zstd]
  *                     [--invocations N] [--keep DIR]
  * ```
  *
@@ -22,6 +22,7 @@ import type { ReaderOutput } from "./consumers/dump.ts";
 import { formatDump } from "./consumers/dump.ts";
 import {
   type Compression,
+  COMPRESSIONS,
   judgeConsumer,
   type Verdict,
   verdictPassed,
@@ -44,12 +45,8 @@ import {
 /** Formats the extension writes. */
 export const FORMATS: readonly RecordFormat[] = ["kpl", "ndjson", "json"];
 
-/**
- * Compressions checked by default, per format. Only what the extension
- * implements: `gzip` joins here once `KINESIS_TELEMETRY_COMPRESSION=gzip`
- * exists (`--compression none,gzip` tries it before).
- */
-export const DEFAULT_COMPRESSIONS: readonly Compression[] = ["none"];
+/** Compressions checked by default: every one the extension offers. */
+export const DEFAULT_COMPRESSIONS: readonly Compression[] = COMPRESSIONS;
 
 /** Parsed command line. */
 export interface ConsumersOptions {
@@ -65,7 +62,7 @@ export interface ConsumersOptions {
 
 /** Usage text. */
 export const CONSUMERS_USAGE =
-  `usage: deno task consumers [--format kpl,ndjson,json] [--compression none,gzip]
+  `usage: deno task consumers [--format kpl,ndjson,json] [--compression none,gzip,zstd]
                            [--invocations N] [--keep DIR]`;
 
 /** Parses the command line; throws with the usage on bad input. */
@@ -108,7 +105,7 @@ export function parseConsumersArgs(args: string[]): ConsumersOptions {
     formats: list(values.format, FORMATS, "format"),
     compressions: list(
       values.compression,
-      ["none", "gzip"] as const,
+      COMPRESSIONS,
       "compression",
     ),
     invocations,
@@ -230,7 +227,7 @@ export function formatRun(report: RunReport): string[] {
       } exactly once ${verdict.exactlyOnce}/${verdict.expected}, missing ${verdict.missing}, duplicated ${verdict.duplicated}, not byte-exact ${verdict.notByteExact}, unexpected ${verdict.unexpected}, undecodable ${verdict.undecodable}${
         report.compression === "none"
           ? ""
-          : `, uncompressed ${verdict.uncompressed}`
+          : `, compressed ${verdict.compressed}`
       }; user records ${verdict.userRecords} taken, ${verdict.discarded} discarded`,
     );
     for (const problem of verdict.problems) lines.push(`         ${problem}`);

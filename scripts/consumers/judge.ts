@@ -3,19 +3,24 @@
  * every event the extension acknowledged must come out exactly once, its
  * `record` byte for byte as it was POSTed (the raw JSON text between the
  * envelope's `"record":` and the next member, compared with the text the
- * platform sent), and nothing else may come out. With compression on, every
- * user record must be compressed. The envelope is parsed only for `time` and
+ * platform sent), and nothing else may come out. With compression on, data
+ * that starts with the codec's magic is decompressed (the extension keeps a
+ * payload plain when compressing does not make it smaller) and at least one
+ * payload must have been compressed; with it off, none may be. The envelope is parsed only for `time` and
  * `type`; the record is never parsed and printed again, so a round trip that
  * changes a number, an escape or a duplicate key shows up as not byte-exact.
  *
  * @module
  */
-import { gunzipSync } from "node:zlib";
+import { gunzipSync, zstdDecompressSync } from "node:zlib";
 import type { EmittedEvent } from "../sandbox/telemetry_delivery.ts";
 import type { ConsumedRecord, ReaderOutput } from "./dump.ts";
 
 /** How the extension was told to compress record payloads. */
-export type Compression = "none" | "gzip";
+export type Compression = "none" | "gzip" | "zstd";
+
+/** Every compression the extension offers. */
+export const COMPRESSIONS: readonly Compression[] = ["none", "gzip", "zstd"];
 
 /** An event the stream must hold once, as the platform sent it. */
 export interface ExpectedEvent {
@@ -129,27 +134,42 @@ function endOfValue(bytes: Uint8Array, position: number): number {
   return index;
 }
 
-const GZIP_MAGIC = [0x1f, 0x8b];
+/** How each codec's data starts (gzip member, zstd frame). */
+const MAGICS: Record<Exclude<Compression, "none">, number[]> = {
+  gzip: [0x1f, 0x8b],
+  zstd: [0x28, 0xb5, 0x2f, 0xfd],
+};
 const NEWLINE = 0x0a;
 const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
 
-/** Did the consumer hand out gzip data? */
-export function isGzip(data: Uint8Array): boolean {
-  return GZIP_MAGIC.every((byte, index) => data[index] === byte);
+/** The codec whose magic `data` starts with, if any. */
+export function compressionOf(
+  data: Uint8Array,
+): Exclude<Compression, "none"> | undefined {
+  for (const [codec, magic] of Object.entries(MAGICS)) {
+    if (magic.every((byte, index) => data[index] === byte)) {
+      return codec as Exclude<Compression, "none">;
+    }
+  }
+  return undefined;
 }
 
 /**
- * The envelope texts in a user record's data: uncompressed when `gzip`,
- * then split at newlines (one for json and kpl, one or more for ndjson).
+ * The envelope texts in a user record's data: decompressed when it starts
+ * with the magic of the `compression` in use, then split at newlines (one
+ * for json and kpl, one or more for ndjson).
  *
- * @throws Error when gzip data does not inflate.
+ * @throws Error when compressed data does not decompress.
  */
 export function envelopeLines(
   data: Uint8Array,
   compression: Compression,
 ): Uint8Array[] {
-  const plain = compression === "gzip" && isGzip(data)
-    ? new Uint8Array(gunzipSync(data))
+  const codec = compressionOf(data);
+  const plain = compression !== "none" && codec === compression
+    ? new Uint8Array(
+      codec === "gzip" ? gunzipSync(data) : zstdDecompressSync(data),
+    )
     : data;
   const lines: Uint8Array[] = [];
   let start = 0;
@@ -178,8 +198,10 @@ export interface Verdict {
   unexpected: number;
   /** User records or lines that are not (compressed) envelopes. */
   undecodable: number;
-  /** With gzip on: user records handed out uncompressed. */
-  uncompressed: number;
+  /** User records whose data was compressed with the codec in use. */
+  compressed: number;
+  /** Whether compression was on (then some data must be compressed). */
+  compression: Compression;
   /** User records the consumer handed out. */
   userRecords: number;
   /** User records it discarded (KCL's range check). */
@@ -190,12 +212,16 @@ export interface Verdict {
   problems: string[];
 }
 
-/** True when the consumer saw every event exactly once, byte-exact, and discarded none. */
+/**
+ * True when the consumer saw every event exactly once, byte-exact, discarded
+ * none, and (compression on) some data came compressed.
+ */
 export function verdictPassed(verdict: Verdict): boolean {
   return verdict.exactlyOnce === verdict.expected && verdict.expected > 0 &&
     verdict.missing === 0 && verdict.duplicated === 0 &&
     verdict.notByteExact === 0 && verdict.unexpected === 0 &&
-    verdict.undecodable === 0 && verdict.uncompressed === 0 &&
+    verdict.undecodable === 0 &&
+    (verdict.compression === "none" || verdict.compressed > 0) &&
     verdict.discarded === 0;
 }
 
@@ -228,7 +254,8 @@ export function judgeConsumer(
     notByteExact: 0,
     unexpected: 0,
     undecodable: 0,
-    uncompressed: 0,
+    compressed: 0,
+    compression,
     userRecords: output.records.length,
     discarded: output.shards.reduce((sum, shard) => sum + shard.discarded, 0),
     storedRecords: output.shards.reduce((sum, shard) => sum + shard.records, 0),
@@ -247,9 +274,8 @@ export function judgeConsumer(
     if (verdict.problems.length < MAX_PROBLEMS) verdict.problems.push(text);
   };
   for (const record of output.records) {
-    if (compression === "gzip" && !isGzip(record.data)) {
-      verdict.uncompressed++;
-      problem(`${where(record)}: not gzip`);
+    if (compression !== "none" && compressionOf(record.data) === compression) {
+      verdict.compressed++;
     }
     let lines: Uint8Array[];
     try {
@@ -296,6 +322,9 @@ export function judgeConsumer(
     verdict.exactlyOnce += Math.min(count, copies);
     verdict.missing += Math.max(0, copies - count);
     verdict.duplicated += Math.max(0, count - copies);
+  }
+  if (compression !== "none" && verdict.compressed === 0) {
+    problem(`compression ${compression}: no data came compressed`);
   }
   if (verdict.missing > 0) {
     problem(`${verdict.missing} event(s) never came out`);

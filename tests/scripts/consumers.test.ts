@@ -126,7 +126,8 @@ const PASSING: Verdict = {
   notByteExact: 0,
   unexpected: 0,
   undecodable: 0,
-  uncompressed: 0,
+  compressed: 0,
+  compression: "none",
   userRecords: 1,
   discarded: 0,
   storedRecords: 1,
@@ -175,7 +176,7 @@ Deno.test("runPassed and formatRun: one failing consumer fails the run and is na
   assert.equal(lines[1], "  records per shard: p 2, c1 1, c2 0");
   assert.match(
     lines[2],
-    /^ {2}FAIL KCL AggregatorUtil .* exactly once 0\/1, missing 1, .*uncompressed 0; user records 1 taken, 1 discarded$/,
+    /^ {2}FAIL KCL AggregatorUtil .* exactly once 0\/1, missing 1, .*compressed 0; user records 1 taken, 1 discarded$/,
   );
   assert.equal(lines[3].trim(), "1 event(s) never came out");
   assert.match(lines[4], /^ {2}ok {3}aws_kinesis_agg \(PyPI\)/);

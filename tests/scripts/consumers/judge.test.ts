@@ -1,10 +1,11 @@
 import assert from "node:assert/strict";
-import { gzipSync } from "node:zlib";
+import { gzipSync, zstdCompressSync } from "node:zlib";
 import type {
   ConsumedRecord,
   ReaderOutput,
 } from "../../../scripts/consumers/dump.ts";
 import {
+  compressionOf,
   envelopeLines,
   type ExpectedEvent,
   expectedEvents,
@@ -52,14 +53,23 @@ Deno.test("topLevelMember: 20,000 levels deep without recursion", () => {
   assert.equal(member(`{"record":${deep},"b":1}`, "record"), deep);
 });
 
-Deno.test("envelopeLines: splits ndjson, inflates gzip only when asked", () => {
+Deno.test("envelopeLines: splits ndjson, decompresses the codec in use by its magic", () => {
   const body = utf8.encode('{"a":1}\n{"b":2}\n');
-  const lines = (data: Uint8Array, compression: "none" | "gzip") =>
+  const lines = (data: Uint8Array, compression: "none" | "gzip" | "zstd") =>
     envelopeLines(data, compression).map((line) => text.decode(line));
   assert.deepEqual(lines(body, "none"), ['{"a":1}', '{"b":2}']);
   const zipped = new Uint8Array(gzipSync(body));
+  const zstd = new Uint8Array(zstdCompressSync(body));
+  assert.equal(compressionOf(zipped), "gzip");
+  assert.equal(compressionOf(zstd), "zstd");
+  assert.equal(compressionOf(body), undefined);
   assert.deepEqual(lines(zipped, "gzip"), ['{"a":1}', '{"b":2}']);
+  assert.deepEqual(lines(zstd, "zstd"), ['{"a":1}', '{"b":2}']);
+  // Plain data stays readable with compression on (kept when not smaller).
+  assert.deepEqual(lines(body, "zstd"), ['{"a":1}', '{"b":2}']);
+  // Compressed data is not decompressed when compression is off, nor by the other codec.
   assert.equal(envelopeLines(zipped, "none").length, 1);
+  assert.equal(envelopeLines(zipped, "zstd").length, 1);
   assert.throws(() => envelopeLines(Uint8Array.of(0x1f, 0x8b, 1, 2), "gzip"));
 });
 
@@ -196,19 +206,28 @@ Deno.test("judgeConsumer: unknown events and non-envelopes fail", () => {
   assert.equal(verdictPassed(verdict), false);
 });
 
-Deno.test("judgeConsumer: with gzip, every user record must be compressed", () => {
-  const zipped = EVENTS.map((event) =>
-    consumed(new Uint8Array(gzipSync(utf8.encode(envelope(event)))))
-  );
-  assert.ok(verdictPassed(judgeConsumer(output(zipped), EVENTS, "gzip")));
+Deno.test("judgeConsumer: with compression on, some data must come compressed", () => {
+  const [first, ...rest] = EVENTS;
+  const mixed = [
+    consumed(new Uint8Array(gzipSync(utf8.encode(envelope(first))))),
+    ...rest.map((event) => consumed(envelope(event))),
+  ];
+  const gzip = judgeConsumer(output(mixed), EVENTS, "gzip");
+  assert.equal(gzip.compressed, 1);
+  assert.ok(verdictPassed(gzip), gzip.problems.join("; "));
   const plain = judgeConsumer(
     output(EVENTS.map((event) => consumed(envelope(event)))),
     EVENTS,
-    "gzip",
+    "zstd",
   );
-  assert.equal(plain.uncompressed, 4);
+  assert.equal(plain.compressed, 0);
   assert.equal(plain.exactlyOnce, 4);
   assert.equal(verdictPassed(plain), false);
+  assert.match(plain.problems.join("\n"), /no data came compressed/);
+  // Compressed data when compression is off is not an envelope.
+  const off = judgeConsumer(output(mixed), EVENTS, "none");
+  assert.equal(off.undecodable, 1);
+  assert.equal(verdictPassed(off), false);
 });
 
 Deno.test("judgeConsumer: discarded user records fail even when nothing is missing", () => {
