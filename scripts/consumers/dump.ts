@@ -18,9 +18,8 @@ import {
   GetRecordsCommand,
   GetShardIteratorCommand,
   type KinesisClient,
-  ListShardsCommand,
-  type Shard,
 } from "@aws-sdk/client-kinesis";
+import { listShards } from "../lib/kinesis_read.ts";
 
 /** One stored record of a shard. */
 export interface DumpRecord {
@@ -73,25 +72,6 @@ export function parentsFirst<T extends { id: string; parents: string[] }>(
   };
   for (const shard of shards) place(shard, new Set());
   return ordered;
-}
-
-/** Lists every shard of a stream (open and closed) with its range. */
-export async function listShards(
-  client: KinesisClient,
-  stream: string,
-): Promise<Shard[]> {
-  const shards: Shard[] = [];
-  let nextToken: string | undefined;
-  do {
-    const page = await client.send(
-      new ListShardsCommand(
-        nextToken ? { NextToken: nextToken } : { StreamName: stream },
-      ),
-    );
-    shards.push(...page.Shards ?? []);
-    nextToken = page.NextToken;
-  } while (nextToken);
-  return shards;
 }
 
 /** Reads every shard of a stream to its end, parents first. */

@@ -18,7 +18,8 @@ import {
 } from "../sandbox/extension_specs.ts";
 import { startLocalKinesis } from "../sandbox/kinesis_local.ts";
 import { type Sandbox, startSandbox } from "../sandbox/sandbox.ts";
-import { type DumpShard, dumpStream, listShards } from "./dump.ts";
+import { listShards } from "../lib/kinesis_read.ts";
+import { type DumpShard, dumpStream } from "./dump.ts";
 import {
   type Compression,
   type ExpectedEvent,

@@ -111,6 +111,16 @@ function fixture(): DumpShard[] {
   ];
 }
 
+/** The data of every user record in the fixture, in dump order. */
+const EVERY_USER_RECORD = [
+  "in-1",
+  "in-2",
+  "kept?",
+  "outside",
+  "plain ✓",
+  "child",
+];
+
 function dataOf(output: ReaderOutput): string[] {
   return output.records.map((record) => text.decode(record.data));
 }
@@ -188,14 +198,7 @@ Deno.test("readWithKcl drops a whole aggregate at its first key outside the shar
     assert.equal(plain.partitionKey, "outer key");
 
     const python = await readWithPython(dump);
-    assert.deepEqual(dataOf(python), [
-      "in-1",
-      "in-2",
-      "kept?",
-      "outside",
-      "plain ✓",
-      "child",
-    ]);
+    assert.deepEqual(dataOf(python), EVERY_USER_RECORD);
     assert.equal(python.records[3].explicitHashKey, HALF.toString());
     assert.deepEqual(python.shards.map((shard) => shard.taken), [5, 1, 0]);
   } finally {
@@ -205,14 +208,7 @@ Deno.test("readWithKcl drops a whole aggregate at its first key outside the shar
 
 Deno.test("readWithNpm: aws-kinesis-agg takes every user record, with its keys", () => {
   const output = readWithNpm(parentsFirst(fixture()));
-  assert.deepEqual(dataOf(output), [
-    "in-1",
-    "in-2",
-    "kept?",
-    "outside",
-    "plain ✓",
-    "child",
-  ]);
+  assert.deepEqual(dataOf(output), EVERY_USER_RECORD);
   assert.equal(output.records[3].explicitHashKey, HALF.toString());
   assert.equal(output.records[3].partitionKey, "z");
   assert.equal(output.records[4].subSequenceNumber, null);
