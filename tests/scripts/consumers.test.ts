@@ -8,7 +8,7 @@ import {
   type RunReport,
 } from "../../scripts/consumers.ts";
 import type { DumpShard } from "../../scripts/consumers/dump.ts";
-import type { Verdict } from "../../scripts/consumers/judge.ts";
+import { judgeConsumer, type Verdict } from "../../scripts/consumers/judge.ts";
 import type { ScenarioResult } from "../../scripts/consumers/scenario.ts";
 import { midpoint, scenarioPayload } from "../../scripts/consumers/scenario.ts";
 
@@ -118,21 +118,24 @@ Deno.test("runProblems: the split must have data on both sides, the listener tak
   );
 });
 
-const PASSING: Verdict = {
-  expected: 1,
-  exactlyOnce: 1,
-  missing: 0,
-  duplicated: 0,
-  notByteExact: 0,
-  unexpected: 0,
-  undecodable: 0,
-  compressed: 0,
-  compression: "none",
-  userRecords: 1,
-  discarded: 0,
-  storedRecords: 1,
-  problems: [],
-};
+/** A consumer that read the one expected event once. */
+const PASSING: Verdict = judgeConsumer(
+  {
+    records: [{
+      shardId: "p",
+      sequenceNumber: "1",
+      subSequenceNumber: null,
+      partitionKey: "k",
+      explicitHashKey: null,
+      data: new TextEncoder().encode(
+        '{"time":"t","type":"function","record":"x"}',
+      ),
+    }],
+    shards: [{ shardId: "p", records: 1, taken: 1, discarded: 0 }],
+  },
+  [{ time: "t", type: "function", recordJson: '"x"' }],
+  "none",
+);
 
 Deno.test("runPassed and formatRun: one failing consumer fails the run and is named", () => {
   const report: RunReport = {
