@@ -5,6 +5,7 @@ import { gunzipSync, zstdDecompressSync } from "node:zlib";
 import agg from "aws-kinesis-agg";
 import { buildBatches } from "../../../extension/batcher.ts";
 import {
+  type Compression,
   compressionOf,
   compressionPlan,
   loadCompressor,
@@ -68,6 +69,26 @@ function recordsOf(events: BufferedEvent[], format: RecordFormat) {
     .flatMap((batch) => batch.records);
 }
 
+/** `events` encoded and batched as the extension does with `compression`. */
+async function recordsWith(
+  events: TelemetryEvent[],
+  format: RecordFormat,
+  compression: Compression,
+) {
+  const plan = compressionPlan(format, await loadCompressor(compression));
+  const encode = valueEncoder({
+    context: CONTEXT,
+    partitionKey: "requestId",
+    maxEnvelopeBytes: 1 << 20,
+    compress: plan.perEvent,
+  });
+  return buildBatches(events.map((event, i) => encode(event, i).event), {
+    format,
+    maxRecordBytes: 1 << 20,
+    compress: plan.perRecord,
+  }).flatMap((batch) => batch.records);
+}
+
 Deno.test("decodeRecord: every format gives back the envelopes in order", () => {
   const buffered = encodeAll(TELEMETRY);
   for (const format of ["kpl", "json", "ndjson"] as const) {
@@ -100,21 +121,8 @@ Deno.test("decodeRecord: gzip and zstd records of every format decode to the sam
   const plain = encodeAll(TELEMETRY);
   const many = Array.from({ length: 40 }, () => TELEMETRY).flat();
   for (const compression of ["gzip", "zstd"] as const) {
-    const compressor = await loadCompressor(compression);
     for (const format of ["kpl", "json", "ndjson"] as const) {
-      const plan = compressionPlan(format, compressor);
-      const encode = valueEncoder({
-        context: CONTEXT,
-        partitionKey: "requestId",
-        maxEnvelopeBytes: 1 << 20,
-        compress: plan.perEvent,
-      });
-      const events = many.map((event, i) => encode(event, i).event);
-      const records = buildBatches(events, {
-        format,
-        maxRecordBytes: 1 << 20,
-        compress: plan.perRecord,
-      }).flatMap((batch) => batch.records);
+      const records = await recordsWith(many, format, compression);
       const decoded = records.flatMap((r) => decodeRecord(r.data));
       assert.equal(decoded.length, many.length, `${compression} ${format}`);
       decoded.forEach((event, i) => {
@@ -163,21 +171,8 @@ Deno.test("the README's Lambda recipe (aws-kinesis-agg, unpack, split lines) rea
       : b;
   const many = Array.from({ length: 30 }, () => TELEMETRY).flat();
   for (const compression of ["none", "gzip", "zstd"] as const) {
-    const compressor = await loadCompressor(compression);
     for (const format of ["kpl", "json", "ndjson"] as const) {
-      const plan = compressionPlan(format, compressor);
-      const encode = valueEncoder({
-        context: CONTEXT,
-        partitionKey: "requestId",
-        maxEnvelopeBytes: 1 << 20,
-        compress: plan.perEvent,
-      });
-      const events = many.map((event, i) => encode(event, i).event);
-      const records = buildBatches(events, {
-        format,
-        maxRecordBytes: 1 << 20,
-        compress: plan.perRecord,
-      }).flatMap((batch) => batch.records);
+      const records = await recordsWith(many, format, compression);
       const seqs: number[] = [];
       for (const record of records) {
         deaggregateSync(
