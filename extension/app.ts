@@ -14,7 +14,8 @@ import {
   type LogLevel,
   parseConfig,
 } from "./config.ts";
-import { createEnvelopeEncoder } from "./encoder.ts";
+import { compressionPlan, loadCompressor } from "./compression.ts";
+import { createEnvelopeEncoder, newEnvironmentId } from "./encoder.ts";
 import { ExtensionsApiClient, type Registration } from "./extensions_api.ts";
 import { Flusher } from "./flusher.ts";
 import type { KinesisPutter } from "./kinesis_client.ts";
@@ -125,6 +126,10 @@ export async function runExtension(deps: ExtensionDeps): Promise<number> {
   const buffer = new EventBuffer(config.maxBufferBytes);
   const progress = new InvocationProgress(timers);
   const ownLogEvents = new WeakSet<BufferedEvent>();
+  const compression = compressionPlan(
+    config.format,
+    await loadCompressor(config.compression),
+  );
   const encoder = createEnvelopeEncoder({
     context: {
       functionName: registration.functionName ||
@@ -133,10 +138,11 @@ export async function runExtension(deps: ExtensionDeps): Promise<number> {
         (deps.env("AWS_LAMBDA_FUNCTION_VERSION") ?? ""),
       region: config.region,
       accountId: registration.accountId,
-      environmentId: deps.environmentId ?? crypto.randomUUID(),
+      environmentId: deps.environmentId ?? newEnvironmentId(),
     },
     partitionKey: config.partitionKey,
     maxEnvelopeBytes: config.maxRecordBytes - RECORD_OVERHEAD_BYTES,
+    compress: compression.perEvent,
   });
 
   let server: ListeningServer;
@@ -195,6 +201,7 @@ export async function runExtension(deps: ExtensionDeps): Promise<number> {
     buffer,
     format: config.format,
     maxRecordBytes: config.maxRecordBytes,
+    compress: compression.perRecord,
     stats,
     logger,
     ownLogEvents,

@@ -6,7 +6,8 @@
  *
  * @module
  */
-import { KplAggregateBuilder } from "./kpl.ts";
+import { compressIfSmaller, type Compressor } from "./compression.ts";
+import { hashKeyOf, KplAggregateBuilder } from "./kpl.ts";
 import { utf8ByteLength } from "./encoder.ts";
 import {
   type Batch,
@@ -22,27 +23,34 @@ export interface BatchOptions {
   format: RecordFormat;
   /** Largest record, counting data plus UTF-8 partition key bytes. */
   maxRecordBytes: number;
-  /** Largest request (data plus keys); default {@link requestByteLimit}. */
+  /**
+   * Largest request (data plus keys) of more than one record; default
+   * {@link MAX_BATCH_BYTES}. A larger record is sent alone.
+   */
   maxRequestBytes?: number;
   /** Most records per request; default 500. */
   maxRecordsPerRequest?: number;
+  /**
+   * Compresses each `ndjson` record's payload (kept only when smaller);
+   * records are packed by their uncompressed size.
+   */
+  compress?: Compressor;
 }
 
 /**
- * PutRecords request cap (data plus keys) for a stream whose records may be
- * up to `maxRecordBytes`. The PutRecords API reference allows 10 MiB
- * requests since Kinesis accepted 10 MiB records; 5 MiB requests are kept
- * for streams whose records fit in them, because that limit holds for every
- * endpoint and emulator, and 10 MiB is used only when one record needs it.
+ * Largest record that packs more than one event, even where the stream takes
+ * 10 MiB records: AWS keeps per-shard throughput at 1 MB/s and asks for large
+ * records to be rare, and a Lambda consumer takes at most 6 MB per batch. A
+ * record above it is only ever one event that needs it.
  */
-export function requestByteLimit(maxRecordBytes: number): number {
-  return maxRecordBytes > KINESIS_LIMITS.maxBytesPerRequest
-    ? LARGE_RECORD_REQUEST_BYTES
-    : KINESIS_LIMITS.maxBytesPerRequest;
-}
+export const MAX_PACKED_RECORD_BYTES = KINESIS_LIMITS.defaultMaxRecordBytes;
 
-/** PutRecords request cap (data plus keys) documented alongside 10 MiB records. */
-export const LARGE_RECORD_REQUEST_BYTES = 10 * 1024 * 1024;
+/**
+ * Largest PutRecords request (data plus keys), even where 10 MiB requests
+ * are allowed: a record larger than this goes alone in its own request,
+ * which the 10 MiB request limit of large-record streams admits.
+ */
+export const MAX_BATCH_BYTES = KINESIS_LIMITS.maxBytesPerRequest;
 
 /**
  * Packs `events` into records of `options.format` and the records into
@@ -56,12 +64,19 @@ export function buildBatches(
   options: BatchOptions,
 ): Batch[] {
   const maxRecordBytes = options.maxRecordBytes;
-  const maxRequestBytes = options.maxRequestBytes ??
-    requestByteLimit(maxRecordBytes);
+  const maxRequestBytes = Math.min(
+    options.maxRequestBytes ?? MAX_BATCH_BYTES,
+    MAX_BATCH_BYTES,
+  );
   const maxRecords = options.maxRecordsPerRequest ??
     KINESIS_LIMITS.maxRecordsPerRequest;
-  requireLimit("maxRecordBytes", maxRecordBytes, 1, Infinity);
-  requireLimit("maxRequestBytes", maxRequestBytes, maxRecordBytes, Infinity);
+  requireLimit(
+    "maxRecordBytes",
+    maxRecordBytes,
+    1,
+    KINESIS_LIMITS.largestMaxRecordBytes,
+  );
+  requireLimit("maxRequestBytes", maxRequestBytes, 1, Infinity);
   requireLimit(
     "maxRecordsPerRequest",
     maxRecords,
@@ -72,9 +87,12 @@ export function buildBatches(
   const batches: Batch[] = [];
   let current: Batch = { records: [], bytes: 0 };
   const emit = (record: OutgoingRecord, recordBytes: number): void => {
+    // A record larger than the request cap starts a request and, as any
+    // record that follows overflows it, travels alone.
     if (
-      current.records.length === maxRecords ||
-      current.bytes + recordBytes > maxRequestBytes
+      current.records.length > 0 &&
+      (current.records.length === maxRecords ||
+        current.bytes + recordBytes > maxRequestBytes)
     ) {
       batches.push(current);
       current = { records: [], bytes: 0 };
@@ -88,7 +106,7 @@ export function buildBatches(
       packOnePerRecord(events, maxRecordBytes, emit);
       break;
     case "ndjson":
-      packNewlineDelimited(events, maxRecordBytes, emit);
+      packNewlineDelimited(events, maxRecordBytes, emit, options.compress);
       break;
     case "kpl":
       packAggregated(events, maxRecordBytes, emit);
@@ -126,6 +144,7 @@ function packNewlineDelimited(
   events: readonly BufferedEvent[],
   maxRecordBytes: number,
   emit: Emit,
+  compress: Compressor | undefined,
 ): void {
   let start = 0;
   while (start < events.length) {
@@ -135,10 +154,11 @@ function packNewlineDelimited(
     if (dataBytes + keyBytes > maxRecordBytes) {
       throw tooLarge(start, first, maxRecordBytes);
     }
+    const packLimit = Math.min(maxRecordBytes, MAX_PACKED_RECORD_BYTES);
     let end = start + 1;
     while (
       end < events.length &&
-      dataBytes + events[end].data.byteLength + 1 + keyBytes <= maxRecordBytes
+      dataBytes + events[end].data.byteLength + 1 + keyBytes <= packLimit
     ) {
       dataBytes += events[end].data.byteLength + 1;
       end++;
@@ -150,13 +170,14 @@ function packNewlineDelimited(
       at += events[i].data.byteLength;
       data[at++] = NEWLINE;
     }
+    const payload = compressIfSmaller(compress, data);
     emit(
       {
-        data,
+        data: payload,
         partitionKey: first.partitionKey,
         events: events.slice(start, end),
       },
-      dataBytes + keyBytes,
+      payload.byteLength + keyBytes,
     );
     start = end;
   }
@@ -168,11 +189,14 @@ function packAggregated(
   emit: Emit,
 ): void {
   const builder = new KplAggregateBuilder();
+  const packLimit = Math.min(maxRecordBytes, MAX_PACKED_RECORD_BYTES);
   let start = 0;
   while (start < events.length) {
     const first = events[start];
     const outerKeyBytes = utf8ByteLength(first.partitionKey);
-    builder.reset();
+    // Every user record maps where Kinesis puts the aggregate, so KCL's
+    // per-shard range check keeps them all, across reshardings too.
+    builder.reset(hashKeyOf(first.partitionKey));
     if (
       builder.sizeWith(first.partitionKey, first.data.byteLength) +
           outerKeyBytes > maxRecordBytes
@@ -184,7 +208,7 @@ function packAggregated(
     while (
       end < events.length &&
       builder.sizeWith(events[end].partitionKey, events[end].data.byteLength) +
-            outerKeyBytes <= maxRecordBytes
+            outerKeyBytes <= packLimit
     ) {
       builder.add(events[end].partitionKey, events[end].data);
       end++;

@@ -6,6 +6,7 @@
  *
  * @module
  */
+import type { Compression } from "./compression.ts";
 import { KINESIS_LIMITS, type RecordFormat } from "./types.ts";
 
 /** Telemetry API stream types the extension can subscribe to. */
@@ -63,6 +64,8 @@ export interface Config {
   maxBodyBytes: number;
   /** Record format written to Kinesis. */
   format: RecordFormat;
+  /** Compression of record payloads (see compression.ts). */
+  compression: Compression;
   /** Partition key strategy. */
   partitionKey: PartitionKeyStrategy;
   /** Per-record limit, data plus partition key. */
@@ -105,6 +108,7 @@ const SCHEMA_VERSIONS: readonly SchemaVersion[] = [
   "2025-01-29",
 ];
 const FORMATS: readonly RecordFormat[] = ["kpl", "json", "ndjson"];
+const COMPRESSIONS: readonly Compression[] = ["none", "gzip", "zstd"];
 const PARTITION_KEYS: readonly PartitionKeyStrategy[] = [
   "requestId",
   "environment",
@@ -281,6 +285,7 @@ export function parseConfig(env: EnvReader): Config {
     listenerHost,
     maxBodyBytes,
     format: choice("FORMAT", "kpl", FORMATS),
+    compression: choice("COMPRESSION", "none", COMPRESSIONS),
     partitionKey: choice("PARTITION_KEY", "requestId", PARTITION_KEYS),
     maxRecordBytes,
     maxBufferBytes,

@@ -4,19 +4,36 @@
  * with their `record` cut to a string prefix and a `truncated` marker.
  *
  * This runs once per received event, so the constant part of the envelope is
- * serialized once per encoder and every event costs only the JSON.stringify
- * calls its own fields need plus one UTF-8 encode.
+ * serialized once per encoder and every event costs one copy of its own
+ * bytes: nothing is parsed or stringified again.
  *
  * @module
  */
+import { compressIfSmaller, type Compressor } from "./compression.ts";
 import type {
   BufferedEvent,
   EnvelopeContext,
-  TelemetryEvent,
+  RawTelemetryEvent,
 } from "./types.ts";
 
 /** How the partition key of an event is chosen. */
 export type PartitionKeyStrategy = "requestId" | "environment" | "random";
+
+/** Length of the ids {@link newEnvironmentId} makes. */
+export const ENVIRONMENT_ID_CHARS = 16;
+
+/**
+ * A random id for one execution environment: 96 random bits as 16
+ * base64url characters — as unique as a UUID's 122 bits for this purpose
+ * (ids of live environments never meet), in less than half its bytes,
+ * which every envelope repeats.
+ */
+export function newEnvironmentId(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(12));
+  let binary = "";
+  for (const byte of bytes) binary += String.fromCharCode(byte);
+  return btoa(binary).replaceAll("+", "-").replaceAll("/", "_");
+}
 
 /** Longest partition key Kinesis accepts, in characters. */
 export const MAX_PARTITION_KEY_CHARS = 256;
@@ -31,6 +48,11 @@ export interface EnvelopeEncoderOptions {
   maxEnvelopeBytes: number;
   /** Source of keys for the `random` strategy (default `crypto.randomUUID`). */
   randomKey?: () => string;
+  /**
+   * Compresses each finished envelope (formats `json` and `kpl`), kept
+   * only when smaller. The limit applies to the uncompressed envelope.
+   */
+  compress?: Compressor;
 }
 
 /** What encoding one event produced. */
@@ -45,17 +67,29 @@ export interface EncodedEvent {
 
 /** Encodes one event received at `receivedAt` (epoch ms). */
 export type EnvelopeEncoder = (
-  event: TelemetryEvent,
+  event: RawTelemetryEvent,
   receivedAt: number,
 ) => EncodedEvent;
 
-/** Digits of the largest `originalBytes` the marker may carry (a safe integer). */
-const MAX_ORIGINAL_BYTES_DIGITS = String(Number.MAX_SAFE_INTEGER).length;
+/** Digits of the largest `originalBytes` or `seq` (a safe integer). */
+const MAX_SAFE_DIGITS = String(Number.MAX_SAFE_INTEGER).length;
+/** Introduces the event's sequence number, the last context field. */
+const SEQ_HEAD = ',"seq":';
 
 const utf8 = new TextEncoder();
+const lenientUtf8 = new TextDecoder();
+const TIME_HEAD = utf8.encode('{"time":');
+const TYPE_HEAD = utf8.encode(',"type":');
+const RECORD_HEAD = utf8.encode(',"record":');
 
 /**
- * Creates an encoder bound to one execution environment's context.
+ * Creates an encoder bound to one execution environment's context. The
+ * envelope is spliced from the event's own bytes: `time`, `type` and
+ * `record` reach the stream exactly as Lambda sent them. Each envelope
+ * gets the next `seq` (1, 2, …), so `environmentId` + `seq` is an id of the
+ * event that is unique and, within the environment, increases in the
+ * order events arrived; a re-sent event keeps its id. Create one encoder per
+ * execution environment.
  *
  * @throws RangeError when `maxEnvelopeBytes` cannot hold even an envelope
  * with empty time, type and record plus the truncation marker.
@@ -64,18 +98,18 @@ export function createEnvelopeEncoder(
   options: EnvelopeEncoderOptions,
 ): EnvelopeEncoder {
   const { context, maxEnvelopeBytes } = options;
-  const contextFields = `,"function":{"name":${
-    JSON.stringify(context.functionName)
-  },"version":${JSON.stringify(context.functionVersion)}},"region":${
-    JSON.stringify(context.region)
-  },"accountId":${JSON.stringify(context.accountId)},"environmentId":${
-    JSON.stringify(context.environmentId)
-  }`;
-  const envelopeEnd = contextFields + "}";
+  // Shortest form of what a consumer needs: the qualified function name
+  // (function names never hold ":"), region, account, environment.
+  const contextFields = `,"function":${
+    JSON.stringify(`${context.functionName}:${context.functionVersion}`)
+  },"region":${JSON.stringify(context.region)},"accountId":${
+    JSON.stringify(context.accountId)
+  },"environmentId":${JSON.stringify(context.environmentId)}`;
+  const contextHead = utf8.encode(contextFields + SEQ_HEAD);
   const smallestTruncated = utf8ByteLength(
-    `{"time":"","type":"","record":""${contextFields},"truncated":{"originalBytes":${
-      "9".repeat(MAX_ORIGINAL_BYTES_DIGITS)
-    }}}`,
+    `{"time":"","type":"","record":""${contextFields}${SEQ_HEAD}${
+      "9".repeat(MAX_SAFE_DIGITS)
+    },"truncated":{"originalBytes":${"9".repeat(MAX_SAFE_DIGITS)}}}`,
   );
   if (
     !Number.isSafeInteger(maxEnvelopeBytes) ||
@@ -91,38 +125,61 @@ export function createEnvelopeEncoder(
     context.environmentId,
     options.randomKey ?? (() => crypto.randomUUID()),
   );
+  const fixedBytes = TIME_HEAD.byteLength + TYPE_HEAD.byteLength +
+    RECORD_HEAD.byteLength + contextHead.byteLength;
+  // The event id's sequence: one encoder per execution environment.
+  let sequence = 0;
 
   return (event, receivedAt) => {
-    const timeJson = JSON.stringify(event.time) ?? "null";
-    const typeJson = JSON.stringify(event.type) ?? "null";
-    const recordJson = JSON.stringify(event.record) ?? "null";
-    const head = `{"time":${timeJson},"type":${typeJson},"record":`;
-    const fullText = head + recordJson + envelopeEnd;
-    const partitionKey = chooseKey(event.record);
-    // Every UTF-16 unit takes at least one byte: a text longer than the
-    // limit is measured, not encoded, so a huge event costs no huge buffer.
-    if (fullText.length <= maxEnvelopeBytes) {
-      const full = utf8.encode(fullText);
-      if (full.byteLength <= maxEnvelopeBytes) {
-        return {
-          event: { data: full, partitionKey, receivedAt, uncertain: false },
-          truncated: false,
-          originalBytes: full.byteLength,
-        };
+    const partitionKey = chooseKey(event.requestId);
+    const seq = String(++sequence);
+    const envelopeEnd = utf8.encode(seq + "}");
+    const originalBytes = fixedBytes + event.timeJson.byteLength +
+      event.typeJson.byteLength + event.recordJson.byteLength +
+      envelopeEnd.byteLength;
+    if (originalBytes <= maxEnvelopeBytes) {
+      const data = new Uint8Array(originalBytes);
+      let at = 0;
+      for (
+        const part of [
+          TIME_HEAD,
+          event.timeJson,
+          TYPE_HEAD,
+          event.typeJson,
+          RECORD_HEAD,
+          event.recordJson,
+          contextHead,
+          envelopeEnd,
+        ]
+      ) {
+        data.set(part, at);
+        at += part.byteLength;
       }
+      return {
+        event: {
+          data: compressIfSmaller(options.compress, data),
+          partitionKey,
+          receivedAt,
+          uncertain: false,
+        },
+        truncated: false,
+        originalBytes,
+      };
     }
-    const originalBytes = utf8ByteLength(fullText);
+    const recordText = lenientUtf8.decode(event.recordJson);
     const text = truncatedEnvelopeText({
       event,
-      head,
-      recordText: typeof event.record === "string" ? event.record : recordJson,
-      contextFields,
+      head: `{"time":${lenientUtf8.decode(event.timeJson)},"type":${
+        lenientUtf8.decode(event.typeJson)
+      },"record":`,
+      recordText: event.recordIsString ? JSON.parse(recordText) : recordText,
+      contextFields: contextFields + SEQ_HEAD + seq,
       originalBytes,
       maxEnvelopeBytes,
     });
     return {
       event: {
-        data: utf8.encode(text),
+        data: compressIfSmaller(options.compress, utf8.encode(text)),
         partitionKey,
         receivedAt,
         uncertain: false,
@@ -134,7 +191,7 @@ export function createEnvelopeEncoder(
 }
 
 interface TruncationInput {
-  event: TelemetryEvent;
+  event: { time: string; type: string };
   head: string;
   recordText: string;
   contextFields: string;
@@ -154,8 +211,8 @@ function truncatedEnvelopeText(input: TruncationInput): string {
   }
   // Only a pathological time or type (megabytes long) gets here: cutting
   // them too is better than failing the event, which would lose it whole.
-  const timeText = asText(event.time);
-  const typeText = asText(event.type);
+  const timeText = event.time;
+  const typeText = event.type;
   const room = maxEnvelopeBytes - tailBytes -
     utf8ByteLength(`{"time":"","type":"","record":""`);
   const timeLiteral = jsonStringPrefix(timeText, 2 + Math.floor(room / 2));
@@ -164,10 +221,6 @@ function truncatedEnvelopeText(input: TruncationInput): string {
     2 + room - (utf8ByteLength(timeLiteral) - 2),
   );
   return `{"time":${timeLiteral},"type":${typeLiteral},"record":""${tail}`;
-}
-
-function asText(value: unknown): string {
-  return typeof value === "string" ? value : JSON.stringify(value) ?? "null";
 }
 
 /**
@@ -243,15 +296,15 @@ export function utf8ByteLength(text: string): number {
 }
 
 /**
- * Returns the function that picks an event's partition key from its record.
- * Keys never exceed {@link MAX_PARTITION_KEY_CHARS} and never end in half a
- * surrogate pair.
+ * Returns the function that picks an event's partition key from its
+ * `record.requestId`. Keys never exceed {@link MAX_PARTITION_KEY_CHARS} and
+ * never end in half a surrogate pair.
  */
 export function createPartitionKeyChooser(
   strategy: PartitionKeyStrategy,
   environmentId: string,
   randomKey: () => string = () => crypto.randomUUID(),
-): (record: unknown) => string {
+): (requestId: string | undefined) => string {
   const fallback = capPartitionKey(environmentId);
   switch (strategy) {
     case "environment":
@@ -259,13 +312,10 @@ export function createPartitionKeyChooser(
     case "random":
       return () => capPartitionKey(randomKey());
     case "requestId":
-      return (record) => {
-        if (typeof record !== "object" || record === null) return fallback;
-        const id = (record as { requestId?: unknown }).requestId;
-        return typeof id === "string" && id.length > 0
-          ? capPartitionKey(id)
+      return (requestId) =>
+        requestId !== undefined && requestId.length > 0
+          ? capPartitionKey(requestId)
           : fallback;
-      };
     default:
       throw new RangeError(`unknown partition key strategy: ${strategy}`);
   }

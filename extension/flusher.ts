@@ -6,6 +6,7 @@
  * @module
  */
 import { buildBatches } from "./batcher.ts";
+import type { Compressor } from "./compression.ts";
 import type { EventBuffer } from "./buffer.ts";
 import type { Logger } from "./log.ts";
 import type { KinesisRequestError } from "./kinesis_client.ts";
@@ -42,6 +43,8 @@ export interface FlusherOptions {
   format: RecordFormat;
   /** Per-record limit. */
   maxRecordBytes: number;
+  /** Compression of whole record payloads (ndjson), if any. */
+  compress?: Compressor;
   /** How to send. */
   send: SendContext;
   /** Counters. */
@@ -99,10 +102,8 @@ export class Flusher {
       batches = buildBatches(events, {
         format: this.#options.format,
         maxRecordBytes: this.#options.maxRecordBytes,
-        maxRequestBytes: Math.max(
-          this.#options.maxRecordBytes,
-          MAX_REQUEST_BYTES,
-        ),
+        maxRequestBytes: MAX_REQUEST_BYTES,
+        compress: this.#options.compress,
       });
     } catch (error) {
       // A batching bug must not lose the events: they stay buffered.

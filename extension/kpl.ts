@@ -16,6 +16,13 @@
  * aggregate at every step, so a batcher can ask "would this user record
  * still fit?" in constant time and the result is written into one buffer.
  *
+ * KCL de-aggregates with the hash-key range of the shard it reads and
+ * discards an aggregate's user records from the first one whose effective
+ * hash key (its explicit hash key, else the MD5 of its partition key) lies
+ * outside that range. So an aggregate may carry one explicit hash key that
+ * every user record points to: the hash key of the outer record's partition
+ * key ({@link hashKeyOf}), which is where Kinesis stores the aggregate.
+ *
  * @module
  */
 import { md5 } from "./md5.ts";
@@ -38,12 +45,18 @@ export interface UserRecord {
   partitionKey: string;
   /** Its payload. */
   data: Uint8Array;
+  /** Its explicit hash key (decimal), when the aggregate carries one. */
+  explicitHashKey?: string;
 }
 
 /** Protobuf field keys ((field number << 3) | wire type) used by the format. */
 const KEY_TABLE_TAG = (1 << 3) | 2;
+const HASH_KEY_TABLE_TAG = (2 << 3) | 2;
 const RECORD_TAG = (3 << 3) | 2;
 const RECORD_KEY_INDEX_TAG = (1 << 3) | 0;
+const RECORD_HASH_KEY_INDEX_TAG = (2 << 3) | 0;
+/** Bytes `explicit_hash_key_index: 0` adds to a Record (tag + one-byte varint). */
+const HASH_KEY_INDEX_BYTES = 2;
 const RECORD_DATA_TAG = (3 << 3) | 2;
 
 const WIRE_VARINT = 0;
@@ -70,8 +83,25 @@ function fieldSize(payloadBytes: number): number {
 }
 
 /** Size of one `Record` message body for a key index and a data length. */
-function recordBodySize(keyIndex: number, dataBytes: number): number {
-  return 1 + varintSize(keyIndex) + fieldSize(dataBytes);
+function recordBodySize(
+  keyIndex: number,
+  dataBytes: number,
+  hashKeyIndexBytes: number,
+): number {
+  return 1 + varintSize(keyIndex) + hashKeyIndexBytes + fieldSize(dataBytes);
+}
+
+/**
+ * The hash key Kinesis derives from a partition key: the MD5 of its UTF-8
+ * bytes read as an unsigned big-endian 128-bit integer, in decimal (the
+ * form `ExplicitHashKey` and KCL's range check use).
+ */
+export function hashKeyOf(partitionKey: string): string {
+  let value = 0n;
+  for (const byte of md5(utf8.encode(partitionKey))) {
+    value = (value << 8n) | BigInt(byte);
+  }
+  return value.toString();
 }
 
 interface PendingRecord {
@@ -82,13 +112,22 @@ interface PendingRecord {
 
 /**
  * Accumulates user records into one aggregate. Partition keys are stored
- * once in the key table however many user records use them.
+ * once in the key table however many user records use them. With an
+ * explicit hash key, the aggregate's one `explicit_hash_key_table` entry is
+ * given to every user record.
  */
 export class KplAggregateBuilder {
   #keyIndexes = new Map<string, number>();
   #keys: Uint8Array[] = [];
   #records: PendingRecord[] = [];
   #protobufBytes = 0;
+  #hashKey: Uint8Array | undefined;
+  #hashKeyIndexBytes = 0;
+
+  /** Starts an aggregate, optionally with the explicit hash key of all its user records. */
+  constructor(explicitHashKey?: string) {
+    this.reset(explicitHashKey);
+  }
 
   /** Number of user records added so far. */
   get count(): number {
@@ -120,7 +159,11 @@ export class KplAggregateBuilder {
     this.#records.push({
       keyIndex,
       data,
-      bodyBytes: recordBodySize(keyIndex, data.byteLength),
+      bodyBytes: recordBodySize(
+        keyIndex,
+        data.byteLength,
+        this.#hashKeyIndexBytes,
+      ),
     });
   }
 
@@ -135,11 +178,22 @@ export class KplAggregateBuilder {
       out.set(key, at);
       at += key.byteLength;
     }
+    const hashKey = this.#hashKey;
+    if (hashKey) {
+      out[at++] = HASH_KEY_TABLE_TAG;
+      at = writeVarint(out, at, hashKey.byteLength);
+      out.set(hashKey, at);
+      at += hashKey.byteLength;
+    }
     for (const record of this.#records) {
       out[at++] = RECORD_TAG;
       at = writeVarint(out, at, record.bodyBytes);
       out[at++] = RECORD_KEY_INDEX_TAG;
       at = writeVarint(out, at, record.keyIndex);
+      if (hashKey) {
+        out[at++] = RECORD_HASH_KEY_INDEX_TAG;
+        out[at++] = 0;
+      }
       out[at++] = RECORD_DATA_TAG;
       at = writeVarint(out, at, record.data.byteLength);
       out.set(record.data, at);
@@ -154,12 +208,23 @@ export class KplAggregateBuilder {
     return out;
   }
 
-  /** Empties the builder for the next aggregate. */
-  reset(): void {
+  /**
+   * Empties the builder for the next aggregate, whose user records all get
+   * `explicitHashKey` when given (a decimal 128-bit integer).
+   */
+  reset(explicitHashKey?: string): void {
     this.#keyIndexes.clear();
     this.#keys = [];
     this.#records = [];
-    this.#protobufBytes = 0;
+    if (explicitHashKey === undefined) {
+      this.#hashKey = undefined;
+      this.#hashKeyIndexBytes = 0;
+      this.#protobufBytes = 0;
+    } else {
+      this.#hashKey = utf8.encode(explicitHashKey);
+      this.#hashKeyIndexBytes = HASH_KEY_INDEX_BYTES;
+      this.#protobufBytes = fieldSize(this.#hashKey.byteLength);
+    }
   }
 
   #growth(partitionKey: string, dataBytes: number): number {
@@ -169,13 +234,20 @@ export class KplAggregateBuilder {
       keyIndex = this.#keys.length;
       keyTableGrowth = fieldSize(utf8ByteLength(partitionKey));
     }
-    return keyTableGrowth + fieldSize(recordBodySize(keyIndex, dataBytes));
+    return keyTableGrowth +
+      fieldSize(recordBodySize(keyIndex, dataBytes, this.#hashKeyIndexBytes));
   }
 }
 
-/** Aggregates user records into one KPL record (convenience over the builder). */
-export function aggregate(records: readonly UserRecord[]): Uint8Array {
-  const builder = new KplAggregateBuilder();
+/**
+ * Aggregates user records into one KPL record (convenience over the
+ * builder), every user record with `explicitHashKey` when given.
+ */
+export function aggregate(
+  records: readonly UserRecord[],
+  explicitHashKey?: string,
+): Uint8Array {
+  const builder = new KplAggregateBuilder(explicitHashKey);
   for (const record of records) builder.add(record.partitionKey, record.data);
   return builder.build();
 }
@@ -211,15 +283,18 @@ export function deaggregate(bytes: Uint8Array): UserRecord[] | null {
     }
   }
   const keys: string[] = [];
-  const parsed: { keyIndex: number; data: Uint8Array }[] = [];
+  const hashKeys: string[] = [];
+  const parsed: ParsedRecord[] = [];
   const reader = new ProtobufReader(protobuf, "AggregatedRecord");
   while (!reader.done) {
     const { field, wireType } = reader.fieldKey();
     if (field === 1 && wireType === WIRE_LENGTH_DELIMITED) {
       keys.push(decodeKey(reader.lengthDelimited()));
+    } else if (field === 2 && wireType === WIRE_LENGTH_DELIMITED) {
+      hashKeys.push(decodeKey(reader.lengthDelimited()));
     } else if (field === 3 && wireType === WIRE_LENGTH_DELIMITED) {
       parsed.push(parseRecord(reader.lengthDelimited(), parsed.length));
-    } else if (field === 1 || field === 3) {
+    } else if (field === 1 || field === 2 || field === 3) {
       throw new Error(
         `malformed KPL aggregate: field ${field} has wire type ${wireType}`,
       );
@@ -227,30 +302,49 @@ export function deaggregate(bytes: Uint8Array): UserRecord[] | null {
       reader.skip(wireType);
     }
   }
-  return parsed.map(({ keyIndex, data }, i) => {
+  return parsed.map(({ keyIndex, hashKeyIndex, data }, i) => {
     if (keyIndex >= keys.length) {
       throw new Error(
         `malformed KPL aggregate: user record ${i} uses partition key ` +
           `${keyIndex} of a ${keys.length}-entry table`,
       );
     }
-    return { partitionKey: keys[keyIndex], data };
+    if (hashKeyIndex === undefined) {
+      return { partitionKey: keys[keyIndex], data };
+    }
+    if (hashKeyIndex >= hashKeys.length) {
+      throw new Error(
+        `malformed KPL aggregate: user record ${i} uses explicit hash key ` +
+          `${hashKeyIndex} of a ${hashKeys.length}-entry table`,
+      );
+    }
+    return {
+      partitionKey: keys[keyIndex],
+      data,
+      explicitHashKey: hashKeys[hashKeyIndex],
+    };
   });
 }
 
-function parseRecord(
-  body: Uint8Array,
-  position: number,
-): { keyIndex: number; data: Uint8Array } {
+interface ParsedRecord {
+  keyIndex: number;
+  hashKeyIndex: number | undefined;
+  data: Uint8Array;
+}
+
+function parseRecord(body: Uint8Array, position: number): ParsedRecord {
   const reader = new ProtobufReader(body, `Record ${position}`);
   let keyIndex: number | undefined;
+  let hashKeyIndex: number | undefined;
   let data: Uint8Array | undefined;
   while (!reader.done) {
     const { field, wireType } = reader.fieldKey();
     if (field === 1 && wireType === WIRE_VARINT) keyIndex = reader.varint();
-    else if (field === 3 && wireType === WIRE_LENGTH_DELIMITED) {
+    else if (field === 2 && wireType === WIRE_VARINT) {
+      hashKeyIndex = reader.varint();
+    } else if (field === 3 && wireType === WIRE_LENGTH_DELIMITED) {
       data = reader.lengthDelimited();
-    } else if (field === 1 || field === 3) {
+    } else if (field === 1 || field === 2 || field === 3) {
       throw new Error(
         `malformed KPL Record ${position}: field ${field} has wire type ${wireType}`,
       );
@@ -263,14 +357,14 @@ function parseRecord(
       }`,
     );
   }
-  return { keyIndex, data };
+  return { keyIndex, hashKeyIndex, data };
 }
 
 function decodeKey(bytes: Uint8Array): string {
   try {
     return strictUtf8.decode(bytes);
   } catch {
-    throw new Error("malformed KPL aggregate: partition key is not UTF-8");
+    throw new Error("malformed KPL aggregate: a table key is not UTF-8");
   }
 }
 

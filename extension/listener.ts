@@ -1,8 +1,10 @@
 /**
  * The Telemetry API destination: an HTTP handler that turns each POSTed JSON
- * array into buffered envelopes. It reads the whole body as bytes, decodes
- * UTF-8 once, answers 4xx to what it cannot use, and 200 only once the
- * events are in the buffer.
+ * array into buffered envelopes. It reads the whole body as bytes, checks
+ * UTF-8 once, cuts the array into the raw bytes of its elements (never
+ * parsing an event into values), answers 4xx to what it cannot use, and 200
+ * only once the events are in the buffer. An element that is not an event
+ * is dropped alone and counted; the rest of the delivery is kept.
  *
  * @module
  */
@@ -11,11 +13,17 @@ import type { Logger } from "./log.ts";
 import { OWN_LOG_PREFIX } from "./log.ts";
 import type { InvocationProgress } from "./progress.ts";
 import type { Stats } from "./stats.ts";
-import type { BufferedEvent, TelemetryEvent } from "./types.ts";
+import type { BufferedEvent, RawTelemetryEvent } from "./types.ts";
+import {
+  JsonSyntaxError,
+  readEvent,
+  scanEventArray,
+  type ScannedElement,
+} from "./event_scanner.ts";
 
 /** Turns one event into its buffered form (the encoder's job). */
 export type EventEncoder = (
-  event: TelemetryEvent,
+  event: RawTelemetryEvent,
   receivedAt: number,
 ) => { event: BufferedEvent; truncated: boolean };
 
@@ -42,6 +50,10 @@ export interface ListenerDeps {
 }
 
 const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false });
+/** How this extension's own log lines start, as a JSON string literal. */
+const OWN_LOG_LITERAL = new TextEncoder().encode(
+  JSON.stringify(OWN_LOG_PREFIX).slice(0, -1),
+);
 
 class BadRequest extends Error {
   constructor(readonly status: number, message: string) {
@@ -61,8 +73,8 @@ export function createTelemetryHandler(
         return text(405, "only POST is accepted");
       }
       const body = await readBody(request, deps.maxBodyBytes);
-      const events = parseEvents(body);
-      return accept(events, deps, now());
+      const elements = scanBody(body);
+      return accept(body, elements, deps, now());
     } catch (error) {
       if (error instanceof BadRequest) {
         deps.stats.rejectedBodies++;
@@ -79,7 +91,8 @@ export function createTelemetryHandler(
 }
 
 function accept(
-  items: unknown[],
+  body: Uint8Array,
+  items: ScannedElement[],
   deps: ListenerDeps,
   receivedAt: number,
 ): Response {
@@ -90,19 +103,21 @@ function accept(
   let filtered = 0;
   let truncated = 0;
   let own: BufferedEvent[] | undefined;
+  let firstProblem: string | undefined;
   for (const item of items) {
-    const event = asEvent(item);
-    if (!event) {
+    const event = readEvent(body, item);
+    if (typeof event === "string") {
       invalid++;
+      firstProblem ??= `element at byte ${item.span.start}: ${event}`;
       continue;
     }
     if (
       event.type === "platform.runtimeDone" || event.type === "platform.report"
     ) {
       // Noted even when excluded: the lifecycle waits for their arrival.
-      const requestId = (event.record as { requestId?: unknown } | null)
-        ?.requestId;
-      if (typeof requestId === "string") progress.push([event.type, requestId]);
+      if (event.requestId !== undefined) {
+        progress.push([event.type, event.requestId]);
+      }
     }
     if (deps.excludeTypes.has(event.type)) {
       filtered++;
@@ -112,10 +127,7 @@ function accept(
     accepted.push(encoded.event);
     acceptedBytes += encoded.event.data.byteLength;
     if (encoded.truncated) truncated++;
-    if (
-      event.type === "extension" && typeof event.record === "string" &&
-      event.record.startsWith(OWN_LOG_PREFIX)
-    ) {
+    if (event.type === "extension" && isOwnLogLine(event)) {
       (own ??= []).push(encoded.event);
     }
   }
@@ -139,6 +151,7 @@ function accept(
     deps.logger.warn("dropped invalid telemetry events", {
       invalid,
       kept: accepted.length,
+      first: firstProblem,
     });
   }
   if (own) { for (const event of own) deps.ownLogEvents.add(event); }
@@ -187,46 +200,35 @@ async function readBody(
   return body;
 }
 
-function parseEvents(body: Uint8Array): unknown[] {
+function scanBody(body: Uint8Array): ScannedElement[] {
   if (body.byteLength === 0) throw new BadRequest(400, "empty body");
-  let textBody: string;
   try {
-    // Decoding the whole body at once keeps multi-byte characters that
-    // straddle network chunks intact.
-    textBody = utf8.decode(body);
+    // Checked on the whole body at once, so multi-byte characters that
+    // straddle network chunks are judged whole.
+    utf8.decode(body);
   } catch {
     throw new BadRequest(400, "body is not valid UTF-8");
   }
-  let parsed: unknown;
   try {
-    parsed = JSON.parse(textBody);
+    return scanEventArray(body);
   } catch (error) {
+    if (!(error instanceof JsonSyntaxError)) throw error;
     throw new BadRequest(
       400,
-      `body is not JSON: ${(error as Error).message.slice(0, 200)}`,
+      `body is not a JSON array of events: ${error.message.slice(0, 200)}`,
     );
   }
-  if (!Array.isArray(parsed)) {
-    throw new BadRequest(400, "body is not a JSON array of events");
-  }
-  return parsed;
 }
 
-function asEvent(item: unknown): TelemetryEvent | undefined {
-  if (item === null || typeof item !== "object" || Array.isArray(item)) {
-    return undefined;
+function isOwnLogLine(event: RawTelemetryEvent): boolean {
+  const record = event.recordJson;
+  if (!event.recordIsString || record.byteLength < OWN_LOG_LITERAL.byteLength) {
+    return false;
   }
-  const candidate = item as Record<string, unknown>;
-  if (
-    typeof candidate.type !== "string" || candidate.type === "" ||
-    typeof candidate.time !== "string"
-  ) {
-    return undefined;
+  for (let i = 0; i < OWN_LOG_LITERAL.byteLength; i++) {
+    if (record[i] !== OWN_LOG_LITERAL[i]) return false;
   }
-  if (!("record" in candidate)) {
-    return { time: candidate.time, type: candidate.type, record: null };
-  }
-  return candidate as unknown as TelemetryEvent;
+  return true;
 }
 
 function text(status: number, message: string): Response {

@@ -15,6 +15,28 @@ export interface TelemetryEvent {
   record: unknown;
 }
 
+/**
+ * One event as the listener cut it out of the body: the raw JSON bytes of
+ * its `time`, `type` and `record` (what the envelope is made of) and the
+ * few values the extension itself needs, decoded.
+ */
+export interface RawTelemetryEvent {
+  /** `time`, decoded. */
+  time: string;
+  /** `type`, decoded. */
+  type: string;
+  /** The `time` string literal exactly as sent. */
+  timeJson: Uint8Array;
+  /** The `type` string literal exactly as sent. */
+  typeJson: Uint8Array;
+  /** The `record` value exactly as sent (`null` when absent). */
+  recordJson: Uint8Array;
+  /** Whether `record` is a string (text log format). */
+  recordIsString: boolean;
+  /** `record.requestId` when the record is an object holding a string one. */
+  requestId: string | undefined;
+}
+
 /** What the extension knows about where it runs; stamped on every shipped event. */
 export interface EnvelopeContext {
   /** Function name from the register answer. */
@@ -25,7 +47,7 @@ export interface EnvelopeContext {
   region: string;
   /** Account id (from the `accountId` register feature), null when Lambda did not give it. */
   accountId: string | null;
-  /** A random id of this execution environment (one per extension process). */
+  /** A random id of this execution environment (one per extension process, see `newEnvironmentId`). */
   environmentId: string;
 }
 

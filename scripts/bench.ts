@@ -11,7 +11,8 @@
  * sandbox for steady invocations, a small instrumented platform for init
  * and bursts. Takes about 3 minutes on 2 cores.
  *
- * Options: `--quick` runs fewer repetitions (for a smoke check of the bench
+ * Options: `--cost` prints only the per-format cost table (in-process,
+ * seconds), `--quick` runs fewer repetitions (for a smoke check of the bench
  * itself; its figures are not for comparison).
  *
  * @module
@@ -42,6 +43,10 @@ import {
   TYPICAL_TRAFFIC,
 } from "./bench/telemetry_fixtures.ts";
 import { type BurstResult, runBurst } from "./bench/throughput.ts";
+import {
+  measureEncodingCosts,
+  renderEncodingCost,
+} from "./bench/encoding_cost.ts";
 
 /** Repetitions and sizes of a full run. */
 const FULL = {
@@ -201,9 +206,22 @@ async function cpuModel(): Promise<string> {
 async function main(): Promise<void> {
   const { values } = parseArgs({
     args: Deno.args,
-    options: { quick: { type: "boolean", default: false } },
+    options: {
+      quick: { type: "boolean", default: false },
+      cost: { type: "boolean", default: false },
+    },
   });
   const plan = values.quick ? QUICK : FULL;
+  const encodingCost = await measureEncodingCosts(
+    plan.costEvents,
+    TYPICAL_TRAFFIC,
+  );
+  const encodingCostTable = renderEncodingCost(encodingCost, TYPICAL_TRAFFIC);
+  if (values.cost) {
+    // `--cost`: only the in-process cost table, in seconds.
+    console.log(encodingCostTable);
+    return;
+  }
   const started = performance.now();
   const loadAtStart = await loadAverage();
   const outDir = `${REPO_ROOT}out/bench`;
@@ -538,10 +556,10 @@ async function main(): Promise<void> {
     results.meta.durationSeconds = Math.round(
       (performance.now() - started) / 1000,
     );
-    const markdown = renderMarkdown(results);
+    const markdown = renderMarkdown(results) + "\n" + encodingCostTable;
     await Deno.writeTextFile(
       `${outDir}/results.json`,
-      JSON.stringify(results, null, 2) + "\n",
+      JSON.stringify({ ...results, encodingCost }, null, 2) + "\n",
     );
     await Deno.writeTextFile(`${outDir}/results.md`, markdown);
     console.log(markdown);

@@ -272,7 +272,7 @@ export async function smokeLayer(options: SmokeOptions): Promise<SmokeReport> {
       problems.push("no function log event in the stream");
     }
     for (const envelope of envelopes) {
-      if (envelope.function?.name !== "smoke-demo") {
+      if (!envelope.function?.startsWith("smoke-demo:")) {
         problems.push(
           `envelope names function ${JSON.stringify(envelope.function)}`,
         );

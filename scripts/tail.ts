@@ -1,8 +1,9 @@
 /**
  * `deno task tail`: reads what kinesis-telemetry wrote to a stream (the local
  * emulator through `AWS_ENDPOINT_URL_KINESIS`, or real Kinesis with the usual
- * AWS credentials), decodes every format (KPL, json, ndjson) and prints one
- * event per line, readable or as NDJSON.
+ * AWS credentials), decodes every format (KPL, json, ndjson, gzip- or
+ * zstd-compressed) and prints one event per line, readable or as NDJSON (the
+ * envelopes' own bytes).
  *
  * ```sh
  * deno task tail --stream my-telemetry --follow --type platform.report
@@ -266,6 +267,8 @@ export function tailClient(region: string): KinesisClient {
   });
 }
 
+const utf8 = new TextDecoder();
+
 /** Prints the decoded events of one record that pass the filter; returns how many. */
 export function printRecord(
   record: ReadRecord,
@@ -283,12 +286,12 @@ export function printRecord(
     );
     return 0;
   }
-  for (const { envelope } of events) {
+  for (const { envelope, bytes } of events) {
     if (!matchesFilter(envelope, options.filter)) continue;
+    // ndjson prints the envelope's own bytes (decompressed): a re-stringified
+    // envelope would lose big numbers and duplicate keys.
     write(
-      options.output === "ndjson"
-        ? JSON.stringify(envelope)
-        : formatEvent(envelope),
+      options.output === "ndjson" ? utf8.decode(bytes) : formatEvent(envelope),
     );
     printed++;
   }

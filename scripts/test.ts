@@ -83,6 +83,7 @@ if (import.meta.main) {
     "tests/",
     "infra/",
   ]);
+  await gate("deno task consumers", ["run", "-A", "scripts/consumers.ts"]);
 
   console.log("\n== deno test");
   await Deno.remove("coverage", { recursive: true }).catch(() => {});

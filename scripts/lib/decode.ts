@@ -1,11 +1,14 @@
 /**
  * Reads the envelopes back out of a Kinesis record the extension wrote, in
  * any of its formats: KPL aggregates (recognized by their magic), one JSON
- * envelope per record, or newline-delimited envelopes. For consumers: the
- * demo, the tail command and the tests.
+ * envelope per record, or newline-delimited envelopes — each compressed or
+ * not (gzip and zstd mark themselves with their magic bytes). For
+ * consumers: the demo, the tail command and the tests.
  *
  * @module
  */
+import { gunzipSync, zstdDecompressSync } from "node:zlib";
+import { compressionOf } from "../../extension/compression.ts";
 import { deaggregate } from "../../extension/kpl.ts";
 
 /** One shipped telemetry event, as the extension lays it out. */
@@ -20,16 +23,33 @@ export interface Envelope {
    * itself when the record was a string).
    */
   record: unknown;
-  /** The function the extension ran with. */
-  function: { name: string; version: string };
+  /** The function the extension ran with, qualified: `name:version` (see {@link functionOf}). */
+  function: string;
   /** AWS region of the function. */
   region: string;
   /** Account id, null when Lambda did not give it. */
   accountId: string | null;
   /** Id of the execution environment that shipped the event. */
   environmentId: string;
+  /**
+   * The event's number within its environment (1, 2, … in arrival order):
+   * `environmentId` + `seq` identifies the event, and a duplicate (see
+   * `possibleDuplicates`) repeats it.
+   */
+  seq: number;
   /** Present only when `record` was cut to fit a Kinesis record. */
   truncated?: { originalBytes: number };
+}
+
+/** The function name and version of an envelope's qualified `function`. */
+export function functionOf(
+  envelope: Envelope,
+): { name: string; version: string } {
+  const at = envelope.function.lastIndexOf(":");
+  return {
+    name: envelope.function.slice(0, at),
+    version: envelope.function.slice(at + 1),
+  };
 }
 
 /** One envelope found in a record. */
@@ -38,7 +58,7 @@ export interface DecodedEvent {
   envelope: Envelope;
   /** The user record's own partition key (KPL), undefined for json/ndjson. */
   partitionKey: string | undefined;
-  /** The envelope's raw UTF-8 bytes (a view into the record's data). */
+  /** The envelope's raw UTF-8 bytes (decompressed when it was compressed). */
   bytes: Uint8Array;
 }
 
@@ -65,12 +85,17 @@ export function decodeRecord(data: Uint8Array): DecodedEvent[] {
     throw new RecordDecodeError((error as Error).message, { cause: error });
   }
   if (userRecords !== null) {
-    return userRecords.map((user, i) => ({
-      envelope: parseEnvelope(user.data, `KPL user record ${i}`),
-      partitionKey: user.partitionKey,
-      bytes: user.data,
-    }));
+    return userRecords.map((user, i) => {
+      const where = `KPL user record ${i}`;
+      const bytes = decompressed(user.data, where);
+      return {
+        envelope: parseEnvelope(bytes, where),
+        partitionKey: user.partitionKey,
+        bytes,
+      };
+    });
   }
+  data = decompressed(data, "record");
   const events: DecodedEvent[] = [];
   let start = 0;
   let line = 0;
@@ -92,6 +117,26 @@ export function decodeRecord(data: Uint8Array): DecodedEvent[] {
     throw new RecordDecodeError("record holds no envelope (empty data)");
   }
   return events;
+}
+
+/**
+ * `data` decompressed when it starts with the gzip or zstd magic, else
+ * `data` itself: an envelope starts with `{`, never with either magic.
+ */
+export function decompressed(data: Uint8Array, where = "data"): Uint8Array {
+  const compression = compressionOf(data);
+  if (compression === "none") return data;
+  try {
+    const out = compression === "gzip"
+      ? gunzipSync(data)
+      : zstdDecompressSync(data);
+    return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
+  } catch (error) {
+    throw new RecordDecodeError(
+      `${where}: corrupt ${compression} data (${(error as Error).message})`,
+      { cause: error },
+    );
+  }
 }
 
 function parseEnvelope(bytes: Uint8Array, where: string): Envelope {
@@ -128,15 +173,16 @@ function envelopeProblem(value: unknown): string | undefined {
     if (typeof envelope[key] !== "string") return `"${key}" is not a string`;
   }
   if (!("record" in envelope)) return `"record" is missing`;
-  const fn = envelope.function as Record<string, unknown> | null;
   if (
-    typeof fn !== "object" || fn === null || typeof fn.name !== "string" ||
-    typeof fn.version !== "string"
+    typeof envelope.function !== "string" || !envelope.function.includes(":")
   ) {
-    return `"function" is not {name, version}`;
+    return `"function" is not "name:version"`;
   }
   if (envelope.accountId !== null && typeof envelope.accountId !== "string") {
     return `"accountId" is neither a string nor null`;
+  }
+  if (!Number.isSafeInteger(envelope.seq) || (envelope.seq as number) < 1) {
+    return `"seq" is not a positive integer`;
   }
   if ("truncated" in envelope) {
     const marker = envelope.truncated as Record<string, unknown> | null;

@@ -9,6 +9,7 @@ import {
   GetShardIteratorCommand,
   type KinesisClient,
   ListShardsCommand,
+  type Shard,
 } from "@aws-sdk/client-kinesis";
 
 /** One record as read back from a shard. */
@@ -25,12 +26,12 @@ export interface StoredRecord {
   arrivedAt: Date | undefined;
 }
 
-/** Lists the shard ids of a stream. */
-export async function listShardIds(
+/** Lists every shard of a stream (open and closed), as ListShards gives them. */
+export async function listShards(
   client: KinesisClient,
   stream: string,
-): Promise<string[]> {
-  const ids: string[] = [];
+): Promise<Shard[]> {
+  const shards: Shard[] = [];
   let nextToken: string | undefined;
   do {
     const page = await client.send(
@@ -38,12 +39,20 @@ export async function listShardIds(
         nextToken ? { NextToken: nextToken } : streamRef(stream),
       ),
     );
-    for (const shard of page.Shards ?? []) {
-      if (shard.ShardId) ids.push(shard.ShardId);
-    }
+    shards.push(...page.Shards ?? []);
     nextToken = page.NextToken;
   } while (nextToken);
-  return ids;
+  return shards;
+}
+
+/** Lists the shard ids of a stream. */
+export async function listShardIds(
+  client: KinesisClient,
+  stream: string,
+): Promise<string[]> {
+  return (await listShards(client, stream)).flatMap((shard) =>
+    shard.ShardId ? [shard.ShardId] : []
+  );
 }
 
 /** Reads all records currently stored in every shard of a stream. */

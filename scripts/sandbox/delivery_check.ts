@@ -28,6 +28,11 @@ export interface DeliveryCheck {
   neverReceived: TelemetryEvent[];
   /** Envelopes found more often than their event was emitted. */
   duplicates: Envelope[];
+  /**
+   * Envelopes whose event id (`environmentId` + `seq`) came before: the
+   * re-sends a consumer drops by id (counted in `possibleDuplicates`).
+   */
+  repeatedIds: number;
   /** Envelopes of this environment that match no emitted event. */
   unexpected: Envelope[];
   /** Envelopes whose record was truncated (matched by prefix). */
@@ -72,8 +77,13 @@ export function checkDelivery(
   const duplicates: Envelope[] = [];
   const unmatched: Envelope[] = [];
   const environmentIds = new Set<string>();
+  const ids = new Set<string>();
+  let repeatedIds = 0;
   let truncated = 0;
   for (const envelope of envelopes) {
+    const id = `${envelope.environmentId}:${envelope.seq}`;
+    if (ids.has(id)) repeatedIds++;
+    else ids.add(id);
     let candidates = byKey.get(eventKey(envelope)) ?? [];
     if (envelope.truncated) {
       truncated++;
@@ -110,6 +120,7 @@ export function checkDelivery(
       !acknowledged(slot.entry) && !dropped(slot.entry) && slot.seen === 0
     ).map((slot) => slot.entry.event),
     duplicates,
+    repeatedIds,
     unexpected: unmatched.filter((envelope) =>
       environmentIds.size === 0 || environmentIds.has(envelope.environmentId)
     ),

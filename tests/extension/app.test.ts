@@ -12,6 +12,8 @@ import {
 import { realTimers, type Timers } from "../../extension/progress.ts";
 import { serveWithDeno } from "../../extension/main.ts";
 import { decodeRecord, type Envelope } from "../../scripts/lib/decode.ts";
+import { compressionOf } from "../../extension/compression.ts";
+import { deaggregate } from "../../extension/kpl.ts";
 import { readAllRecords } from "../../scripts/lib/kinesis_read.ts";
 import {
   LOCAL_CREDENTIALS,
@@ -243,12 +245,14 @@ Deno.test("app: registers, subscribes, ships pushed events to Kinesis with their
       const expected = [first[1], first[2], first[4], report];
       assert.deepEqual(
         envelopes,
-        expected.map((event) => ({
+        expected.map((event, i) => ({
           ...event,
-          function: { name: "test-function", version: "$LATEST" },
+          function: "test-function:$LATEST",
           region: LOCAL_REGION,
           accountId: "123456789012",
           environmentId: ENVIRONMENT_ID,
+          // Numbered as encoded: neither the excluded event nor null.
+          seq: i + 1,
         })),
       );
       // Key order is part of the contract.
@@ -273,6 +277,48 @@ Deno.test("app: registers, subscribes, ships pushed events to Kinesis with their
   );
 });
 
+Deno.test("app: KINESIS_TELEMETRY_COMPRESSION=gzip compresses ndjson records and kpl user records", async () => {
+  for (const format of ["ndjson", "kpl"]) {
+    await withApiAndKinesis({}, 1, async (api, kinesis) => {
+      const run = start(api, {
+        kinesis,
+        env: {
+          KINESIS_TELEMETRY_FORMAT: format,
+          KINESIS_TELEMETRY_COMPRESSION: "gzip",
+        },
+      });
+      await api.waitForNext(1);
+      const lines = Array.from(
+        { length: 30 },
+        (_, i) =>
+          telemetry(
+            "function",
+            `line ${i}: ${"a repetitive log line ".repeat(8)}`,
+          ),
+      );
+      await pushEvents(api, lines);
+      queueShutdown(api);
+      assert.equal(await run.exit, 0);
+      const stored = await readAllRecords(kinesis.client, STREAM);
+      const payloads = format === "ndjson"
+        ? stored.map((r) => r.data)
+        : stored.flatMap((r) => deaggregate(r.data)!.map((u) => u.data));
+      assert.ok(payloads.length > 0);
+      assert.ok(
+        payloads.every((p) => compressionOf(p) === "gzip"),
+        `${format}: every payload is gzip`,
+      );
+      const decoded = stored.flatMap((r) => decodeRecord(r.data));
+      assert.deepEqual(
+        decoded.map((d) => d.envelope.record),
+        lines.map((line) => line.record),
+        format,
+      );
+      assertAccounting(run.summary());
+    });
+  }
+});
+
 Deno.test("app: without accountId from Lambda the envelope says null; a random environment id by default", async () => {
   await withApiAndKinesis({}, 1, async (api, kinesis) => {
     const run = start(api, {
@@ -289,7 +335,7 @@ Deno.test("app: without accountId from Lambda the envelope says null; a random e
     assert.equal(decoded.envelope.accountId, null);
     assert.match(
       decoded.envelope.environmentId,
-      /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/,
+      /^[A-Za-z0-9_-]{16}$/,
     );
     assert.equal(decoded.partitionKey, undefined, "ndjson, not KPL");
     assertAccounting(run.summary());

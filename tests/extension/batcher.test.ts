@@ -4,9 +4,10 @@ import agg from "aws-kinesis-agg";
 import {
   type BatchOptions,
   buildBatches,
-  requestByteLimit,
+  MAX_BATCH_BYTES,
+  MAX_PACKED_RECORD_BYTES,
 } from "../../extension/batcher.ts";
-import { aggregate } from "../../extension/kpl.ts";
+import { aggregate, hashKeyOf } from "../../extension/kpl.ts";
 import {
   type Batch,
   type BufferedEvent,
@@ -15,6 +16,13 @@ import {
   type RecordFormat,
 } from "../../extension/types.ts";
 import { eventOfSize, idOf, seededRandom } from "./_codec_fixtures.ts";
+import {
+  effectiveHashKey,
+  evenShardRanges,
+  kclKeeps,
+  type KclUserRecord,
+  rangeOf,
+} from "../helpers/kcl_range.ts";
 
 const MIB = 1024 * 1024;
 const FORMATS: readonly RecordFormat[] = ["kpl", "json", "ndjson"];
@@ -23,6 +31,7 @@ const keyBytes = (key: string) => utf8.encode(key).byteLength;
 
 interface AwsUserRecord {
   partitionKey: string;
+  explicitPartitionKey?: string;
   data: string;
 }
 const awsAgg = agg as unknown as {
@@ -37,7 +46,7 @@ const awsAgg = agg as unknown as {
 function userRecordsOf(
   record: OutgoingRecord,
   format: RecordFormat,
-): { partitionKey: string; data: Uint8Array }[] {
+): { partitionKey: string; data: Uint8Array; explicitHashKey?: string }[] {
   if (format === "json") {
     return [{ partitionKey: record.partitionKey, data: record.data }];
   }
@@ -71,8 +80,18 @@ function userRecordsOf(
   if (failure) throw failure;
   return result.map((user) => ({
     partitionKey: user.partitionKey,
+    explicitHashKey: user.explicitPartitionKey,
     data: new Uint8Array(Buffer.from(user.data, "base64")),
   }));
+}
+
+/** The user records of one KPL record as aws-kinesis-agg reads them. */
+function awsUserRecordsOf(record: OutgoingRecord): KclUserRecord[] {
+  return userRecordsOf(record, "kpl").map(({ partitionKey, explicitHashKey }) =>
+    explicitHashKey === undefined
+      ? { partitionKey }
+      : { partitionKey, explicitHashKey }
+  );
 }
 
 /** Checks every rule the batcher promises for one input and options. */
@@ -82,8 +101,10 @@ function assertBatchRules(
   batches: Batch[],
 ): void {
   const maxRecords = options.maxRecordsPerRequest ?? 500;
-  const maxRequest = options.maxRequestBytes ??
-    requestByteLimit(options.maxRecordBytes);
+  const maxRequest = Math.min(
+    options.maxRequestBytes ?? MAX_BATCH_BYTES,
+    5 * MIB,
+  );
   const flattened: BufferedEvent[] = [];
   batches.forEach((batch, b) => {
     assert.ok(batch.records.length > 0, `batch ${b} is empty`);
@@ -96,7 +117,11 @@ function assertBatchRules(
       0,
     );
     assert.equal(batch.bytes, bytes, `batch ${b} byte count`);
-    assert.ok(bytes <= maxRequest, `batch ${b}: ${bytes} > ${maxRequest}`);
+    // Only a record larger than the cap may exceed it, alone.
+    assert.ok(
+      bytes <= maxRequest || batch.records.length === 1,
+      `batch ${b}: ${bytes} > ${maxRequest}`,
+    );
     if (b > 0) {
       // Greedy: the first record of this batch did not fit the previous one.
       const previous = batches[b - 1];
@@ -112,6 +137,10 @@ function assertBatchRules(
     for (const record of batch.records) {
       const size = record.data.byteLength + keyBytes(record.partitionKey);
       assert.ok(size <= options.maxRecordBytes, `record of ${size} bytes`);
+      assert.ok(
+        size <= MAX_PACKED_RECORD_BYTES || record.events.length === 1,
+        `a record of ${size} bytes packs ${record.events.length} events`,
+      );
       assert.ok(record.events.length > 0);
       assert.equal(record.partitionKey, record.events[0].partitionKey);
       const users = userRecordsOf(record, options.format);
@@ -146,9 +175,11 @@ function assertRecordsArePacked(batches: Batch[], options: BatchOptions): void {
           partitionKey: e.partitionKey,
           data: e.data,
         })),
+        hashKeyOf(record.partitionKey),
       ).byteLength;
     assert.ok(
-      grown + outerKey > options.maxRecordBytes,
+      grown + outerKey >
+        Math.min(options.maxRecordBytes, MAX_PACKED_RECORD_BYTES),
       `record ${r} closed although the next event fitted`,
     );
   }
@@ -176,7 +207,7 @@ Deno.test("batcher: json puts exactly 500 records in a full request", () => {
 Deno.test("batcher: packed formats also stop at 500 records per request", () => {
   // Records of one event each: every event fills a 1,000-byte record alone.
   for (const format of ["kpl", "ndjson"] as const) {
-    const size = format === "kpl" ? 940 : 960;
+    const size = format === "kpl" ? 890 : 960;
     const events = Array.from(
       { length: 1200 },
       (_, i) => eventOfSize(i, size, `key-${i % 7}`),
@@ -219,12 +250,10 @@ Deno.test("batcher: the record limit counts the partition key, in UTF-8 bytes", 
   const key = "ключ-😀"; // 13 UTF-8 bytes, 7 UTF-16 units
   assert.equal(keyBytes(key), 13);
   for (const format of FORMATS) {
-    const framing = format === "json"
-      ? 0
-      : format === "ndjson"
-      ? 1
-      : aggregate([{ partitionKey: key, data: new Uint8Array(400) }])
-        .byteLength - 400;
+    const framing = format === "json" ? 0 : format === "ndjson" ? 1 : aggregate(
+      [{ partitionKey: key, data: new Uint8Array(400) }],
+      hashKeyOf(key),
+    ).byteLength - 400;
     const fits = eventOfSize(1, 500, key);
     const limit = 500 + framing + 13;
     assert.equal(
@@ -285,6 +314,55 @@ Deno.test("batcher: kpl aggregates keep each user record's key; the outer key is
   assertBatchRules(events, options, batches);
 });
 
+Deno.test("batcher: KCL's per-shard range check keeps every user record of our aggregates", () => {
+  const random = seededRandom(4242);
+  const keys = Array.from({ length: 40 }, (_, i) => `request-${i}`);
+  const events = Array.from(
+    { length: 3000 },
+    (_, i) => eventOfSize(i, random.int(50, 900), random.pick(keys)),
+  );
+  const records = buildBatches(events, {
+    format: "kpl",
+    maxRecordBytes: 64 * 1024,
+  }).flatMap((batch) => batch.records);
+  assert.ok(records.length > 10, `${records.length} aggregates`);
+  // A 4-shard stream, and the same after splitting shard 1 at a random point.
+  const even = evenShardRanges(4);
+  const splitAt = even[1].start + (even[1].end - even[1].start) / 3n;
+  const split = [
+    even[0],
+    { start: even[1].start, end: splitAt },
+    { start: splitAt + 1n, end: even[1].end },
+    even[2],
+    even[3],
+  ];
+  for (const ranges of [even, split]) {
+    let kept = 0;
+    let withoutHashKey = 0;
+    for (const record of records) {
+      // Kinesis stores the aggregate by the MD5 of its outer partition key.
+      const shard = rangeOf(
+        ranges,
+        effectiveHashKey({ partitionKey: record.partitionKey }),
+      );
+      const users = awsUserRecordsOf(record);
+      const result = kclKeeps(users, shard);
+      assert.equal(result.discarded, 0, `aggregate of ${record.partitionKey}`);
+      kept += result.kept;
+      // The same aggregates without the hash key: what KCL did before.
+      withoutHashKey += kclKeeps(
+        users.map((u) => ({ partitionKey: u.partitionKey })),
+        shard,
+      ).kept;
+    }
+    assert.equal(kept, events.length);
+    assert.ok(
+      withoutHashKey < events.length / 2,
+      `without hash keys KCL keeps only ${withoutHashKey}`,
+    );
+  }
+});
+
 Deno.test("batcher: random sizes, keys and limits keep every rule, all formats (seeded)", () => {
   const random = seededRandom(5150);
   const keyPool = [
@@ -336,22 +414,28 @@ Deno.test("batcher: 100,000 events of every format batch correctly", () => {
   }
 });
 
-Deno.test("batcher: large-record streams get 10 MiB requests, others keep 5 MiB", () => {
-  assert.equal(requestByteLimit(MIB), 5 * MIB);
-  assert.equal(requestByteLimit(5 * MIB), 5 * MIB);
-  assert.equal(requestByteLimit(5 * MIB + 1), 10 * MIB);
-  assert.equal(requestByteLimit(10 * MIB), 10 * MIB);
-
+Deno.test("batcher: on 10 MiB streams records pack ≤ 1 MiB, requests ≤ 5 MiB; a larger event goes alone", () => {
   const key = "k".repeat(36);
-  const events = [
-    eventOfSize(0, 8 * MIB, key),
-    eventOfSize(1, 1 * MIB, key),
-    eventOfSize(2, 2 * MIB, key),
-  ];
-  const options: BatchOptions = { format: "json", maxRecordBytes: 10 * MIB };
-  const batches = buildBatches(events, options);
-  assert.deepEqual(batches.map((b) => b.records.length), [2, 1]);
-  assertBatchRules(events, options, batches);
+  const sizes = [8 * MIB, 300_000, 300_000, 300_000, 300_000, 2 * MIB, 6 * MIB];
+  for (const format of FORMATS) {
+    const events = sizes.map((size, i) => eventOfSize(i, size, key));
+    const options: BatchOptions = { format, maxRecordBytes: 10 * MIB };
+    const batches = buildBatches(events, options);
+    const records = batches.flatMap((b) => b.records);
+    // The 1.2 MB of 300 KB events cannot share one ≤ 1 MiB record.
+    assert.deepEqual(
+      records.map((r) => r.events.length),
+      format === "json" ? [1, 1, 1, 1, 1, 1, 1] : [1, 3, 1, 1, 1],
+      format,
+    );
+    // The 8 MiB and 6 MiB records each travel alone; the rest share ≤ 5 MiB.
+    assert.deepEqual(
+      batches.map((b) => b.records.length),
+      format === "json" ? [1, 5, 1] : [1, 3, 1],
+      format,
+    );
+    assertBatchRules(events, options, batches);
+  }
 });
 
 Deno.test("batcher: refuses oversized events and out-of-range options", () => {
@@ -368,7 +452,7 @@ Deno.test("batcher: refuses oversized events and out-of-range options", () => {
     { maxRecordsPerRequest: 0 },
     { maxRecordBytes: 0 },
     { maxRecordBytes: 1.5 },
-    { maxRequestBytes: MIB - 1 },
+    { maxRequestBytes: 0 },
     { maxRecordBytes: 11 * MIB },
     { format: "csv" as RecordFormat },
   ];

@@ -54,6 +54,7 @@ Deno.test("config: defaults with only a stream name and a region", () => {
       listenerHost: "0.0.0.0",
       maxBodyBytes: 4 * 262_144,
       format: "kpl",
+      compression: "none",
       partitionKey: "requestId",
       maxRecordBytes: 1_048_576,
       maxBufferBytes: 8_388_608,
@@ -76,6 +77,7 @@ Deno.test("config: every variable is read and trimmed", () => {
     KINESIS_TELEMETRY_BUFFER_TIMEOUT_MS: "25",
     KINESIS_TELEMETRY_LISTENER_PORT: "0",
     KINESIS_TELEMETRY_FORMAT: "ndjson",
+    KINESIS_TELEMETRY_COMPRESSION: "zstd",
     KINESIS_TELEMETRY_PARTITION_KEY: "random",
     KINESIS_TELEMETRY_MAX_RECORD_BYTES: "10485760",
     KINESIS_TELEMETRY_MAX_BUFFER_BYTES: "16777216",
@@ -97,6 +99,7 @@ Deno.test("config: every variable is read and trimmed", () => {
   assert.equal(config.maxBodyBytes, 4 * 1_048_576);
   assert.equal(config.listenerPort, 0);
   assert.equal(config.format, "ndjson");
+  assert.equal(config.compression, "zstd");
   assert.equal(config.partitionKey, "random");
   assert.equal(config.maxRecordBytes, 10_485_760);
   assert.equal(config.maxBufferBytes, 16_777_216);
@@ -126,12 +129,14 @@ Deno.test("config: AWS_ENDPOINT_URL is the fallback endpoint, the Kinesis one wi
 Deno.test("config: enum values are case-insensitive and normalized", () => {
   const config = parse({
     KINESIS_TELEMETRY_FORMAT: "KPL",
+    KINESIS_TELEMETRY_COMPRESSION: "GZip",
     KINESIS_TELEMETRY_PARTITION_KEY: "REQUESTID",
     KINESIS_TELEMETRY_LOG_LEVEL: "Warn",
     KINESIS_TELEMETRY_FLUSH: "END",
     KINESIS_TELEMETRY_TYPES: "EXTENSION",
   });
   assert.equal(config.format, "kpl");
+  assert.equal(config.compression, "gzip");
   assert.equal(config.partitionKey, "requestId");
   assert.equal(config.logLevel, "warn");
   assert.equal(config.flush, "end");
@@ -291,6 +296,7 @@ Deno.test("config: integer variables accept their bounds and refuse beyond", () 
 Deno.test("config: enum variables refuse unknown values and list the allowed ones", () => {
   const cases: [string, RegExp][] = [
     ["FORMAT", /not one of kpl, json, ndjson/],
+    ["COMPRESSION", /not one of none, gzip, zstd/],
     ["PARTITION_KEY", /not one of requestId, environment, random/],
     ["LOG_LEVEL", /not one of error, warn, info, debug/],
     ["FLUSH", /not one of invoke, end/],

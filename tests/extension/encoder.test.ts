@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
+import { valueEncoder } from "../helpers/raw_event.ts";
 import {
-  createEnvelopeEncoder,
   createPartitionKeyChooser,
   type EncodedEvent,
   jsonStringPrefix,
@@ -15,12 +15,12 @@ const utf8 = new TextEncoder();
 const text = (bytes: Uint8Array) => new TextDecoder().decode(bytes);
 const BIG = 1024 * 1024;
 
-const CONTEXT_JSON = `"function":{"name":"orders-api","version":"$LATEST"},` +
+const CONTEXT_JSON = `"function":"orders-api:$LATEST",` +
   `"region":"eu-west-1","accountId":"123456789012",` +
   `"environmentId":"5b1e9f0c-3c55-4f6e-9d7a-0c4a2f1e8b11"`;
 
 function encoder(maxEnvelopeBytes = BIG) {
-  return createEnvelopeEncoder({
+  return valueEncoder({
     context: CONTEXT,
     partitionKey: "requestId",
     maxEnvelopeBytes,
@@ -28,8 +28,13 @@ function encoder(maxEnvelopeBytes = BIG) {
 }
 
 /** The envelope with `record` replaced by the given JSON text, untruncated. */
-function expectedEnvelope(time: string, type: string, recordJson: string) {
-  return `{"time":"${time}","type":"${type}","record":${recordJson},${CONTEXT_JSON}}`;
+function expectedEnvelope(
+  time: string,
+  type: string,
+  recordJson: string,
+  seq = 1,
+) {
+  return `{"time":"${time}","type":"${type}","record":${recordJson},${CONTEXT_JSON},"seq":${seq}}`;
 }
 
 Deno.test("encoder: envelope of a platform event has the exact layout and key order", () => {
@@ -60,7 +65,7 @@ Deno.test("encoder: envelope of a platform event has the exact layout and key or
 });
 
 Deno.test("encoder: a null account id is written as JSON null", () => {
-  const encode = createEnvelopeEncoder({
+  const encode = valueEncoder({
     context: { ...CONTEXT, accountId: null },
     partitionKey: "environment",
     maxEnvelopeBytes: BIG,
@@ -125,6 +130,19 @@ Deno.test("encoder: JSON-format records and unknown types are kept as sent", () 
   }
 });
 
+Deno.test("encoder: seq numbers the envelopes 1, 2, … per encoder, truncated ones too", () => {
+  const encode = encoder(2048);
+  const seqs = [
+    encode({ time: "t", type: "function", record: "a" }, 0),
+    encode({ time: "t", type: "function", record: "x".repeat(5000) }, 0),
+    encode({ time: "t", type: "function", record: "b" }, 0),
+  ].map((result) => JSON.parse(text(result.event.data)).seq);
+  assert.deepEqual(seqs, [1, 2, 3]);
+  // Another environment's encoder starts again: the id is environmentId + seq.
+  const other = encoder()({ time: "t", type: "function", record: "a" }, 0);
+  assert.equal(JSON.parse(text(other.event.data)).seq, 1);
+});
+
 Deno.test("encoder: a missing record becomes null rather than invalid JSON", () => {
   const event = { time: "t", type: "x" } as unknown as TelemetryEvent;
   const parsed = JSON.parse(text(encoder()(event, 0).event.data));
@@ -132,7 +150,13 @@ Deno.test("encoder: a missing record becomes null rather than invalid JSON", () 
 });
 
 Deno.test("partition keys: requestId strategy uses the record's requestId or the environment", () => {
-  const choose = createPartitionKeyChooser("requestId", "env-id");
+  const encode = valueEncoder({
+    context: { ...CONTEXT, environmentId: "env-id" },
+    partitionKey: "requestId",
+    maxEnvelopeBytes: BIG,
+  });
+  const choose = (record: unknown) =>
+    encode({ time: "t", type: "function", record }, 0).event.partitionKey;
   assert.equal(choose({ requestId: "req-1" }), "req-1");
   assert.equal(choose({ requestId: "" }), "env-id");
   assert.equal(choose({ requestId: 17 }), "env-id");
@@ -157,13 +181,13 @@ Deno.test("partition keys: requestId strategy uses the record's requestId or the
 
 Deno.test("partition keys: environment strategy always uses the environment id", () => {
   const choose = createPartitionKeyChooser("environment", "env-id");
-  assert.equal(choose({ requestId: "req-1" }), "env-id");
-  assert.equal(choose("line"), "env-id");
+  assert.equal(choose("req-1"), "env-id");
+  assert.equal(choose(undefined), "env-id");
 });
 
 Deno.test("partition keys: random strategy asks for a fresh key per event", () => {
   let counter = 0;
-  const encode = createEnvelopeEncoder({
+  const encode = valueEncoder({
     context: CONTEXT,
     partitionKey: "random",
     maxEnvelopeBytes: BIG,
@@ -174,7 +198,7 @@ Deno.test("partition keys: random strategy asks for a fresh key per event", () =
   assert.equal(encode(event, 0).event.partitionKey, "key-2");
 
   const byDefault = createPartitionKeyChooser("random", "env-id");
-  const keys = new Set(Array.from({ length: 100 }, () => byDefault(null)));
+  const keys = new Set(Array.from({ length: 100 }, () => byDefault(undefined)));
   assert.equal(keys.size, 100);
   for (const key of keys) {
     assert.match(

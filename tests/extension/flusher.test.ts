@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
+import { valueEncoder } from "../helpers/raw_event.ts";
 import { EventBuffer, sizeOf } from "../../extension/buffer.ts";
-import { createEnvelopeEncoder } from "../../extension/encoder.ts";
 import {
   Flusher,
   type FlushOutcome,
@@ -127,7 +127,7 @@ Deno.test("flusher: delivers everything to kinesalite, decodable, buffer settled
         policy: DEFAULT_RETRY_POLICY,
       },
     });
-    const encode = createEnvelopeEncoder({
+    const encode = valueEncoder({
       context: {
         functionName: "fn",
         functionVersion: "1",

@@ -5,6 +5,7 @@ import agg from "aws-kinesis-agg";
 import {
   aggregate,
   deaggregate,
+  hashKeyOf,
   isKplAggregate,
   KPL_DIGEST_BYTES,
   KPL_MAGIC,
@@ -18,6 +19,7 @@ const utf8 = new TextEncoder();
 
 interface AggUserRecord {
   partitionKey: string;
+  explicitPartitionKey?: string;
   data: string;
 }
 
@@ -29,7 +31,9 @@ interface AwsKinesisAgg {
     done: (error: unknown, records?: AggUserRecord[]) => void,
   ): void;
   RecordAggregator: new () => {
-    addUserRecord(record: { partitionKey: string; data: Buffer }): void;
+    addUserRecord(
+      record: { partitionKey: string; explicitHashKey?: string; data: Buffer },
+    ): void;
     build(): { partitionKey: string; data: Buffer };
   };
 }
@@ -60,11 +64,15 @@ function deaggregateWithAws(
 }
 
 /** Aggregates with AWS's own library. */
-function aggregateWithAws(records: readonly UserRecord[]): Uint8Array {
+function aggregateWithAws(
+  records: readonly UserRecord[],
+  explicitHashKey?: string,
+): Uint8Array {
   const aggregator = new awsAgg.RecordAggregator();
   for (const record of records) {
     aggregator.addUserRecord({
       partitionKey: record.partitionKey,
+      explicitHashKey,
       data: Buffer.from(record.data),
     });
   }
@@ -114,7 +122,53 @@ Deno.test("kpl: our bytes equal aws-kinesis-agg's own aggregation", () => {
   for (const seed of [11, 12, 13]) {
     const records = randomRecords(seed, 200);
     assert.deepEqual(aggregate(records), aggregateWithAws(records));
+    const hashKey = hashKeyOf(records[0].partitionKey);
+    assert.deepEqual(
+      aggregate(records, hashKey),
+      aggregateWithAws(records, hashKey),
+    );
   }
+});
+
+Deno.test("kpl: hashKeyOf is the MD5 of the UTF-8 key as an unsigned 128-bit decimal", () => {
+  for (const key of ["a", "req-8f5c", "héllo 🚀", "x".repeat(256)]) {
+    const hex = createHash("md5").update(key, "utf8").digest("hex");
+    assert.equal(hashKeyOf(key), BigInt(`0x${hex}`).toString(), key);
+  }
+  // MD5("a") = 0cc175b9c0f1b6a831c399e269772661: a leading zero byte stays.
+  assert.equal(
+    hashKeyOf("a"),
+    BigInt("0x0cc175b9c0f1b6a831c399e269772661").toString(),
+  );
+});
+
+Deno.test("kpl: with an explicit hash key, every user record carries the one table entry", () => {
+  const records = randomRecords(31, 80);
+  const hashKey = hashKeyOf("outer-key");
+  const builder = new KplAggregateBuilder(hashKey);
+  for (const record of records) {
+    const predicted = builder.sizeWith(
+      record.partitionKey,
+      record.data.byteLength,
+    );
+    builder.add(record.partitionKey, record.data);
+    assert.equal(builder.byteLength, predicted);
+  }
+  const bytes = builder.build();
+  assert.equal(bytes.byteLength, builder.byteLength);
+  const decoded = deaggregateWithAws(bytes);
+  assert.equal(decoded.length, records.length);
+  for (const [i, user] of decoded.entries()) {
+    assert.equal(user.explicitPartitionKey, hashKey);
+    assert.equal(user.partitionKey, records[i].partitionKey);
+  }
+  const ours = deaggregate(bytes);
+  assert.ok(ours);
+  assert.ok(ours.every((user) => user.explicitHashKey === hashKey));
+  // A reset without a key drops the table again.
+  builder.reset();
+  builder.add("a", utf8.encode("x"));
+  assert.equal(deaggregate(builder.build())?.[0].explicitHashKey, undefined);
 });
 
 Deno.test("kpl: our decoder reads aws-kinesis-agg's aggregates", () => {
@@ -270,13 +324,18 @@ Deno.test("kpl: deaggregate rejects corrupted and malformed aggregates", () => {
     ["field number 0", [0x02, 0x00], /field number 0/],
     ["group wire type", [0x23], /unsupported wire type/],
     ["key not UTF-8", [0x0a, 0x01, 0xff], /not UTF-8/],
+    [
+      "hash key index out of range",
+      [0x0a, 0x01, 0x61, 0x1a, 0x07, 0x08, 0x00, 0x10, 0x00, 0x1a, 0x01, 0x78],
+      /explicit hash key 0 of a 0-entry table/,
+    ],
   ];
   for (const [name, protobuf, pattern] of malformed) {
     assert.throws(() => deaggregate(withValidDigest(protobuf)), pattern, name);
   }
 });
 
-Deno.test("kpl: deaggregate skips fields it does not use (hash keys, tags, unknown)", () => {
+Deno.test("kpl: deaggregate reads hash keys and skips fields it does not use (tags, unknown)", () => {
   const protobuf = [
     0x0a,
     0x01,
@@ -314,7 +373,11 @@ Deno.test("kpl: deaggregate skips fields it does not use (hash keys, tags, unkno
     0, // unknown fixed64 field 7
   ];
   const decoded = deaggregate(withValidDigest(protobuf));
-  assert.deepEqual(decoded, [{ partitionKey: "a", data: utf8.encode("x") }]);
+  assert.deepEqual(decoded, [{
+    partitionKey: "a",
+    data: utf8.encode("x"),
+    explicitHashKey: "1",
+  }]);
   // The key table may also come after the records.
   const keysLast = [0x1a, 0x05, 0x08, 0x00, 0x1a, 0x01, 0x79, 0x0a, 0x01, 0x62];
   assert.deepEqual(deaggregate(withValidDigest(keysLast)), [

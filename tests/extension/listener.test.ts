@@ -7,6 +7,7 @@ import {
   type ListenerDeps,
 } from "../../extension/listener.ts";
 import { OWN_LOG_PREFIX } from "../../extension/log.ts";
+import { MAX_EVENT_DEPTH } from "../../extension/event_scanner.ts";
 import { InvocationProgress } from "../../extension/progress.ts";
 import { Stats } from "../../extension/stats.ts";
 import type { BufferedEvent } from "../../extension/types.ts";
@@ -122,10 +123,11 @@ Deno.test("listener: 200 once the delivery's events are in the buffer, in order"
     const envelope = JSON.parse(textOf(first[0]));
     assert.deepEqual(envelope, {
       ...events[0],
-      function: { name: "fn", version: "1" },
+      function: "fn:1",
       region: "eu-west-1",
       accountId: "123456789012",
       environmentId: "env-1",
+      seq: 1,
     });
     assert.equal(harness.stats.rejectedBodies, 0);
   } finally {
@@ -167,7 +169,13 @@ Deno.test("listener: 400 for bodies that are not a JSON array of events", async 
   const harness = startListener();
   try {
     const bad: [BodyInit, RegExp][] = [
-      ["{not json", /not JSON/],
+      ["{not json", /not a JSON array of events: expected \[/],
+      ['[{"time":"t","type":"function","record":"x"}', /unexpected end/],
+      ['[{"time":"t","type":"function","record":"x"},]', /expected a value/],
+      ['[{"a":1}] x', /unexpected data after the array/],
+      ['[{"a":"\\q"}]', /bad escape/],
+      ['[{"a":01}]', /expected , or a closing bracket/],
+      ['[{"a":[1}]', /expected , or a closing bracket/],
       ['{"time":"t","type":"function","record":"x"}', /not a JSON array/],
       ['"a string"', /not a JSON array/],
       [Uint8Array.of(0x5b, 0x22, 0xff, 0xfe, 0x22, 0x5d), /not valid UTF-8/],
@@ -277,6 +285,84 @@ Deno.test("listener: invalid elements are dropped and counted, good ones beside 
     const [warning] = harness.log.withMsg("dropped invalid telemetry events");
     assert.equal(warning.invalid, 8);
     assert.equal(warning.kept, 3);
+  } finally {
+    await harness.close();
+  }
+});
+
+Deno.test("listener: events reach the envelope byte for byte: big numbers, 1e400, duplicate keys, escapes", async () => {
+  const harness = startListener();
+  try {
+    const records = [
+      '{"requestId":"r-1","n":12345678901234567891,"x":1e400,"y":-0.0000001E-7}',
+      '{"k":1,"k":2,"requestId":"r-2","requestId":"r-3"}',
+      '"text \\u00e9 \\"quoted\\" \\ud83d\\ude80 \\/ tab\\t"',
+      '{"deep":[[[[{"a":[true,false,null,{}]}]]]],"empty":[],"s":"\\u0000"}',
+      '{ "spaced" : [ 1 , 2 ] ,\t"requestId" : "r-4" }',
+    ];
+    const body = "[\n " + records.map((record, i) =>
+      `{"time":"2026-01-01T00:00:0${i}Z","type":"function","record":${record}}`
+    ).join(" ,\n") + "\n]";
+    const response = await harness.post(body);
+    assert.equal(response.status, 200);
+    await response.body?.cancel();
+    const texts = harness.buffer.takeAll().map((e) =>
+      textOf(e)
+    );
+    assert.equal(texts.length, records.length);
+    texts.forEach((text, i) => {
+      assert.ok(
+        text.startsWith(
+          `{"time":"2026-01-01T00:00:0${i}Z","type":"function","record":${
+            records[i]
+          },"function":`,
+        ),
+        text,
+      );
+    });
+  } finally {
+    await harness.close();
+  }
+});
+
+Deno.test("listener: line breaks between a record's tokens become spaces, envelopes stay one line", async () => {
+  const harness = startListener();
+  try {
+    const body =
+      '[{"time":"t","type":"function","record":{\r\n"a":\n"x\\ny"}}]';
+    const response = await harness.post(body);
+    assert.equal(response.status, 200);
+    await response.body?.cancel();
+    const [envelope] = harness.buffer.takeAll().map((e) => textOf(e));
+    assert.ok(envelope.includes('"record":{  "a": "x\\ny"}'), envelope);
+    assert.ok(!envelope.includes("\n"));
+  } finally {
+    await harness.close();
+  }
+});
+
+Deno.test("listener: a 20,000-deep event is dropped alone as invalid_event, the rest kept with 200", async () => {
+  const harness = startListener({ maxBodyBytes: 1 << 20 });
+  try {
+    const deep = "[".repeat(20_000) + "]".repeat(20_000);
+    const limit = "[".repeat(MAX_EVENT_DEPTH - 1) +
+      "]".repeat(MAX_EVENT_DEPTH - 1);
+    const body = `[{"time":"t","type":"function","record":"before"},` +
+      `{"time":"t","type":"function","record":${deep}},` +
+      `{"time":"t","type":"function","record":${limit}},` +
+      `{"time":"t","type":"function","record":"after"}]`;
+    const response = await harness.post(body);
+    assert.equal(response.status, 200);
+    await response.body?.cancel();
+    assert.equal(harness.stats.received, 4);
+    assert.equal(harness.stats.dropped.invalid_event, 1);
+    const kept = harness.buffer.takeAll().map((e) => textOf(e));
+    assert.equal(kept.length, 3);
+    assert.ok(kept[0].includes('"record":"before"'));
+    assert.ok(kept[1].includes(`"record":${limit},`));
+    assert.ok(kept[2].includes('"record":"after"'));
+    const [warning] = harness.log.withMsg("dropped invalid telemetry events");
+    assert.match(String(warning.first), /nested 20001 levels deep/);
   } finally {
     await harness.close();
   }

@@ -14,6 +14,7 @@ export const ENVELOPE_KEYS: readonly string[] = [
   "region",
   "accountId",
   "environmentId",
+  "seq",
 ];
 
 /** Keys of a truncated event's envelope: the marker comes last. */

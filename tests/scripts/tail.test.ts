@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { loadCompressor } from "../../extension/compression.ts";
 import { PutRecordsCommand } from "@aws-sdk/client-kinesis";
 import { aggregate } from "../../extension/kpl.ts";
 import type { Envelope } from "../../scripts/lib/decode.ts";
@@ -21,10 +22,11 @@ function envelope(type: string, record: unknown, second = 0): Envelope {
     time: `2026-11-26T10:00:0${second}.000Z`,
     type,
     record,
-    function: { name: "orders", version: "$LATEST" },
+    function: "orders:$LATEST",
     region: "eu-west-1",
     accountId: null,
     environmentId: "0f0c0a0e-0000-4000-8000-000000000000",
+    seq: 1 + second,
   };
 }
 
@@ -137,6 +139,28 @@ Deno.test("formatEvent: readable lines, reports summarized, truncation marked", 
     formatEvent(JSON_LOG),
     /\{"level":"INFO","requestId":"req-2","message":"ok"\}$/,
   );
+});
+
+Deno.test("printRecord decompresses gzip and zstd payloads and prints ndjson byte for byte", async () => {
+  const exact = JSON.stringify(START).replace(
+    '"requestId":"req-1"',
+    '"requestId":"req-1","n":12345678901234567891,"n":1e400',
+  );
+  const options = { filter: { types: [] }, output: "ndjson" as const };
+  const base = { shardId: "shard-0", sequenceNumber: "1", partitionKey: "k" };
+  for (const compression of ["gzip", "zstd"] as const) {
+    const compress = (await loadCompressor(compression))!;
+    const lines: string[] = [];
+    const write = (line: string) => lines.push(line);
+    const kpl = aggregate([{
+      partitionKey: "req-1",
+      data: compress(utf8.encode(exact)),
+    }]);
+    const ndjson = compress(utf8.encode(`${exact}\n${exact}\n`));
+    assert.equal(printRecord({ ...base, data: kpl }, options, write), 1);
+    assert.equal(printRecord({ ...base, data: ndjson }, options, write), 2);
+    assert.deepEqual(lines, [exact, exact, exact], compression);
+  }
 });
 
 Deno.test("printRecord decodes KPL, json and ndjson records and flags foreign data", () => {

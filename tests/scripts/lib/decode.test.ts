@@ -1,8 +1,16 @@
 import assert from "node:assert/strict";
+import { valueEncoder } from "../../helpers/raw_event.ts";
 import { Buffer } from "node:buffer";
+import { gunzipSync, zstdDecompressSync } from "node:zlib";
 import agg from "aws-kinesis-agg";
 import { buildBatches } from "../../../extension/batcher.ts";
-import { createEnvelopeEncoder } from "../../../extension/encoder.ts";
+import {
+  type Compression,
+  compressionOf,
+  compressionPlan,
+  loadCompressor,
+} from "../../../extension/compression.ts";
+import { deaggregate } from "../../../extension/kpl.ts";
 import type {
   BufferedEvent,
   RecordFormat,
@@ -10,6 +18,7 @@ import type {
 } from "../../../extension/types.ts";
 import {
   decodeRecord,
+  functionOf,
   RecordDecodeError,
 } from "../../../scripts/lib/decode.ts";
 import { startLocalKinesis } from "../../../scripts/sandbox/kinesis_local.ts";
@@ -47,7 +56,7 @@ const TELEMETRY: TelemetryEvent[] = [
 ];
 
 function encodeAll(events: TelemetryEvent[], maxEnvelopeBytes = 1 << 20) {
-  const encode = createEnvelopeEncoder({
+  const encode = valueEncoder({
     context: CONTEXT,
     partitionKey: "requestId",
     maxEnvelopeBytes,
@@ -58,6 +67,26 @@ function encodeAll(events: TelemetryEvent[], maxEnvelopeBytes = 1 << 20) {
 function recordsOf(events: BufferedEvent[], format: RecordFormat) {
   return buildBatches(events, { format, maxRecordBytes: 1 << 20 })
     .flatMap((batch) => batch.records);
+}
+
+/** `events` encoded and batched as the extension does with `compression`. */
+async function recordsWith(
+  events: TelemetryEvent[],
+  format: RecordFormat,
+  compression: Compression,
+) {
+  const plan = compressionPlan(format, await loadCompressor(compression));
+  const encode = valueEncoder({
+    context: CONTEXT,
+    partitionKey: "requestId",
+    maxEnvelopeBytes: 1 << 20,
+    compress: plan.perEvent,
+  });
+  return buildBatches(events.map((event, i) => encode(event, i).event), {
+    format,
+    maxRecordBytes: 1 << 20,
+    compress: plan.perRecord,
+  }).flatMap((batch) => batch.records);
 }
 
 Deno.test("decodeRecord: every format gives back the envelopes in order", () => {
@@ -72,7 +101,7 @@ Deno.test("decodeRecord: every format gives back the envelopes in order", () => 
       assert.equal(event.envelope.time, TELEMETRY[i].time);
       assert.equal(event.envelope.type, TELEMETRY[i].type);
       assert.deepEqual(event.envelope.record, TELEMETRY[i].record);
-      assert.deepEqual(event.envelope.function, {
+      assert.deepEqual(functionOf(event.envelope), {
         name: CONTEXT.functionName,
         version: CONTEXT.functionVersion,
       });
@@ -86,6 +115,108 @@ Deno.test("decodeRecord: every format gives back the envelopes in order", () => 
       );
     });
   }
+});
+
+Deno.test("decodeRecord: gzip and zstd records of every format decode to the same envelopes", async () => {
+  const plain = encodeAll(TELEMETRY);
+  const many = Array.from({ length: 40 }, () => TELEMETRY).flat();
+  for (const compression of ["gzip", "zstd"] as const) {
+    for (const format of ["kpl", "json", "ndjson"] as const) {
+      const records = await recordsWith(many, format, compression);
+      const decoded = records.flatMap((r) => decodeRecord(r.data));
+      assert.equal(decoded.length, many.length, `${compression} ${format}`);
+      decoded.forEach((event, i) => {
+        const original = plain[i % TELEMETRY.length].data;
+        // Same bytes but for seq, which keeps counting.
+        const text = new TextDecoder().decode(event.bytes);
+        assert.equal(
+          text.replace(/"seq":\d+}$/, ""),
+          new TextDecoder().decode(original).replace(/"seq":\d+}$/, ""),
+        );
+        assert.equal(event.envelope.seq, i + 1);
+      });
+      const payloads = format === "kpl"
+        ? records.flatMap((r) => deaggregate(r.data)!.map((u) => u.data))
+        : records.map((r) => r.data);
+      const marked = payloads.filter((p) => compressionOf(p) === compression);
+      if (format === "ndjson") {
+        assert.equal(marked.length, payloads.length, "every record compressed");
+      } else {
+        // Small envelopes may not shrink: those stay plain JSON.
+        assert.ok(
+          marked.length > 0,
+          `${compression} ${format} compressed some`,
+        );
+        for (const payload of payloads) {
+          assert.ok(compressionOf(payload) !== "none" || payload[0] === 0x7b);
+        }
+      }
+    }
+  }
+});
+
+Deno.test("the README's Lambda recipe (aws-kinesis-agg, unpack, split lines) reads every format and compression", async () => {
+  const deaggregateSync = (agg as unknown as {
+    deaggregateSync(
+      record: { partitionKey: string; data: string; sequenceNumber: string },
+      computeChecksums: boolean,
+      done: (error: unknown, records?: { data: string }[]) => void,
+    ): void;
+  }).deaggregateSync;
+  const unpack = (b: Buffer): Buffer =>
+    b[0] === 0x1f && b[1] === 0x8b
+      ? gunzipSync(b)
+      : b[0] === 0x28 && b[1] === 0xb5 && b[2] === 0x2f && b[3] === 0xfd
+      ? zstdDecompressSync(b)
+      : b;
+  const many = Array.from({ length: 30 }, () => TELEMETRY).flat();
+  for (const compression of ["none", "gzip", "zstd"] as const) {
+    for (const format of ["kpl", "json", "ndjson"] as const) {
+      const records = await recordsWith(many, format, compression);
+      const seqs: number[] = [];
+      for (const record of records) {
+        deaggregateSync(
+          {
+            partitionKey: record.partitionKey,
+            data: Buffer.from(record.data).toString("base64"),
+            sequenceNumber: "1",
+          },
+          true,
+          (error, users) => {
+            if (error) throw error;
+            for (const user of users ?? []) {
+              const text = unpack(Buffer.from(user.data, "base64")).toString();
+              for (const line of text.split("\n").filter(Boolean)) {
+                const envelope = JSON.parse(line);
+                assert.deepEqual(
+                  envelope.record,
+                  many[envelope.seq - 1].record,
+                );
+                seqs.push(envelope.seq);
+              }
+            }
+          },
+        );
+      }
+      assert.deepEqual(
+        seqs,
+        many.map((_, i) => i + 1),
+        `${format} ${compression}`,
+      );
+    }
+  }
+});
+
+Deno.test("decodeRecord: corrupt compressed data gets a RecordDecodeError", () => {
+  assert.throws(
+    () => decodeRecord(Uint8Array.of(0x1f, 0x8b, 1, 2, 3)),
+    /record: corrupt gzip data/,
+  );
+  // A cut zstd frame may decode to nothing: still no envelope, still an error.
+  assert.throws(
+    () => decodeRecord(Uint8Array.of(0x28, 0xb5, 0x2f, 0xfd, 9)),
+    RecordDecodeError,
+  );
 });
 
 Deno.test("decodeRecord: reads aggregates written by aws-kinesis-agg", () => {
@@ -167,6 +298,8 @@ Deno.test("decodeRecord: malformed data gets a clear RecordDecodeError", () => {
     ],
     ["bad function", variant({ function: "f" }), /"function" is not/],
     ["bad accountId", variant({ accountId: 12 }), /"accountId"/],
+    ["no seq", variant({ seq: undefined }), /"seq" is not a positive/],
+    ["seq 0", variant({ seq: 0 }), /"seq" is not a positive/],
     [
       "bad marker",
       variant({ truncated: { originalBytes: "x" } }),

@@ -28,10 +28,11 @@ function envelope(
 ): Envelope {
   return {
     ...entry.event,
-    function: { name: "f", version: "$LATEST" },
+    function: "f:$LATEST",
     region: "us-east-1",
     accountId: null,
     environmentId: "env-1",
+    seq: Number(entry.event.time.slice(20, 23)),
     ...overrides,
   };
 }
@@ -60,6 +61,7 @@ Deno.test("a missing event is lost, a second copy is a duplicate, a changed reco
   ]);
   assert.deepEqual(check.lost.map((event) => event.record), ["b", { n: 1 }]);
   assert.equal(check.duplicates.length, 1);
+  assert.equal(check.repeatedIds, 1);
   assert.deepEqual(check.unexpected.map((found) => found.record), [{ n: 2 }]);
 });
 
@@ -68,9 +70,14 @@ Deno.test("identical events are counted as many times as they were emitted", () 
   const events = [twin, { ...twin, acknowledgedBy: ["ext"] }];
   const once = checkDelivery(events, [envelope(twin)]);
   assert.equal(once.lost.length, 1);
-  const twice = checkDelivery(events, [envelope(twin), envelope(twin)]);
+  const twice = checkDelivery(events, [
+    envelope(twin, { seq: 1 }),
+    envelope(twin, { seq: 2 }),
+  ]);
   assert.equal(twice.lost.length, 0);
   assert.equal(twice.duplicates.length, 0);
+  // Two events, two ids: no re-send.
+  assert.equal(twice.repeatedIds, 0);
 });
 
 Deno.test("truncated envelopes match by prefix of the record's text", () => {
