@@ -133,28 +133,21 @@ export function createEnvelopeEncoder(
   return (event, receivedAt) => {
     const partitionKey = chooseKey(event.requestId);
     const seq = String(++sequence);
-    const envelopeEnd = utf8.encode(seq + "}");
+    // The digits and the closing brace: ASCII, written without an encoder.
     const originalBytes = fixedBytes + event.timeJson.byteLength +
       event.typeJson.byteLength + event.recordJson.byteLength +
-      envelopeEnd.byteLength;
+      seq.length + 1;
     if (originalBytes <= maxEnvelopeBytes) {
       const data = new Uint8Array(originalBytes);
-      let at = 0;
-      for (
-        const part of [
-          TIME_HEAD,
-          event.timeJson,
-          TYPE_HEAD,
-          event.typeJson,
-          RECORD_HEAD,
-          event.recordJson,
-          contextHead,
-          envelopeEnd,
-        ]
-      ) {
-        data.set(part, at);
-        at += part.byteLength;
-      }
+      let at = put(data, 0, TIME_HEAD);
+      at = put(data, at, event.timeJson);
+      at = put(data, at, TYPE_HEAD);
+      at = put(data, at, event.typeJson);
+      at = put(data, at, RECORD_HEAD);
+      at = put(data, at, event.recordJson);
+      at = put(data, at, contextHead);
+      for (let i = 0; i < seq.length; i++) data[at++] = seq.charCodeAt(i);
+      data[at] = 0x7d;
       return {
         event: {
           data: compressIfSmaller(options.compress, data),
@@ -188,6 +181,11 @@ export function createEnvelopeEncoder(
       originalBytes,
     };
   };
+}
+
+function put(data: Uint8Array, at: number, part: Uint8Array): number {
+  data.set(part, at);
+  return at + part.byteLength;
 }
 
 interface TruncationInput {

@@ -332,23 +332,62 @@ function scanLiteral(body: Uint8Array, at: number, word: string): number {
   return at + word.length;
 }
 
-const KEYS: readonly [string, number][] = [
-  ["time", TIME],
-  ["type", TYPE],
-  ["record", RECORD],
+const KEYS: readonly [Uint8Array, number][] = [
+  [asciiBytes("time"), TIME],
+  [asciiBytes("type"), TYPE],
+  [asciiBytes("record"), RECORD],
 ];
+const REQUEST_ID_KEY = asciiBytes("requestId");
 
-/** Which tracked member the key literal `[start, end)` names, if any. */
+function asciiBytes(text: string): Uint8Array {
+  return Uint8Array.from(text, (c) => c.charCodeAt(0));
+}
+
+/**
+ * Which tracked member the key literal `[start, end)` names, if any.
+ * Compared on bytes: this runs for every member of every event, where
+ * decoding each key into a string would cost more than the whole scan.
+ */
 function classifyKey(
   body: Uint8Array,
   start: number,
   end: number,
   inRecord: boolean,
 ): number {
-  const name = end - start > 64 ? "" : decodeString(body, { start, end });
-  if (inRecord) return name === "requestId" ? REQUEST_ID : OTHER;
-  for (const [key, id] of KEYS) if (name === key) return id;
+  if (body.subarray(start + 1, end - 1).indexOf(BACKSLASH) !== -1) {
+    // Escaped (e.g. "t\u0079pe"): rare, so decoding is fine.
+    const name = end - start > 64 ? "" : decodeString(body, { start, end });
+    if (inRecord) return name === "requestId" ? REQUEST_ID : OTHER;
+    return name === "time"
+      ? TIME
+      : name === "type"
+      ? TYPE
+      : name === "record"
+      ? RECORD
+      : OTHER;
+  }
+  if (inRecord) {
+    return sameBytes(body, start + 1, end - 1, REQUEST_ID_KEY)
+      ? REQUEST_ID
+      : OTHER;
+  }
+  for (const [key, id] of KEYS) {
+    if (sameBytes(body, start + 1, end - 1, key)) return id;
+  }
   return OTHER;
+}
+
+function sameBytes(
+  body: Uint8Array,
+  start: number,
+  end: number,
+  key: Uint8Array,
+): boolean {
+  if (end - start !== key.byteLength) return false;
+  for (let i = 0; i < key.byteLength; i++) {
+    if (body[start + i] !== key[i]) return false;
+  }
+  return true;
 }
 
 /**
@@ -357,8 +396,24 @@ function classifyKey(
  */
 export function decodeString(body: Uint8Array, span: Span): string {
   const inner = body.subarray(span.start + 1, span.end - 1);
+  if (inner.byteLength <= SHORT_ASCII && isPlainAscii(inner)) {
+    // Times, types and request ids: cheaper than a call into the decoder.
+    // `apply` on the typed array: a spread would go through its iterator.
+    return String.fromCharCode.apply(null, inner as unknown as number[]);
+  }
   if (inner.indexOf(BACKSLASH) === -1) return strictUtf8.decode(inner);
   return JSON.parse(strictUtf8.decode(body.subarray(span.start, span.end)));
+}
+
+/** Longest string {@link decodeString} builds without the decoder. */
+const SHORT_ASCII = 128;
+
+function isPlainAscii(bytes: Uint8Array): boolean {
+  for (let i = 0; i < bytes.byteLength; i++) {
+    const byte = bytes[i];
+    if (byte >= 0x80 || byte === BACKSLASH) return false;
+  }
+  return true;
 }
 
 function fail(body: Uint8Array, at: number, why: string): never {

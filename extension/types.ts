@@ -101,7 +101,9 @@ export const KINESIS_LIMITS = {
 
 /**
  * Room kept in every record for partition keys and framing (KPL header,
- * protobuf tags, MD5), so any envelope up to `maxRecordBytes - RECORD_OVERHEAD_BYTES`
- * fits one record in every format.
+ * protobuf tags, the explicit hash key, MD5), so any envelope up to
+ * `maxRecordBytes - RECORD_OVERHEAD_BYTES` fits one record in every format.
+ * Compression never adds to it: a payload is compressed only when that
+ * makes it smaller.
  */
 export const RECORD_OVERHEAD_BYTES = 2048;

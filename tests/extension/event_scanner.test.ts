@@ -132,6 +132,7 @@ Deno.test("scanner: finds time, type, record and record.requestId, the last of d
   const body = utf8.encode(
     '[{"type":"old","time":"t0","record":{"requestId":"a"},' +
       '"t\\u0079pe":"platform.report","time":"t1","x":{"requestId":"no"},' +
+      '"\\u0174ime":"not time","r\\u0065cord":"escaped record",' +
       '"record":{"n":{"requestId":"nested"},"requestId":"r1","requestId":"r2"}},' +
       '{"time":"t","type":"function","record":{"requestId":"gone"},"record":"text"},' +
       '{"time":"t","type":"function","record":{"requestId":7}}]',
