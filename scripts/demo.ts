@@ -7,8 +7,9 @@
  * when anything was lost.
  *
  * ```sh
- * deno task demo [--invocations N] [--runtime node|python] [--format kpl|json|ndjson]
- *                [--log-format text|json] [--stream NAME (real AWS)] [--extension PATH]
+ * deno task demo [--invocations N] [--runtime node|python|java] [--memory-mb N]
+ *                [--format kpl|json|ndjson] [--log-format text|json]
+ *                [--stream NAME (real AWS)] [--extension PATH]
  * ```
  *
  * @module
@@ -25,6 +26,7 @@ import {
 import { startLocalKinesis } from "./sandbox/kinesis_local.ts";
 import {
   type InvocationRecord,
+  type LimitsStatus,
   type LogFormat,
   type RuntimeKind,
   type Sandbox,
@@ -39,6 +41,8 @@ export interface DemoOptions {
   invocations: number;
   /** Function runtime (node). */
   runtime: RuntimeKind;
+  /** The function's memory in MB (128): its memory limit and CPU share. */
+  memoryMB: number;
   /** Record format of the extension (kpl). */
   format: "kpl" | "json" | "ndjson";
   /** Function log format (Text). */
@@ -51,8 +55,9 @@ export interface DemoOptions {
 
 /** Usage text. */
 export const DEMO_USAGE =
-  `usage: deno task demo [--invocations N] [--runtime node|python] [--format kpl|json|ndjson]
-                      [--log-format text|json] [--stream NAME|ARN] [--extension PATH]
+  `usage: deno task demo [--invocations N] [--runtime node|python|java] [--memory-mb N]
+                      [--format kpl|json|ndjson] [--log-format text|json] [--stream NAME|ARN] [--extension PATH]
+  --memory-mb  the function's memory (128..10240): Lambda's memory limit and M/1,769 of a vCPU
   --stream     write to this real Kinesis stream (AWS credentials and AWS_REGION from the environment)
   --extension  run this executable (an unpacked layer's extensions/kinesis-telemetry) instead of the source`;
 
@@ -63,6 +68,7 @@ export function parseDemoArgs(args: string[]): DemoOptions {
     options: {
       invocations: { type: "string", default: "6" },
       runtime: { type: "string", default: "node" },
+      "memory-mb": { type: "string", default: "128" },
       format: { type: "string", default: "kpl" },
       "log-format": { type: "string", default: "text" },
       stream: { type: "string" },
@@ -81,6 +87,12 @@ export function parseDemoArgs(args: string[]): DemoOptions {
   if (values.runtime !== "node" && values.runtime !== "python") {
     throw new Error(`--runtime must be node or python\n${DEMO_USAGE}`);
   }
+  const memoryMB = Number(values["memory-mb"]);
+  if (!Number.isInteger(memoryMB) || memoryMB < 128 || memoryMB > 10_240) {
+    throw new Error(
+      `--memory-mb must be an integer in 128..10240\n${DEMO_USAGE}`,
+    );
+  }
   if (!["kpl", "json", "ndjson"].includes(values.format)) {
     throw new Error(`--format must be kpl, json or ndjson\n${DEMO_USAGE}`);
   }
@@ -91,6 +103,7 @@ export function parseDemoArgs(args: string[]): DemoOptions {
   return {
     invocations,
     runtime: values.runtime,
+    memoryMB,
     format: values.format as DemoOptions["format"],
     logFormat: logFormat === "json" ? "JSON" : "Text",
     stream: values.stream,
@@ -244,6 +257,7 @@ export async function runDemo(
           handler: "handler.handler",
         },
       functionName: "kinesis-telemetry-demo",
+      memoryMB: options.memoryMB,
       extensions: [extension],
       logFormat: options.logFormat,
       region,
@@ -262,6 +276,7 @@ export async function runDemo(
     signal?.addEventListener("abort", () => void running.stop(), {
       once: true,
     });
+    progress(`▸ ${describeLimits(sandbox.limits)}`);
     progress(`▸ init done in ${sandbox.initDurationMs.toFixed(1)} ms`);
     const invocations: DemoResult["invocations"] = [];
     const payloads = demoPayloads(options.invocations);
@@ -522,6 +537,18 @@ export function formatReport(result: DemoResult): string[] {
       : "FAILED: events were lost, duplicated or dropped, or the extension did not exit cleanly (see above).",
   );
   return lines;
+}
+
+/** One line on the limits the sandbox ran under. */
+export function describeLimits(limits: LimitsStatus): string {
+  if (!limits.enforced) {
+    return `${limits.memoryMB} MB function WITHOUT Lambda's limits (${limits.reason})`;
+  }
+  return `${limits.memoryMB} MB function: memory limit ${limits.memoryMB} MB, CPU ${
+    ((limits.cpuQuotaUs ?? 0) / 1000).toFixed(1)
+  } ms per 100 ms (init ${
+    limits.cpuQuotaDuringInit ? "under the quota" : "unthrottled"
+  }), ${limits.freezer} freezer`;
 }
 
 function describePayload(payload: unknown): string {

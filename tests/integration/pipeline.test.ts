@@ -9,6 +9,7 @@ import { readAllRecords } from "../../scripts/lib/kinesis_read.ts";
 import { projectExtension } from "../../scripts/sandbox/extension_specs.ts";
 import { startLocalKinesis } from "../../scripts/sandbox/kinesis_local.ts";
 import { startSandbox } from "../../scripts/sandbox/sandbox.ts";
+import { FROZEN_STATE } from "../../scripts/sandbox/limits.ts";
 import {
   ACCOUNT_ID,
   FUNCTION_NAME,
@@ -140,7 +141,8 @@ Deno.test("Node function, Text logs, KPL: everything received is in Kinesis once
 
   // Frozen between invocations.
   for (const states of run.statesBetweenInvocations) {
-    assert.deepEqual(states, { runtime: "T", extension: "T" });
+    const frozen = FROZEN_STATE[run.sandbox.limits.freezer];
+    assert.deepEqual(states, { runtime: frozen, extension: frozen });
   }
 });
 
