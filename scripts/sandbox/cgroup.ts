@@ -66,12 +66,19 @@ export async function probeCgroups(): Promise<CgroupProbe> {
       reason: `creating cgroups needs root (running as uid ${Deno.uid()})`,
     };
   }
-  let own: Map<string, string>;
   try {
-    own = parseProcCgroup(await Deno.readTextFile("/proc/self/cgroup"));
+    await Deno.stat(CGROUP_ROOT);
   } catch (error) {
-    return { ok: false, reason: `cannot read /proc/self/cgroup: ${error}` };
+    if (error instanceof Deno.errors.NotCapable) {
+      return {
+        ok: false,
+        reason: `Deno opens ${CGROUP_ROOT} only with --allow-all (-A)`,
+      };
+    }
   }
+  const text = await readOwnCgroups();
+  if (typeof text !== "string") return { ok: false, reason: text.error };
+  const own = parseProcCgroup(text);
   // v1: one hierarchy per controller, each mounted in its own folder.
   const v1: Record<string, string> = {};
   const missing: string[] = [];
@@ -111,6 +118,31 @@ export async function probeCgroups(): Promise<CgroupProbe> {
       missing.join(", ")
     }) and no cgroup v2 hierarchy with cpu and memory`,
   };
+}
+
+/**
+ * `/proc/self/cgroup`. Deno grants `/proc/self` only with --allow-all;
+ * without it a `cat` child (same cgroups as this process) reads it.
+ */
+async function readOwnCgroups(): Promise<string | { error: string }> {
+  try {
+    return await Deno.readTextFile("/proc/self/cgroup");
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotCapable)) {
+      return { error: `cannot read /proc/self/cgroup: ${error}` };
+    }
+  }
+  try {
+    const { success, stdout } = await new Deno.Command("cat", {
+      args: ["/proc/self/cgroup"],
+      stdout: "piped",
+      stderr: "null",
+    }).output();
+    if (success) return new TextDecoder().decode(stdout);
+  } catch (error) {
+    return { error: `cannot read /proc/self/cgroup: ${error}` };
+  }
+  return { error: "cannot read /proc/self/cgroup" };
 }
 
 /** Settings of one environment's cgroup. */

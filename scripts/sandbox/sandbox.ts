@@ -3,7 +3,8 @@
  * Extensions and Telemetry APIs, real extension and runtime processes with
  * Lambda's environment, telemetry pushed to the subscribed listeners, and
  * Lambda's lifecycle (init, invoke, freeze between invocations, SHUTDOWN with
- * a 2 s deadline and SIGKILL after it). Where the machine allows it, every
+ * a 2 s deadline: SIGTERM and up to 300 ms for the runtime, the rest for the
+ * extensions, SIGKILL after it). Where the machine allows it, every
  * process of the environment runs in one cgroup with Lambda's CPU share and
  * memory limit and is frozen by the cgroup freezer (see `limits.ts`); SIGSTOP
  * per process group is the fallback.
@@ -194,10 +195,27 @@ export interface ExtensionExitReport {
   durationMs: number;
 }
 
+/** How the runtime ended at SHUTDOWN (SIGTERM, then SIGKILL after 300 ms). */
+export interface RuntimeExitReport {
+  /** True when it ended within its 300 ms after SIGTERM. */
+  exitedByItself: boolean;
+  /** Exit code. */
+  exitCode: number;
+  /** Signal that ended it, if any. */
+  signal: string | null;
+  /** SIGTERM → process ended. */
+  durationMs: number;
+}
+
+/** The runtime's share of the SHUTDOWN budget after SIGTERM (Lambda's 300 ms). */
+export const RUNTIME_SIGTERM_MS = 300;
+
 /** What SHUTDOWN did. */
 export interface ShutdownReport {
   /** `SPINDOWN`, `TIMEOUT` or `FAILURE`. */
   reason: string;
+  /** The runtime's end (null when it never started). */
+  runtime: RuntimeExitReport | null;
   /** The deadline given to extensions (epoch ms). */
   deadlineMs: number;
   /** The shutdown budget (deadline − start). */
@@ -675,22 +693,28 @@ class ExecutionEnvironment implements Sandbox, LambdaPlatform {
       throw new Error(`cannot shut down: the sandbox is ${this.#phase}`);
     }
     this.#phase = "shutdown";
-    await this.#thaw();
+    // What is pending (the last report) goes out after SHUTDOWN, with the
+    // runtime's SIGTERM lines, as Lambda sends it only now.
+    await this.#thaw(false);
+    this.#logRequestId = null;
     const budget = this.#options.shutdownBudgetMs ?? 2_000;
     const started = performance.now();
     const deadline = started + budget;
     const deadlineMs = Date.now() + budget;
+    const runtime = await this.#endRuntime(
+      Math.min(RUNTIME_SIGTERM_MS, budget),
+    );
     const notTold = this.#extensions.send("SHUTDOWN", {
       shutdownReason: reason,
       deadlineMs,
     });
     // An extension that did not ask to be told has nothing to wait for.
     for (const extension of notTold) extension.process?.signal("SIGKILL");
-    this.#runtime?.signal("SIGTERM");
+    void this.#hub.flush(Math.max(1, deadline - performance.now()), "all");
     const processes = this.#processes();
     await settleWithin(
       Promise.all(processes.map((process) => process.exited)),
-      budget,
+      Math.max(0, deadline - performance.now()),
       null,
     );
     for (const process of processes) {
@@ -707,6 +731,7 @@ class ExecutionEnvironment implements Sandbox, LambdaPlatform {
       reason,
       deadlineMs,
       budgetMs: budget,
+      runtime,
       durationMs: performance.now() - started,
       extensions: this.#extensions.extensions.map((extension) => {
         const exit = extension.process!.exit as ProcessExit;
@@ -718,6 +743,29 @@ class ExecutionEnvironment implements Sandbox, LambdaPlatform {
           durationMs: exit.at - started,
         };
       }),
+    };
+  }
+
+  /**
+   * Lambda's first SHUTDOWN step: SIGTERM to the runtime, up to `withinMs`
+   * for it to end (its handler's lines are read and go out as telemetry),
+   * SIGKILL after that. Extensions get SHUTDOWN only then.
+   */
+  async #endRuntime(withinMs: number): Promise<RuntimeExitReport | null> {
+    const runtime = this.#runtime;
+    if (!runtime) return null;
+    const started = performance.now();
+    runtime.signal("SIGTERM");
+    await settleWithin(runtime.exited, withinMs, null);
+    const killed = !runtime.exit;
+    if (killed) runtime.signal("SIGKILL");
+    const exit = await runtime.exited;
+    await this.#drainOutput();
+    return {
+      exitedByItself: !killed,
+      exitCode: exit.code,
+      signal: exit.signal,
+      durationMs: exit.at - started,
     };
   }
 
@@ -790,7 +838,7 @@ class ExecutionEnvironment implements Sandbox, LambdaPlatform {
     this.frozen = true;
   }
 
-  async #thaw(): Promise<void> {
+  async #thaw(deliverPending = true): Promise<void> {
     if (this.frozen) {
       if (this.#cgroup && this.limits.freezer === "cgroup") {
         await this.#cgroup.thaw();
@@ -801,6 +849,7 @@ class ExecutionEnvironment implements Sandbox, LambdaPlatform {
       this.#hub.resume();
     }
     // What piled up while frozen goes out before the next event, as in Lambda.
+    if (!deliverPending) return;
     await this.#hub.flush(
       this.#options.thawDeliveryWaitMs ?? 1_000,
       this.#options.thawDelivery ?? "all",

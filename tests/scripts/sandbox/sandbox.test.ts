@@ -478,3 +478,48 @@ Deno.test("init fails when the handler cannot be loaded", async () => {
     /init error Runtime.ImportModuleError/,
   );
 });
+
+Deno.test("SHUTDOWN: the runtime gets SIGTERM first, its handler's lines go out as telemetry, then the extensions get SHUTDOWN", async () => {
+  await using sandbox = await startSandbox({
+    fn: NODE_DEMO,
+    extensions: [bareExtension()],
+    limits: false,
+  });
+  await sandbox.invoke({});
+  const shutdown = await sandbox.shutdown();
+  assert.equal(shutdown.runtime?.exitedByItself, true);
+  assert.equal(shutdown.runtime?.exitCode, 0);
+  const sigtermLines = eventsOfType(sandbox, "function").filter((entry) =>
+    String(entry.event.record).includes("SIGTERM")
+  );
+  assert.equal(sigtermLines.length, 2);
+  for (const line of sigtermLines) {
+    assert.deepEqual(line.acknowledgedBy, [BARE_EXTENSION_NAME]);
+  }
+  // The runtime had ended before any extension was told.
+  const extension = shutdown.extensions[0];
+  assert.ok(extension.exitedByItself);
+  assert.ok(shutdown.runtime!.durationMs <= extension.durationMs);
+});
+
+Deno.test("SHUTDOWN: a runtime that ignores SIGTERM is killed after its share and the extensions still get theirs", async () => {
+  await using sandbox = await startSandbox({
+    fn: {
+      runtime: "node",
+      taskRoot: new URL("./functions/hog", import.meta.url).pathname,
+      handler: "index.handler",
+    },
+    extensions: [bareExtension()],
+    limits: false,
+  });
+  await sandbox.invoke({ ignoreSigterm: true });
+  const shutdown = await sandbox.shutdown();
+  assert.equal(shutdown.runtime?.exitedByItself, false);
+  assert.equal(shutdown.runtime?.signal, "SIGKILL");
+  assert.ok(shutdown.extensions[0].exitedByItself);
+  assert.ok(
+    eventsOfType(sandbox, "function").some((entry) =>
+      String(entry.event.record).includes("SIGTERM ignored")
+    ),
+  );
+});
