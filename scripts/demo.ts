@@ -196,7 +196,8 @@ export async function runDemo(
   signal?: AbortSignal,
 ): Promise<DemoResult> {
   const started = new Date();
-  const local = options.stream ? null : await startLocalKinesis();
+  // HTTPS, as real Kinesis: the extension pays for TLS as it will in AWS.
+  const local = options.stream ? null : await startLocalKinesis({ tls: true });
   const streamName = options.stream ?? "kinesis-telemetry-demo";
   let client: KinesisClient | null = null;
   let sandbox: Sandbox | null = null;
@@ -212,7 +213,7 @@ export async function runDemo(
     let region = "us-east-1";
     if (local) {
       await local.createStream(streamName, 2);
-      env.AWS_ENDPOINT_URL_KINESIS = local.endpoint;
+      Object.assign(env, local.clientEnv());
       client = local.client;
       target =
         `stream ${streamName} (2 shards) on kinesalite ${local.endpoint}`;

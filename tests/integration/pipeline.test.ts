@@ -229,7 +229,7 @@ function indexOfBytes(haystack: Uint8Array, needle: Uint8Array): number {
 }
 
 Deno.test("KINESIS_TELEMETRY_FLUSH=end: an invocation's events are in Kinesis before the environment freezes", async () => {
-  const kinesis = await startLocalKinesis();
+  const kinesis = await startLocalKinesis({ tls: true });
   try {
     await kinesis.createStream("telemetry", 1);
     await using sandbox = await startSandbox({
@@ -237,7 +237,7 @@ Deno.test("KINESIS_TELEMETRY_FLUSH=end: an invocation's events are in Kinesis be
       extensions: [
         projectExtension({
           KINESIS_TELEMETRY_STREAM: "telemetry",
-          AWS_ENDPOINT_URL_KINESIS: kinesis.endpoint,
+          ...kinesis.clientEnv(),
           KINESIS_TELEMETRY_LISTENER_PORT: "0",
           KINESIS_TELEMETRY_FLUSH: "end",
           ...NO_ABANDON,
