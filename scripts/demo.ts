@@ -24,7 +24,9 @@ import {
   projectExtension,
 } from "./sandbox/extension_specs.ts";
 import { startLocalKinesis } from "./sandbox/kinesis_local.ts";
+import { JAVA_FUNCTION } from "./sandbox/runtime_clients.ts";
 import {
+  type FunctionSpec,
   type InvocationRecord,
   type LimitsStatus,
   type LogFormat,
@@ -84,8 +86,8 @@ export function parseDemoArgs(args: string[]): DemoOptions {
       `--invocations must be an integer in 1..1000\n${DEMO_USAGE}`,
     );
   }
-  if (values.runtime !== "node" && values.runtime !== "python") {
-    throw new Error(`--runtime must be node or python\n${DEMO_USAGE}`);
+  if (!["node", "python", "java"].includes(values.runtime)) {
+    throw new Error(`--runtime must be node, python or java\n${DEMO_USAGE}`);
   }
   const memoryMB = Number(values["memory-mb"]);
   if (!Number.isInteger(memoryMB) || memoryMB < 128 || memoryMB > 10_240) {
@@ -102,7 +104,7 @@ export function parseDemoArgs(args: string[]): DemoOptions {
   }
   return {
     invocations,
-    runtime: values.runtime,
+    runtime: values.runtime as RuntimeKind,
     memoryMB,
     format: values.format as DemoOptions["format"],
     logFormat: logFormat === "json" ? "JSON" : "Text",
@@ -189,6 +191,27 @@ export function missedButShippable(
   return check.neverReceived.filter((event) => event.type !== "extension");
 }
 
+/** The demo function for a runtime, run by AWS's runtime interface client. */
+export function demoFunction(runtime: RuntimeKind): FunctionSpec {
+  switch (runtime) {
+    case "node":
+      return {
+        runtime,
+        taskRoot: new URL("../infra/demo-function", import.meta.url).pathname,
+        handler: "index.handler",
+      };
+    case "python":
+      return {
+        runtime,
+        taskRoot:
+          new URL("./sandbox/functions/python", import.meta.url).pathname,
+        handler: "handler.handler",
+      };
+    case "java":
+      return JAVA_FUNCTION;
+  }
+}
+
 /** Runs the demo; `progress` gets a line whenever something happens. */
 export async function runDemo(
   options: DemoOptions,
@@ -245,18 +268,7 @@ export async function runDemo(
       }) + ${options.runtime} demo function, ${options.format} records, ${options.logFormat} logs`,
     );
     sandbox = await startSandbox({
-      fn: options.runtime === "node"
-        ? {
-          runtime: "node",
-          taskRoot: new URL("../infra/demo-function", import.meta.url).pathname,
-          handler: "index.handler",
-        }
-        : {
-          runtime: "python",
-          taskRoot:
-            new URL("./sandbox/functions/python", import.meta.url).pathname,
-          handler: "handler.handler",
-        },
+      fn: demoFunction(options.runtime),
       functionName: "kinesis-telemetry-demo",
       memoryMB: options.memoryMB,
       extensions: [extension],

@@ -45,8 +45,8 @@ import {
   type FunctionConfig,
   lambdaEnvironment,
   type RuntimeKind,
-  runtimeLaunch,
 } from "./lambda_env.ts";
+import { functionLaunch } from "./runtime_clients.ts";
 import {
   initReportRecord,
   initRuntimeDoneRecord,
@@ -83,8 +83,14 @@ export interface FunctionSpec {
   runtime: RuntimeKind;
   /** Folder with the handler code (`LAMBDA_TASK_ROOT`). */
   taskRoot: string;
-  /** `file.export`, e.g. `index.handler`. */
+  /** `file.export`, e.g. `index.handler` (Java: `package.Class::method`). */
   handler: string;
+  /**
+   * Which runtime interface client runs it: AWS's own (`aws`, the default;
+   * see `runtime_clients.ts`), or the sandbox's home-made one (`sandbox`;
+   * Node and Python only).
+   */
+  client?: "aws" | "sandbox";
   /** The function's own environment variables. */
   variables?: Record<string, string>;
 }
@@ -398,14 +404,11 @@ class ExecutionEnvironment implements Sandbox, LambdaPlatform {
     );
     this.#cgroup = opened.cgroup;
     this.limits = opened.status;
+    // Installing a missing runtime client is not part of init.
+    const launch = await functionLaunch(this.#options.fn);
     const started = performance.now();
     const budget = this.#options.initTimeoutMs ?? 10_000;
     const remaining = () => Math.max(1, budget - (performance.now() - started));
-    const launch = runtimeLaunch(
-      this.#options.fn.runtime,
-      this.#options.fn.taskRoot,
-      this.#options.fn.handler,
-    );
     this.#hub.emit(
       "platform.initStart",
       initStartRecord({

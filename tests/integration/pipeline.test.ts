@@ -10,6 +10,7 @@ import { projectExtension } from "../../scripts/sandbox/extension_specs.ts";
 import { startLocalKinesis } from "../../scripts/sandbox/kinesis_local.ts";
 import { startSandbox } from "../../scripts/sandbox/sandbox.ts";
 import { FROZEN_STATE } from "../../scripts/sandbox/limits.ts";
+import { JAVA_FUNCTION } from "../../scripts/sandbox/runtime_clients.ts";
 import {
   ACCOUNT_ID,
   FUNCTION_NAME,
@@ -139,6 +140,20 @@ Deno.test("Node function, Text logs, KPL: everything received is in Kinesis once
   );
   assert.ok(failedReport, "the failed invocation's report");
 
+  // Under Lambda's 128 MB limits, over TLS, with the real Node client; the
+  // runtime's SIGTERM lines reached the stream too.
+  assert.equal(
+    run.sandbox.limits.enforced,
+    true,
+    `${run.sandbox.limits.reason}`,
+  );
+  assert.ok(
+    run.decoded.some((event) =>
+      event.envelope.type === "function" &&
+      String(event.envelope.record).includes("SIGTERM handler done")
+    ),
+  );
+
   // Frozen between invocations.
   for (const states of run.statesBetweenInvocations) {
     const frozen = FROZEN_STATE[run.sandbox.limits.freezer];
@@ -198,6 +213,36 @@ Deno.test("Python function, Text logs, json records: the extension works beside 
       .length,
     3,
   );
+});
+
+Deno.test("Java 21 function through AWS's Java runtime client, 128 MB limits, TLS: the layer works beside it unchanged, its SIGTERM lines included", async () => {
+  const run = await runPipeline({
+    fn: JAVA_FUNCTION,
+    env: { ...NO_ABANDON, KINESIS_TELEMETRY_FORMAT: "json" },
+    payloads: [{ style: "text" }, { fail: true }, { style: "json" }],
+  });
+  assertExactlyOnce(run);
+  assertCleanExit(run);
+  assert.equal(
+    run.sandbox.limits.enforced,
+    true,
+    `${run.sandbox.limits.reason}`,
+  );
+  assert.equal(run.sandbox.limits.memoryMB, 128);
+  const lines = run.decoded.filter((event) =>
+    event.envelope.type === "function"
+  )
+    .map((event) => String(event.envelope.record));
+  assert.ok(
+    lines.some((line) => line.includes(`order received — ${GREETING}`)),
+    lines.join("\n"),
+  );
+  assert.ok(lines.some((line) => line.includes("SIGTERM handler done")));
+  const failed = run.decoded.find((event) =>
+    event.envelope.type === "platform.report" &&
+    (event.envelope.record as { status: string }).status === "error"
+  );
+  assert.ok(failed, "the failed invocation's report");
 });
 
 Deno.test("default settings: nothing received is lost, and any duplicate was announced", async () => {
