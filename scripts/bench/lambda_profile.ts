@@ -9,7 +9,8 @@
  *
  * @module
  */
-import { decodeRecord } from "../lib/decode.ts";
+import { decodeRecord, type Envelope } from "../lib/decode.ts";
+import { checkDelivery } from "../sandbox/delivery_check.ts";
 import { readAllRecords } from "../lib/kinesis_read.ts";
 import { cgroupSupport } from "../sandbox/limits.ts";
 import {
@@ -96,14 +97,23 @@ export interface ProfileRow {
   extensionCpuMsPerInvocation: number | null;
   /** Peak RSS of the extension (MB). */
   extensionPeakMB: number | null;
-  /** Peak memory of the whole environment (MB; the cgroup's, page cache included; unconstrained: runtime + extension RSS peaks). */
+  /**
+   * Peak memory of the whole environment (MB): the cgroup's peak, which
+   * counts only pages the environment's processes charged (shared binary
+   * pages already cached by another process are not), as Lambda's
+   * maxMemoryUsed; unconstrained: runtime + extension RSS peaks.
+   */
   environmentPeakMB: number | null;
   /** Events emitted by the platform. */
   emitted: number;
-  /** Events found in the stream. */
+  /** Events the extension received that are in the stream. */
   delivered: number;
-  /** Events the extension counted as dropped. */
-  dropped: number;
+  /** Events the extension received that are not in the stream. */
+  lost: number;
+  /** Events in the stream more than once. */
+  duplicates: number;
+  /** Events the extension counted as dropped (null: no shutdown summary, it was killed). */
+  dropped: number | null;
   /** SHUTDOWN start → extension ended (ms), and whether it ended by itself. */
   shutdownMs: number | null;
   /** True when the extension ended by itself before the deadline. */
@@ -213,7 +223,7 @@ export async function runLambdaProfile(
             readBack: async () =>
               (await readAllRecords(kinesis.client, stream)).flatMap((
                 record,
-              ) => decodeRecord(record.data)).length,
+              ) => decodeRecord(record.data).map((event) => event.envelope)),
           }),
         );
       }
@@ -313,7 +323,7 @@ async function measureProfileInit(
 async function runCase(
   profileCase: ProfileCase,
   size: ProfileSize,
-  io: { env: Record<string, string>; readBack(): Promise<number> },
+  io: { env: Record<string, string>; readBack(): Promise<Envelope[]> },
 ): Promise<ProfileRow> {
   const row: ProfileRow = {
     case: profileCase.name,
@@ -325,7 +335,9 @@ async function runCase(
     environmentPeakMB: null,
     emitted: 0,
     delivered: 0,
-    dropped: 0,
+    lost: 0,
+    duplicates: 0,
+    dropped: null,
     shutdownMs: null,
     exitedByItself: null,
     oomKilled: null,
@@ -381,9 +393,16 @@ async function runCase(
   if (sandbox) {
     row.emitted = sandbox.events.length;
     const summary = findSummary(sandbox);
-    row.dropped = Number(summary?.droppedTotal ?? 0);
+    row.dropped = summary ? Number(summary.droppedTotal ?? 0) : null;
+    const check = checkDelivery(
+      sandbox.events,
+      await io.readBack(),
+      EXTENSION_NAME,
+    );
+    row.delivered = check.delivered;
+    row.lost = check.lost.length;
+    row.duplicates = check.duplicates.length;
   }
-  row.delivered = await io.readBack();
   return row;
 }
 
@@ -414,7 +433,7 @@ export function renderLambdaProfile(results: LambdaProfileResults): string {
   lines.push(results.setup + ".");
   lines.push("");
   lines.push(
-    "| case | size | post-runtime median / p99 / max (ms) | extension CPU ms / invocation | peak RSS extension / environment (MB) | delivered / emitted, dropped | shutdown (ms) | OOM-killed |",
+    "| case | size | post-runtime median / p99 / max (ms) | extension CPU ms / invocation | peak RSS extension / environment (MB) | emitted / delivered / lost / duplicates / dropped | shutdown (ms) | OOM-killed |",
   );
   lines.push("|---|---|---|---|---|---|---|---|");
   for (const row of results.rows) {
@@ -429,7 +448,9 @@ export function renderLambdaProfile(results: LambdaProfileResults): string {
         row.extensionCpuMsPerInvocation ?? "—"
       } | ${row.extensionPeakMB ?? "—"} / ${
         row.environmentPeakMB ?? "—"
-      } | ${row.delivered} / ${row.emitted}, ${row.dropped} | ${shutdown} | ${
+      } | ${row.emitted} / ${row.delivered} / ${row.lost} / ${row.duplicates} / ${
+        row.dropped ?? "no summary"
+      } | ${shutdown} | ${
         row.oomKilled ?? (row.error ? `error: ${row.error}` : "no")
       } |`,
     );
