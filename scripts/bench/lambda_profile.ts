@@ -177,15 +177,9 @@ export async function runLambdaProfile(
     log(`Lambda profile NOT MEASURED: ${support.reason}`);
   }
   const kinesis = await startLocalKinesis({ tls: true });
-  const certificate = kinesis.certificate!;
-  const ca = await Deno.readTextFile(certificate.caFile);
+  const caFile = kinesis.caFile!;
   const proxy = startFaultProxy({
-    target: kinesis.endpoint,
-    targetCa: ca,
-    tls: {
-      cert: await Deno.readTextFile(certificate.certFile),
-      key: await Deno.readTextFile(certificate.keyFile),
-    },
+    ...await kinesis.proxyOptions(),
     latency: { ...ADDED_LATENCY, seed: 1 },
   });
   const rows: ProfileRow[] = [];
@@ -203,7 +197,7 @@ export async function runLambdaProfile(
         await kinesis.createStream(stream, 1);
         init.push(
           await measureProfileInit(size, quota, plan.initRounds, {
-            ...extensionEnv(stream, proxy.endpoint, certificate.caFile),
+            ...extensionEnv(stream, proxy.endpoint, caFile),
           }),
         );
       }
@@ -219,7 +213,7 @@ export async function runLambdaProfile(
         proxy.configure(slowPlan);
         rows.push(
           await runCase(profileCase, size, {
-            env: extensionEnv(stream, proxy.endpoint, certificate.caFile),
+            env: extensionEnv(stream, proxy.endpoint, caFile),
             readBack: async () =>
               (await readAllRecords(kinesis.client, stream)).flatMap((
                 record,

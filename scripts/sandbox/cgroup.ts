@@ -84,7 +84,7 @@ export async function probeCgroups(): Promise<CgroupProbe> {
   const missing: string[] = [];
   for (const controller of ["cpu", "memory", "freezer"]) {
     const mount = `${CGROUP_ROOT}/${controller}`;
-    if (await exists(`${mount}/cgroup.procs`) && own.has(controller)) {
+    if (await readable(`${mount}/cgroup.procs`) && own.has(controller)) {
       // Below our own cgroup, so limits set above us still hold.
       v1[controller] = join(mount, own.get(controller)!);
     } else missing.push(controller);
@@ -193,6 +193,19 @@ let created = 0;
 const ENTER_SCRIPT =
   'while [ "$1" != -- ]; do echo $$ > "$1" || exit 125; shift; done; shift; exec "$@"';
 
+/** `argv` behind the shell that joins the cgroups of `procsFiles` first. */
+function enterArgv(procsFiles: string[], argv: readonly string[]): string[] {
+  return [
+    "/bin/sh",
+    "-c",
+    ENTER_SCRIPT,
+    "cgroup-enter",
+    ...procsFiles,
+    "--",
+    ...argv,
+  ];
+}
+
 /** Creates the cgroup of one environment with its limits. */
 export async function createSandboxCgroup(
   layout: CgroupLayout,
@@ -237,7 +250,7 @@ async function createV1(
     await write(`${dirs.cpu}/cpu.cfs_period_us`, String(CFS_PERIOD_US));
     await write(`${dirs.memory}/memory.limit_in_bytes`, String(limitBytes));
     // Lambda has no swap: bound memory+swap too where the kernel accounts it.
-    if (await exists(`${dirs.memory}/memory.memsw.limit_in_bytes`)) {
+    if (await readable(`${dirs.memory}/memory.memsw.limit_in_bytes`)) {
       await write(
         `${dirs.memory}/memory.memsw.limit_in_bytes`,
         String(limitBytes),
@@ -252,15 +265,8 @@ async function createV1(
     description: Object.values(dirs).join(", "),
     quotaUs,
     limitBytes,
-    wrap: (argv) => [
-      "/bin/sh",
-      "-c",
-      ENTER_SCRIPT,
-      "cgroup-enter",
-      ...Object.values(dirs).map((dir) => `${dir}/cgroup.procs`),
-      "--",
-      ...argv,
-    ],
+    wrap: (argv) =>
+      enterArgv(Object.values(dirs).map((dir) => `${dir}/cgroup.procs`), argv),
     applyCpuQuota: () => write(`${dirs.cpu}/cpu.cfs_quota_us`, String(quotaUs)),
     freeze: async (timeoutMs) => {
       await write(`${dirs.freezer}/freezer.state`, "FROZEN");
@@ -313,15 +319,7 @@ async function createV2(
     description: dir,
     quotaUs,
     limitBytes,
-    wrap: (argv) => [
-      "/bin/sh",
-      "-c",
-      ENTER_SCRIPT,
-      "cgroup-enter",
-      `${dir}/cgroup.procs`,
-      "--",
-      ...argv,
-    ],
+    wrap: (argv) => enterArgv([`${dir}/cgroup.procs`], argv),
     applyCpuQuota: () => write(`${dir}/cpu.max`, `${quotaUs} ${CFS_PERIOD_US}`),
     freeze: async (timeoutMs) => {
       await write(`${dir}/cgroup.freeze`, "1");
@@ -363,7 +361,7 @@ async function sweepStale(parents: string[]): Promise<void> {
           entry.name,
         );
         if (!entry.isDirectory || !owner) continue;
-        if (await exists(`/proc/${owner[1]}`)) continue;
+        if (await readable(`/proc/${owner[1]}/stat`)) continue;
         await removeDir(`${parent}/${entry.name}`);
       }
     } catch {
@@ -418,11 +416,7 @@ async function readOr<T>(path: string, fallback: T): Promise<string | T> {
   }
 }
 
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch {
-    return false;
-  }
+/** True when `path` is a readable file (every cgroup file is). */
+async function readable(path: string): Promise<boolean> {
+  return (await readOr(path, null)) !== null;
 }

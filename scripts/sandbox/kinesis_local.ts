@@ -15,7 +15,7 @@ import {
 import { NodeHttpHandler } from "@smithy/node-http-handler";
 import { Agent as HttpsAgent } from "node:https";
 import type { AddressInfo } from "node:net";
-import { createLocalCertificate, type LocalCertificate } from "./tls_cert.ts";
+import { createLocalCertificate } from "./tls_cert.ts";
 
 /** Credentials the emulator accepts (it checks only that a signature exists). */
 export const LOCAL_CREDENTIALS = {
@@ -32,13 +32,20 @@ export interface LocalKinesis {
   endpoint: string;
   /** The CA file that signed its certificate (TLS only). */
   caFile?: string;
-  /** Its certificate files (TLS only): a proxy in front can serve the same one. */
-  certificate?: LocalCertificate;
   /**
    * Variables that point an extension here: the endpoint, and with TLS
    * `DENO_CERT` (Deno adds that CA to the ones it trusts).
    */
   clientEnv(): Record<string, string>;
+  /**
+   * Options for a fault proxy in front of it: its endpoint as the target,
+   * and with TLS the CA to trust it by and the same certificate to serve.
+   */
+  proxyOptions(): Promise<{
+    target: string;
+    targetCa?: string;
+    tls?: { cert: string; key: string };
+  }>;
   /** A client of this emulator (HTTP/1.1, local credentials). */
   client: KinesisClient;
   /** Creates a stream and waits until it is ACTIVE; returns its ARN. */
@@ -101,7 +108,18 @@ export async function startLocalKinesis(
   const client = localKinesisClient(endpoint, ca);
   return {
     endpoint,
-    ...(certificate ? { caFile: certificate.caFile, certificate } : {}),
+    ...(certificate ? { caFile: certificate.caFile } : {}),
+    proxyOptions: async () =>
+      certificate
+        ? {
+          target: endpoint,
+          targetCa: ca,
+          tls: {
+            cert: await Deno.readTextFile(certificate.certFile),
+            key: await Deno.readTextFile(certificate.keyFile),
+          },
+        }
+        : { target: endpoint },
     clientEnv: () => ({
       AWS_ENDPOINT_URL_KINESIS: endpoint,
       ...(certificate ? { DENO_CERT: certificate.caFile } : {}),

@@ -43,6 +43,19 @@ async function openssl(args: string[], cwd: string): Promise<void> {
   }
 }
 
+/** `openssl req` options for a new P-256 key, unencrypted, written to `keyFile`. */
+function newKey(keyFile: string): string[] {
+  return [
+    "-newkey",
+    "ec",
+    "-pkeyopt",
+    "ec_paramgen_curve:prime256v1",
+    "-nodes",
+    "-keyout",
+    keyFile,
+  ];
+}
+
 /** Makes a CA and a server certificate signed by it (valid for a day). */
 export async function createLocalCertificate(): Promise<LocalCertificate> {
   const dir = await Deno.makeTempDir({ prefix: "kinesis-telemetry-tls-" });
@@ -51,13 +64,7 @@ export async function createLocalCertificate(): Promise<LocalCertificate> {
     await openssl([
       "req",
       "-x509",
-      "-newkey",
-      "ec",
-      "-pkeyopt",
-      "ec_paramgen_curve:prime256v1",
-      "-nodes",
-      "-keyout",
-      "ca-key.pem",
+      ...newKey("ca-key.pem"),
       "-out",
       "ca.pem",
       "-days",
@@ -71,13 +78,7 @@ export async function createLocalCertificate(): Promise<LocalCertificate> {
     ], dir);
     await openssl([
       "req",
-      "-newkey",
-      "ec",
-      "-pkeyopt",
-      "ec_paramgen_curve:prime256v1",
-      "-nodes",
-      "-keyout",
-      "server-key.pem",
+      ...newKey("server-key.pem"),
       "-out",
       "server.csr",
       "-subj",

@@ -386,15 +386,9 @@ Deno.test("chunked request bodies are read whole", async () => {
 Deno.test("over TLS end to end (kinesalite's ssl option, an HTTPS proxy) with an added latency per request", async () => {
   const kinesis = await startLocalKinesis({ tls: true });
   assert.match(kinesis.endpoint, /^https:/);
-  const certificate = kinesis.certificate!;
-  const ca = await Deno.readTextFile(certificate.caFile);
+  const ca = await Deno.readTextFile(kinesis.caFile!);
   const proxy = startFaultProxy({
-    target: kinesis.endpoint,
-    targetCa: ca,
-    tls: {
-      cert: await Deno.readTextFile(certificate.certFile),
-      key: await Deno.readTextFile(certificate.keyFile),
-    },
+    ...await kinesis.proxyOptions(),
     latency: { minMs: 10, maxMs: 30, seed: 7 },
   });
   assert.match(proxy.endpoint, /^https:/);
