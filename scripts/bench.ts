@@ -11,9 +11,16 @@
  * sandbox for steady invocations, a small instrumented platform for init
  * and bursts. Takes about 3 minutes on 2 cores.
  *
+ * Then the "Lambda" profile (`bench/lambda_profile.ts`): steady, sparse,
+ * slow-Kinesis, burst and shutdown in the sandbox at 128 MB and 1,024 MB
+ * (Lambda's CPU share and memory limit in a cgroup, TLS, added latency)
+ * next to the same cases unconstrained; marked not measured where cgroups
+ * cannot be used. The other figures above run unconstrained.
+ *
  * Options: `--cost` prints only the per-format cost table (in-process,
  * seconds), `--quick` runs fewer repetitions (for a smoke check of the bench
- * itself; its figures are not for comparison).
+ * itself; its figures are not for comparison); `--lambda-only` runs only the
+ * Lambda profile.
  *
  * @module
  */
@@ -47,6 +54,13 @@ import {
   measureEncodingCosts,
   renderEncodingCost,
 } from "./bench/encoding_cost.ts";
+import {
+  FULL_PROFILE,
+  type LambdaProfileResults,
+  QUICK_PROFILE,
+  renderLambdaProfile,
+  runLambdaProfile,
+} from "./bench/lambda_profile.ts";
 
 /** Repetitions and sizes of a full run. */
 const FULL = {
@@ -209,9 +223,16 @@ async function main(): Promise<void> {
     options: {
       quick: { type: "boolean", default: false },
       cost: { type: "boolean", default: false },
+      "lambda-only": { type: "boolean", default: false },
     },
   });
   const plan = values.quick ? QUICK : FULL;
+  if (values["lambda-only"]) {
+    await writeLambdaProfile(
+      await runLambdaProfile(values.quick ? QUICK_PROFILE : FULL_PROFILE, log),
+    );
+    return;
+  }
   const encodingCost = await measureEncodingCosts(
     plan.costEvents,
     TYPICAL_TRAFFIC,
@@ -553,13 +574,21 @@ async function main(): Promise<void> {
       targets: [],
     };
     results.targets = checkTargets(targetInputs(results, alone));
+    log("Lambda profile (cgroup limits, TLS, added latency)");
+    const lambdaProfile = await attempt(
+      "Lambda profile",
+      () => runLambdaProfile(values.quick ? QUICK_PROFILE : FULL_PROFILE, log),
+    );
     results.meta.durationSeconds = Math.round(
       (performance.now() - started) / 1000,
     );
-    const markdown = renderMarkdown(results) + "\n" + encodingCostTable;
+    const markdown = renderMarkdown(results) +
+      (lambdaProfile ? "\n" + renderLambdaProfile(lambdaProfile) : "") +
+      "\n" + encodingCostTable;
     await Deno.writeTextFile(
       `${outDir}/results.json`,
-      JSON.stringify({ ...results, encodingCost }, null, 2) + "\n",
+      JSON.stringify({ ...results, encodingCost, lambdaProfile }, null, 2) +
+        "\n",
     );
     await Deno.writeTextFile(`${outDir}/results.md`, markdown);
     console.log(markdown);
@@ -569,6 +598,19 @@ async function main(): Promise<void> {
     await nullKinesis.stop();
     await kinesis.stop();
   }
+}
+
+/** `--lambda-only`: the profile alone, in out/bench/lambda-profile.{json,md}. */
+async function writeLambdaProfile(results: LambdaProfileResults) {
+  const outDir = `${REPO_ROOT}out/bench`;
+  await Deno.mkdir(outDir, { recursive: true });
+  const markdown = renderLambdaProfile(results);
+  await Deno.writeTextFile(
+    `${outDir}/lambda-profile.json`,
+    JSON.stringify(results, null, 2) + "\n",
+  );
+  await Deno.writeTextFile(`${outDir}/lambda-profile.md`, markdown);
+  console.log(markdown);
 }
 
 /** The figures the targets judge, picked out of the results. */
