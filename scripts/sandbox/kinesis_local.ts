@@ -99,6 +99,15 @@ export async function startLocalKinesis(
       }
       : {}),
   });
+  // A client that goes away mid-request (an extension SIGKILLed at its
+  // deadline, a frozen one abandoned) makes the request emit "aborted";
+  // kinesalite has no listener for it, and an unheard error would end the
+  // whole process that hosts the emulator.
+  server.prependListener(
+    "request",
+    (request: { on(event: "error", listener: () => void): void }) =>
+      request.on("error", () => {}),
+  );
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(0, "127.0.0.1", () => resolve());
