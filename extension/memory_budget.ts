@@ -106,14 +106,16 @@ export function v8FlagsFor(memoryMB: number): string {
  * Buffer bounds for a function of `memoryMB`: an eighth of it at most
  * (16 MiB at 128 MB; 512 MiB, half the largest old space, from 4,096 MB on), since Deno with the SDK loaded takes ~40 MB before the
  * first event and one request in flight holds further copies (KPL records,
- * the base64 JSON body) of up to 5 MiB each; half of that by default
- * (8 MiB at 128 MB, 64 MiB from 1,024 MB on).
+ * the base64 JSON body) of up to 5 MiB each; a quarter of that by default
+ * (4 MiB at 128 MB, 32 MiB at 1,024 MB, 64 MiB at most): bench bursts at
+ * 128 MB peaked at about 96 MB + 3.3 × the bound, so every MiB of bound
+ * costs the function over 3 MB at the peak.
  */
 export function bufferBoundsFor(memoryMB: number): BufferBounds {
   const ceilingBytes = Math.min(Math.floor(memoryMB / 8), 512) * MIB;
   return {
     ceilingBytes,
-    defaultBytes: Math.min(ceilingBytes / 2, 64 * MIB),
+    defaultBytes: Math.min(ceilingBytes / 4, 64 * MIB),
   };
 }
 

@@ -21,7 +21,16 @@ import { readAllRecords } from "./lib/kinesis_read.ts";
 import { bareExtension } from "./sandbox/extension_specs.ts";
 import { startFaultProxy } from "./sandbox/kinesis_fault_proxy.ts";
 import { localKinesisClient } from "./sandbox/kinesis_local.ts";
+import {
+  bufferBoundsFor,
+  SMALLEST_FUNCTION_MEMORY_MB,
+} from "../extension/memory_budget.ts";
 import { costOf, type KinesisCost, scaleCost } from "./bench/cost.ts";
+import {
+  type FootprintBurst,
+  type FootprintFigures,
+  renderFootprint,
+} from "./bench/footprint.ts";
 import { type InitSample, measureInit } from "./bench/init.ts";
 import { startKinesisServer } from "./bench/kinesis_server.ts";
 import { preparePortableLayer } from "./bench/layer.ts";
@@ -82,7 +91,11 @@ const PER_INVOCATION = "per invocation";
 const BULK = "bulk";
 /** The extension's defaults that the targets refer to. */
 const DEFAULT_HOLD_MS = 200;
-const DEFAULT_BUFFER_BYTES = 8 * MIB;
+/** The default bound at the bench's function memory (128 MB). */
+const DEFAULT_BUFFER_BYTES =
+  bufferBoundsFor(SMALLEST_FUNCTION_MEMORY_MB).defaultBytes;
+/** Function memory sizes of the footprint bursts. */
+const FOOTPRINT_MEMORY_MB = [SMALLEST_FUNCTION_MEMORY_MB, 1024] as const;
 /**
  * Peak memory allowed above init RSS + the buffer cap: events taken out for
  * a send stay counted in the cap, but their KPL records and the SDK's
@@ -92,6 +105,8 @@ const DEFAULT_BUFFER_BYTES = 8 * MIB;
 const PEAK_MARGIN_MB = 24;
 /** Big enough to take a whole burst without refusing a delivery. */
 const SPLIT_BUFFER_BYTES = 256 * MIB;
+/** The smallest function memory whose budget holds that buffer. */
+const SPLIT_MEMORY_MB = 2048;
 const SPLIT_HOLD_MS = 60_000;
 
 function log(message: string): void {
@@ -106,6 +121,23 @@ function initFigures(samples: InitSample[]): InitFigures {
     subscribeMs: roundSummary(summarize(samples.map((s) => s.subscribeMs))),
     firstNextMs: roundSummary(summarize(samples.map((s) => s.firstNextMs))),
     rssMB: roundSummary(summarize(samples.map((s) => toMB(s.rssKiB)))),
+  };
+}
+
+function footprintBurst(
+  memoryMB: number,
+  events: number,
+  runs: BurstResult[],
+): FootprintBurst {
+  return {
+    memoryMB,
+    bufferMiB: bufferBoundsFor(memoryMB).defaultBytes / MIB,
+    completedRuns: runs.filter((run) => run.completed).length,
+    runs: runs.length,
+    peakRssMB: roundSummary(summarize(runs.map((r) => toMB(r.peakRssKiB)))),
+    cpuMsPer1000Events: roundSummary(
+      summarize(runs.map((r) => r.cpuSeconds * 1000 * 1000 / events)),
+    ),
   };
 }
 
@@ -258,6 +290,7 @@ async function main(): Promise<void> {
     ];
     if (layer.ok) variants.push([PORTABLE, [layer.launcher]]);
     const init: Record<string, InitFigures> = {};
+    const footprint: FootprintFigures = { floor: FLOOR, init: [], bursts: [] };
     await attempt("init", async () => {
       const samples = new Map<string, InitSample[]>(
         variants.map(([name]) => [name, []]),
@@ -273,7 +306,19 @@ async function main(): Promise<void> {
           samples.get(name)!.push(await measureInit(argv, initEnv));
         }
       }
-      for (const [name, runs] of samples) init[name] = initFigures(runs);
+      for (const [name, runs] of samples) {
+        init[name] = initFigures(runs);
+        footprint.init.push({
+          variant: name,
+          firstNextMs: init[name].firstNextMs,
+          settledRssMB: roundSummary(
+            summarize(runs.map((s) => toMB(s.settledRssKiB))),
+          ),
+          settledCpuMs: roundSummary(
+            summarize(runs.map((s) => s.settledCpuMs)),
+          ),
+        });
+      }
     });
 
     // ---- steady invocations ------------------------------------------
@@ -375,7 +420,7 @@ async function main(): Promise<void> {
     // ---- bursts ---------------------------------------------------------
     const bodies = telemetryBodies(plan.burstEvents, TYPICAL_TRAFFIC);
     const burstBase = {
-      argv: sourceExtensionArgv(),
+      argv: sourceExtensionArgv(SMALLEST_FUNCTION_MEMORY_MB),
       format: "kpl" as const,
       bodies,
       events: plan.burstEvents,
@@ -397,6 +442,36 @@ async function main(): Promise<void> {
           ),
       );
       if (result) alone.push(result);
+    }
+    // The same bursts at each footprint memory size (the runs above are
+    // the 128 MB ones): heap flags and buffer bound follow the memory.
+    footprint.bursts.push(
+      footprintBurst(SMALLEST_FUNCTION_MEMORY_MB, plan.burstEvents, alone),
+    );
+    for (const memoryMB of FOOTPRINT_MEMORY_MB.slice(1)) {
+      const runs: BurstResult[] = [];
+      for (let run = 0; run < plan.burstRuns; run++) {
+        log(
+          `burst ${
+            run + 1
+          }/${plan.burstRuns}: ${plan.burstEvents} events, null Kinesis, ${memoryMB} MB`,
+        );
+        const result = await attempt(
+          `burst ${run + 1}, null Kinesis, ${memoryMB} MB`,
+          () =>
+            runBurst({
+              ...burstBase,
+              argv: sourceExtensionArgv(memoryMB),
+              endpoint: nullKinesis.endpoint,
+              stream: "null",
+              env: { AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(memoryMB) },
+            }, "endToEnd"),
+        );
+        if (result) runs.push(result);
+      }
+      if (runs.length > 0) {
+        footprint.bursts.push(footprintBurst(memoryMB, plan.burstEvents, runs));
+      }
     }
     log(
       `burst: ${plan.burstEvents} events, kinesalite, default settings (≤ ${
@@ -422,6 +497,7 @@ async function main(): Promise<void> {
         }, "endToEnd"),
     );
     const splitEnv = {
+      AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(SPLIT_MEMORY_MB),
       KINESIS_TELEMETRY_MAX_BUFFER_BYTES: String(SPLIT_BUFFER_BYTES),
       KINESIS_TELEMETRY_MAX_HOLD_MS: String(SPLIT_HOLD_MS),
     };
@@ -431,6 +507,7 @@ async function main(): Promise<void> {
     const split = await attempt("burst split, kinesalite", () =>
       runBurst({
         ...burstBase,
+        argv: sourceExtensionArgv(SPLIT_MEMORY_MB),
         endpoint: kinesis.endpoint,
         stream: "burst-split",
         env: splitEnv,
@@ -456,6 +533,7 @@ async function main(): Promise<void> {
       const row = await attempt(`bulk cost ${format}`, async () => {
         const bulk = await runBurst({
           ...burstBase,
+          argv: sourceExtensionArgv(SPLIT_MEMORY_MB),
           format,
           bodies: costBodies,
           events: plan.costEvents,
@@ -538,7 +616,9 @@ async function main(): Promise<void> {
     results.meta.durationSeconds = Math.round(
       (performance.now() - started) / 1000,
     );
-    const markdown = renderMarkdown(results);
+    footprint.cpuMsPerInvocation = steadyRuns.get("kpl")?.cpuMsPerInvocation;
+    results.footprint = footprint;
+    const markdown = renderMarkdown(results) + renderFootprint(footprint);
     await Deno.writeTextFile(
       `${outDir}/results.json`,
       JSON.stringify(results, null, 2) + "\n",

@@ -336,11 +336,11 @@ Deno.test("config: the buffer's default bound follows AWS_LAMBDA_FUNCTION_MEMORY
   assert.equal(parse({}).maxBufferBytes, 8 * MIB, "not in Lambda");
   assert.equal(
     parse({ AWS_LAMBDA_FUNCTION_MEMORY_SIZE: "128" }).maxBufferBytes,
-    8 * MIB,
+    4 * MIB,
   );
   assert.equal(
     parse({ AWS_LAMBDA_FUNCTION_MEMORY_SIZE: "1024" }).maxBufferBytes,
-    64 * MIB,
+    32 * MIB,
   );
   assert.equal(
     parse({

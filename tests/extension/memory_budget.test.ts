@@ -33,14 +33,14 @@ Deno.test("memory budget: heap limits grow with the function's memory, within bo
   );
 });
 
-Deno.test("memory budget: the buffer gets an eighth of the function's memory at most, half of that by default", () => {
+Deno.test("memory budget: the buffer gets an eighth of the function's memory at most, a quarter of that by default", () => {
   assert.deepEqual(bufferBoundsFor(128), {
     ceilingBytes: 16 * MIB,
-    defaultBytes: 8 * MIB,
+    defaultBytes: 4 * MIB,
   });
   assert.deepEqual(bufferBoundsFor(1024), {
     ceilingBytes: 128 * MIB,
-    defaultBytes: 64 * MIB,
+    defaultBytes: 32 * MIB,
   });
   assert.equal(bufferBoundsFor(10240).defaultBytes, 64 * MIB);
 });
