@@ -11,8 +11,15 @@
  * sandbox for steady invocations, a small instrumented platform for init
  * and bursts. Takes about 3 minutes on 2 cores.
  *
+ * Then the "Lambda" profile (`bench/lambda_profile.ts`): steady, sparse,
+ * slow-Kinesis, burst and shutdown in the sandbox at 128 MB and 1,024 MB
+ * (Lambda's CPU share and memory limit in a cgroup, TLS, added latency)
+ * next to the same cases unconstrained; marked not measured where cgroups
+ * cannot be used. The other figures above run unconstrained.
+ *
  * Options: `--quick` runs fewer repetitions (for a smoke check of the bench
- * itself; its figures are not for comparison).
+ * itself; its figures are not for comparison); `--lambda-only` runs only the
+ * Lambda profile.
  *
  * @module
  */
@@ -51,6 +58,13 @@ import {
   TYPICAL_TRAFFIC,
 } from "./bench/telemetry_fixtures.ts";
 import { type BurstResult, runBurst } from "./bench/throughput.ts";
+import {
+  FULL_PROFILE,
+  type LambdaProfileResults,
+  QUICK_PROFILE,
+  renderLambdaProfile,
+  runLambdaProfile,
+} from "./bench/lambda_profile.ts";
 
 /** Repetitions and sizes of a full run. */
 const FULL = {
@@ -233,9 +247,18 @@ async function cpuModel(): Promise<string> {
 async function main(): Promise<void> {
   const { values } = parseArgs({
     args: Deno.args,
-    options: { quick: { type: "boolean", default: false } },
+    options: {
+      quick: { type: "boolean", default: false },
+      "lambda-only": { type: "boolean", default: false },
+    },
   });
   const plan = values.quick ? QUICK : FULL;
+  if (values["lambda-only"]) {
+    await writeLambdaProfile(
+      await runLambdaProfile(values.quick ? QUICK_PROFILE : FULL_PROFILE, log),
+    );
+    return;
+  }
   const started = performance.now();
   const loadAtStart = await loadAverage();
   const outDir = `${REPO_ROOT}out/bench`;
@@ -613,15 +636,21 @@ async function main(): Promise<void> {
       targets: [],
     };
     results.targets = checkTargets(targetInputs(results, alone));
+    log("Lambda profile (cgroup limits, TLS, added latency)");
+    const lambdaProfile = await attempt(
+      "Lambda profile",
+      () => runLambdaProfile(values.quick ? QUICK_PROFILE : FULL_PROFILE, log),
+    );
     results.meta.durationSeconds = Math.round(
       (performance.now() - started) / 1000,
     );
     footprint.cpuMsPerInvocation = steadyRuns.get("kpl")?.cpuMsPerInvocation;
     results.footprint = footprint;
-    const markdown = renderMarkdown(results) + renderFootprint(footprint);
+    const markdown = renderMarkdown(results) + renderFootprint(footprint) +
+      (lambdaProfile ? "\n" + renderLambdaProfile(lambdaProfile) : "");
     await Deno.writeTextFile(
       `${outDir}/results.json`,
-      JSON.stringify(results, null, 2) + "\n",
+      JSON.stringify({ ...results, lambdaProfile }, null, 2) + "\n",
     );
     await Deno.writeTextFile(`${outDir}/results.md`, markdown);
     console.log(markdown);
@@ -631,6 +660,19 @@ async function main(): Promise<void> {
     await nullKinesis.stop();
     await kinesis.stop();
   }
+}
+
+/** `--lambda-only`: the profile alone, in out/bench/lambda-profile.{json,md}. */
+async function writeLambdaProfile(results: LambdaProfileResults) {
+  const outDir = `${REPO_ROOT}out/bench`;
+  await Deno.mkdir(outDir, { recursive: true });
+  const markdown = renderLambdaProfile(results);
+  await Deno.writeTextFile(
+    `${outDir}/lambda-profile.json`,
+    JSON.stringify(results, null, 2) + "\n",
+  );
+  await Deno.writeTextFile(`${outDir}/lambda-profile.md`, markdown);
+  console.log(markdown);
 }
 
 /** The figures the targets judge, picked out of the results. */

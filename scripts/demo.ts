@@ -7,8 +7,9 @@
  * when anything was lost.
  *
  * ```sh
- * deno task demo [--invocations N] [--runtime node|python] [--format kpl|json|ndjson]
- *                [--log-format text|json] [--stream NAME (real AWS)] [--extension PATH]
+ * deno task demo [--invocations N] [--runtime node|python|java] [--memory-mb N]
+ *                [--format kpl|json|ndjson] [--log-format text|json]
+ *                [--stream NAME (real AWS)] [--extension PATH]
  * ```
  *
  * @module
@@ -23,8 +24,11 @@ import {
   projectExtension,
 } from "./sandbox/extension_specs.ts";
 import { startLocalKinesis } from "./sandbox/kinesis_local.ts";
+import { JAVA_FUNCTION } from "./sandbox/runtime_clients.ts";
 import {
+  type FunctionSpec,
   type InvocationRecord,
+  type LimitsStatus,
   type LogFormat,
   type RuntimeKind,
   type Sandbox,
@@ -39,6 +43,8 @@ export interface DemoOptions {
   invocations: number;
   /** Function runtime (node). */
   runtime: RuntimeKind;
+  /** The function's memory in MB (128): its memory limit and CPU share. */
+  memoryMB: number;
   /** Record format of the extension (kpl). */
   format: "kpl" | "json" | "ndjson";
   /** Function log format (Text). */
@@ -51,8 +57,9 @@ export interface DemoOptions {
 
 /** Usage text. */
 export const DEMO_USAGE =
-  `usage: deno task demo [--invocations N] [--runtime node|python] [--format kpl|json|ndjson]
-                      [--log-format text|json] [--stream NAME|ARN] [--extension PATH]
+  `usage: deno task demo [--invocations N] [--runtime node|python|java] [--memory-mb N]
+                      [--format kpl|json|ndjson] [--log-format text|json] [--stream NAME|ARN] [--extension PATH]
+  --memory-mb  the function's memory (128..10240): Lambda's memory limit and M/1,769 of a vCPU
   --stream     write to this real Kinesis stream (AWS credentials and AWS_REGION from the environment)
   --extension  run this executable (an unpacked layer's extensions/kinesis-telemetry) instead of the source`;
 
@@ -63,6 +70,7 @@ export function parseDemoArgs(args: string[]): DemoOptions {
     options: {
       invocations: { type: "string", default: "6" },
       runtime: { type: "string", default: "node" },
+      "memory-mb": { type: "string", default: "128" },
       format: { type: "string", default: "kpl" },
       "log-format": { type: "string", default: "text" },
       stream: { type: "string" },
@@ -78,8 +86,14 @@ export function parseDemoArgs(args: string[]): DemoOptions {
       `--invocations must be an integer in 1..1000\n${DEMO_USAGE}`,
     );
   }
-  if (values.runtime !== "node" && values.runtime !== "python") {
-    throw new Error(`--runtime must be node or python\n${DEMO_USAGE}`);
+  if (!["node", "python", "java"].includes(values.runtime)) {
+    throw new Error(`--runtime must be node, python or java\n${DEMO_USAGE}`);
+  }
+  const memoryMB = Number(values["memory-mb"]);
+  if (!Number.isInteger(memoryMB) || memoryMB < 128 || memoryMB > 10_240) {
+    throw new Error(
+      `--memory-mb must be an integer in 128..10240\n${DEMO_USAGE}`,
+    );
   }
   if (!["kpl", "json", "ndjson"].includes(values.format)) {
     throw new Error(`--format must be kpl, json or ndjson\n${DEMO_USAGE}`);
@@ -90,7 +104,8 @@ export function parseDemoArgs(args: string[]): DemoOptions {
   }
   return {
     invocations,
-    runtime: values.runtime,
+    runtime: values.runtime as RuntimeKind,
+    memoryMB,
     format: values.format as DemoOptions["format"],
     logFormat: logFormat === "json" ? "JSON" : "Text",
     stream: values.stream,
@@ -176,6 +191,27 @@ export function missedButShippable(
   return check.neverReceived.filter((event) => event.type !== "extension");
 }
 
+/** The demo function for a runtime, run by AWS's runtime interface client. */
+export function demoFunction(runtime: RuntimeKind): FunctionSpec {
+  switch (runtime) {
+    case "node":
+      return {
+        runtime,
+        taskRoot: new URL("../infra/demo-function", import.meta.url).pathname,
+        handler: "index.handler",
+      };
+    case "python":
+      return {
+        runtime,
+        taskRoot:
+          new URL("./sandbox/functions/python", import.meta.url).pathname,
+        handler: "handler.handler",
+      };
+    case "java":
+      return JAVA_FUNCTION;
+  }
+}
+
 /** Runs the demo; `progress` gets a line whenever something happens. */
 export async function runDemo(
   options: DemoOptions,
@@ -183,7 +219,8 @@ export async function runDemo(
   signal?: AbortSignal,
 ): Promise<DemoResult> {
   const started = new Date();
-  const local = options.stream ? null : await startLocalKinesis();
+  // HTTPS, as real Kinesis: the extension pays for TLS as it will in AWS.
+  const local = options.stream ? null : await startLocalKinesis({ tls: true });
   const streamName = options.stream ?? "kinesis-telemetry-demo";
   let client: KinesisClient | null = null;
   let sandbox: Sandbox | null = null;
@@ -199,7 +236,7 @@ export async function runDemo(
     let region = "us-east-1";
     if (local) {
       await local.createStream(streamName, 2);
-      env.AWS_ENDPOINT_URL_KINESIS = local.endpoint;
+      Object.assign(env, local.clientEnv());
       client = local.client;
       target =
         `stream ${streamName} (2 shards) on kinesalite ${local.endpoint}`;
@@ -231,19 +268,9 @@ export async function runDemo(
       }) + ${options.runtime} demo function, ${options.format} records, ${options.logFormat} logs`,
     );
     sandbox = await startSandbox({
-      fn: options.runtime === "node"
-        ? {
-          runtime: "node",
-          taskRoot: new URL("../infra/demo-function", import.meta.url).pathname,
-          handler: "index.handler",
-        }
-        : {
-          runtime: "python",
-          taskRoot:
-            new URL("./sandbox/functions/python", import.meta.url).pathname,
-          handler: "handler.handler",
-        },
+      fn: demoFunction(options.runtime),
       functionName: "kinesis-telemetry-demo",
+      memoryMB: options.memoryMB,
       extensions: [extension],
       logFormat: options.logFormat,
       region,
@@ -262,6 +289,7 @@ export async function runDemo(
     signal?.addEventListener("abort", () => void running.stop(), {
       once: true,
     });
+    progress(`▸ ${describeLimits(sandbox.limits)}`);
     progress(`▸ init done in ${sandbox.initDurationMs.toFixed(1)} ms`);
     const invocations: DemoResult["invocations"] = [];
     const payloads = demoPayloads(options.invocations);
@@ -522,6 +550,18 @@ export function formatReport(result: DemoResult): string[] {
       : "FAILED: events were lost, duplicated or dropped, or the extension did not exit cleanly (see above).",
   );
   return lines;
+}
+
+/** One line on the limits the sandbox ran under. */
+export function describeLimits(limits: LimitsStatus): string {
+  if (!limits.enforced) {
+    return `${limits.memoryMB} MB function WITHOUT Lambda's limits (${limits.reason})`;
+  }
+  return `${limits.memoryMB} MB function: memory limit ${limits.memoryMB} MB, CPU ${
+    ((limits.cpuQuotaUs ?? 0) / 1000).toFixed(1)
+  } ms per 100 ms (init ${
+    limits.cpuQuotaDuringInit ? "under the quota" : "unthrottled"
+  }), ${limits.freezer} freezer`;
 }
 
 function describePayload(payload: unknown): string {

@@ -73,6 +73,8 @@ export async function runSteady(options: SteadyOptions): Promise<SteadyResult> {
       AWS_ENDPOINT_URL_KINESIS: options.endpoint,
       ...options.env,
     })],
+    // These are the unconstrained figures; the Lambda profile has the others.
+    limits: false,
   });
   const postRuntimeMs: number[] = [];
   let extensionPeakMB = 0;

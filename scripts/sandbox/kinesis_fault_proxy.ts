@@ -10,7 +10,9 @@
  * other entries are forwarded, so failed ones are really not stored),
  * answers 500/503 to chosen requests, holds chosen requests without an
  * answer until released, delays them, or drops their connection. Every
- * other action passes through unchanged.
+ * other action passes through unchanged. It can also add a per-request
+ * latency to everything (a round trip to a regional endpoint plus the
+ * service's own work), and serve HTTPS as real Kinesis does.
  *
  * The HTTP/1.1 server is written on raw TCP on purpose: a framework would
  * answer or close connections on its own terms, and the point here is to
@@ -148,6 +150,15 @@ export interface FaultProxyOptions {
   plan?: FaultPlan;
   /** `fetch` used to reach the target. */
   fetch?: typeof fetch;
+  /** CA (PEM) the target's certificate is signed by, for an HTTPS target. */
+  targetCa?: string;
+  /** Serve HTTPS with this certificate and key (PEM). */
+  tls?: { cert: string; key: string };
+  /**
+   * Latency added before handling every Kinesis request, uniform in
+   * `[minMs, maxMs]` from a PRNG seeded with `seed` (0).
+   */
+  latency?: { minMs: number; maxMs: number; seed?: number };
 }
 
 /** The `X-Amz-Target` of PutRecords. */
@@ -366,8 +377,23 @@ class ActivePlan {
 /** Starts the proxy on 127.0.0.1 and a free port. */
 export function startFaultProxy(options: FaultProxyOptions): FaultProxy {
   const target = options.target.replace(/\/$/, "");
-  const fetchTarget = options.fetch ?? fetch;
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const targetClient = options.targetCa
+    ? Deno.createHttpClient({ caCerts: [options.targetCa] })
+    : null;
+  const fetchTarget: typeof fetch = options.fetch ??
+    (targetClient
+      ? (input, init) => fetch(input, { ...init, client: targetClient })
+      : fetch);
+  const listener: Deno.Listener = options.tls
+    ? Deno.listenTls({ hostname: "127.0.0.1", port: 0, ...options.tls })
+    : Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const latency = options.latency;
+  const nextLatency = latency
+    ? ((random) => () =>
+      latency.minMs + random() * (latency.maxMs - latency.minMs))(
+        seededRandom(latency.seed ?? 0),
+      )
+    : null;
   const connections = new Set<Deno.Conn>();
   const counters: FaultProxyCounters = {
     requests: 0,
@@ -552,6 +578,9 @@ export function startFaultProxy(options: FaultProxyOptions): FaultProxy {
         );
         if (!request) break;
         counters.requests++;
+        if (nextLatency && !request.path.startsWith(CONTROL_PREFIX)) {
+          await sleep(nextLatency());
+        }
         let disposition: Disposition;
         if (request.path.startsWith(CONTROL_PREFIX)) {
           disposition = await control(request);
@@ -613,7 +642,7 @@ export function startFaultProxy(options: FaultProxyOptions): FaultProxy {
 
   const port = (listener.addr as Deno.NetAddr).port;
   return {
-    endpoint: `http://127.0.0.1:${port}`,
+    endpoint: `${options.tls ? "https" : "http"}://127.0.0.1:${port}`,
     configure,
     release: () => active.releaseHeld(),
     counters: () => ({ ...counters }),
@@ -632,6 +661,7 @@ export function startFaultProxy(options: FaultProxyOptions): FaultProxy {
         }
       }
       await accepting;
+      targetClient?.close();
     },
   };
 }

@@ -1,6 +1,8 @@
 /**
  * An embedded Kinesis (kinesalite) on a free loopback port, for the demo, the
  * benchmark and the tests. Never binds to every interface, never a fixed port.
+ * With `tls`, it serves HTTPS (kinesalite's `ssl` option) with a certificate
+ * made for the run, as real Kinesis endpoints are HTTPS.
  *
  * @module
  */
@@ -11,7 +13,9 @@ import {
   KinesisClient,
 } from "@aws-sdk/client-kinesis";
 import { NodeHttpHandler } from "@smithy/node-http-handler";
+import { Agent as HttpsAgent } from "node:https";
 import type { AddressInfo } from "node:net";
+import { createLocalCertificate, type LocalCertificate } from "./tls_cert.ts";
 
 /** Credentials the emulator accepts (it checks only that a signature exists). */
 export const LOCAL_CREDENTIALS = {
@@ -24,8 +28,17 @@ export const LOCAL_REGION = "us-east-1";
 
 /** A running kinesalite. */
 export interface LocalKinesis {
-  /** `http://127.0.0.1:<port>`: give it to clients as `AWS_ENDPOINT_URL_KINESIS`. */
+  /** `http(s)://127.0.0.1:<port>`: give it to clients as `AWS_ENDPOINT_URL_KINESIS`. */
   endpoint: string;
+  /** The CA file that signed its certificate (TLS only). */
+  caFile?: string;
+  /** Its certificate files (TLS only): a proxy in front can serve the same one. */
+  certificate?: LocalCertificate;
+  /**
+   * Variables that point an extension here: the endpoint, and with TLS
+   * `DENO_CERT` (Deno adds that CA to the ones it trusts).
+   */
+  clientEnv(): Record<string, string>;
   /** A client of this emulator (HTTP/1.1, local credentials). */
   client: KinesisClient;
   /** Creates a stream and waits until it is ACTIVE; returns its ARN. */
@@ -34,34 +47,65 @@ export interface LocalKinesis {
   stop(): Promise<void>;
 }
 
-/** Builds a Kinesis client for an endpoint with an HTTP/1.1 handler. */
-export function localKinesisClient(endpoint: string): KinesisClient {
+/** Builds a Kinesis client for an endpoint with an HTTP/1.1 handler; `ca` (PEM) for HTTPS. */
+export function localKinesisClient(
+  endpoint: string,
+  ca?: string,
+): KinesisClient {
   return new KinesisClient({
     endpoint,
     region: LOCAL_REGION,
     credentials: LOCAL_CREDENTIALS,
-    requestHandler: new NodeHttpHandler({ requestTimeout: 30_000 }),
+    requestHandler: new NodeHttpHandler({
+      requestTimeout: 30_000,
+      ...(ca ? { httpsAgent: new HttpsAgent({ ca, keepAlive: true }) } : {}),
+    }),
     maxAttempts: 1,
   });
 }
 
+/** How to start the emulator. */
+export interface LocalKinesisOptions {
+  /** Serve HTTPS with a certificate made for this run (false). */
+  tls?: boolean;
+}
+
 /** Starts kinesalite in this process on 127.0.0.1 and a free port. */
-export async function startLocalKinesis(): Promise<LocalKinesis> {
+export async function startLocalKinesis(
+  options: LocalKinesisOptions = {},
+): Promise<LocalKinesis> {
+  const certificate = options.tls ? await createLocalCertificate() : null;
+  const ca = certificate
+    ? await Deno.readTextFile(certificate.caFile)
+    : undefined;
   const server = kinesalite({
     createStreamMs: 0,
     deleteStreamMs: 0,
     updateStreamMs: 0,
     shardLimit: 1000,
+    ...(certificate
+      ? {
+        ssl: true,
+        key: await Deno.readTextFile(certificate.keyFile),
+        cert: await Deno.readTextFile(certificate.certFile),
+        ca,
+      }
+      : {}),
   });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(0, "127.0.0.1", () => resolve());
   });
   const port = (server.address() as AddressInfo).port;
-  const endpoint = `http://127.0.0.1:${port}`;
-  const client = localKinesisClient(endpoint);
+  const endpoint = `${certificate ? "https" : "http"}://127.0.0.1:${port}`;
+  const client = localKinesisClient(endpoint, ca);
   return {
     endpoint,
+    ...(certificate ? { caFile: certificate.caFile, certificate } : {}),
+    clientEnv: () => ({
+      AWS_ENDPOINT_URL_KINESIS: endpoint,
+      ...(certificate ? { DENO_CERT: certificate.caFile } : {}),
+    }),
     client,
     async createStream(name, shardCount = 1) {
       await client.send(
@@ -82,6 +126,7 @@ export async function startLocalKinesis(): Promise<LocalKinesis> {
     async stop() {
       client.destroy();
       await new Promise<void>((resolve) => server.close(() => resolve()));
+      await certificate?.remove();
     },
   };
 }

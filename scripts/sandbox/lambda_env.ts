@@ -6,8 +6,8 @@
  */
 import type { LogFormat } from "./function_logs.ts";
 
-/** Function runtimes the sandbox ships a runtime interface client for. */
-export type RuntimeKind = "node" | "python";
+/** Function runtimes of the sandbox. */
+export type RuntimeKind = "node" | "python" | "java";
 
 /** What Lambda knows about the function. */
 export interface FunctionConfig {
@@ -89,7 +89,7 @@ export interface RuntimeLaunch {
 
 /** Command line and variables of the sandbox's runtime client for `kind`. */
 export function runtimeLaunch(
-  kind: RuntimeKind,
+  kind: Exclude<RuntimeKind, "java">,
   taskRoot: string,
   handler: string,
 ): RuntimeLaunch {

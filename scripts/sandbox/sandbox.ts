@@ -2,8 +2,12 @@
  * A local Lambda execution environment: one loopback server with the Runtime,
  * Extensions and Telemetry APIs, real extension and runtime processes with
  * Lambda's environment, telemetry pushed to the subscribed listeners, and
- * Lambda's lifecycle (init, invoke, freeze between invocations with SIGSTOP,
- * SHUTDOWN with a 2 s deadline and SIGKILL after it).
+ * Lambda's lifecycle (init, invoke, freeze between invocations, SHUTDOWN with
+ * a 2 s deadline: SIGTERM and up to 300 ms for the runtime, the rest for the
+ * extensions, SIGKILL after it). Where the machine allows it, every
+ * process of the environment runs in one cgroup with Lambda's CPU share and
+ * memory limit and is frozen by the cgroup freezer (see `limits.ts`); SIGSTOP
+ * per process group is the fallback.
  *
  * ```ts
  * const sandbox = await startSandbox({ fn: { runtime: "node", taskRoot, handler: "index.handler" }, extensions: [spec] });
@@ -30,12 +34,19 @@ import {
   type ExtensionSpec,
 } from "./extension_host.ts";
 import { functionLogRecord, type LogFormat } from "./function_logs.ts";
+import type { SandboxCgroup } from "./cgroup.ts";
+import {
+  type LambdaLimitsOptions,
+  type LimitsStatus,
+  openLimits,
+} from "./limits.ts";
+import { EnvironmentResetError, outOfMemoryCause } from "./oom.ts";
 import {
   type FunctionConfig,
   lambdaEnvironment,
   type RuntimeKind,
-  runtimeLaunch,
 } from "./lambda_env.ts";
+import { functionLaunch } from "./runtime_clients.ts";
 import {
   initReportRecord,
   initRuntimeDoneRecord,
@@ -63,6 +74,8 @@ export type { EmittedEvent } from "./telemetry_delivery.ts";
 export type { LogFormat } from "./function_logs.ts";
 export type { RuntimeKind } from "./lambda_env.ts";
 export type { ExtensionErrorReport, ExtensionSpec } from "./extension_host.ts";
+export type { LambdaLimitsOptions, LimitsStatus } from "./limits.ts";
+export { EnvironmentResetError } from "./oom.ts";
 
 /** The function: which runtime client runs which handler. */
 export interface FunctionSpec {
@@ -70,8 +83,14 @@ export interface FunctionSpec {
   runtime: RuntimeKind;
   /** Folder with the handler code (`LAMBDA_TASK_ROOT`). */
   taskRoot: string;
-  /** `file.export`, e.g. `index.handler`. */
+  /** `file.export`, e.g. `index.handler` (Java: `package.Class::method`). */
   handler: string;
+  /**
+   * Which runtime interface client runs it: AWS's own (`aws`, the default;
+   * see `runtime_clients.ts`), or the sandbox's home-made one (`sandbox`;
+   * Node and Python only).
+   */
+  client?: "aws" | "sandbox";
   /** The function's own environment variables. */
   variables?: Record<string, string>;
 }
@@ -86,8 +105,19 @@ export interface SandboxOptions {
   functionName?: string;
   /** Function version (`$LATEST`). */
   functionVersion?: string;
-  /** Memory size in MB (128). */
+  /**
+   * M, the function's memory in MB (128): `AWS_LAMBDA_FUNCTION_MEMORY_SIZE`,
+   * the memory limit of the environment's cgroup and its CPU quota of
+   * M/1,769 of one vCPU.
+   */
+  memoryMB?: number;
+  /** Older name of `memoryMB`. */
   memorySizeMB?: number;
+  /**
+   * Lambda's CPU share and memory limit (on by default; says once when the
+   * machine cannot give them); `false` runs unconstrained on purpose.
+   */
+  limits?: LambdaLimitsOptions | false;
   /** Region (`us-east-1`). */
   region?: string;
   /** Account id given to extensions that accept the `accountId` feature. */
@@ -171,10 +201,27 @@ export interface ExtensionExitReport {
   durationMs: number;
 }
 
+/** How the runtime ended at SHUTDOWN (SIGTERM, then SIGKILL after 300 ms). */
+export interface RuntimeExitReport {
+  /** True when it ended within its 300 ms after SIGTERM. */
+  exitedByItself: boolean;
+  /** Exit code. */
+  exitCode: number;
+  /** Signal that ended it, if any. */
+  signal: string | null;
+  /** SIGTERM → process ended. */
+  durationMs: number;
+}
+
+/** The runtime's share of the SHUTDOWN budget after SIGTERM (Lambda's 300 ms). */
+export const RUNTIME_SIGTERM_MS = 300;
+
 /** What SHUTDOWN did. */
 export interface ShutdownReport {
   /** `SPINDOWN`, `TIMEOUT` or `FAILURE`. */
   reason: string;
+  /** The runtime's end (null when it never started). */
+  runtime: RuntimeExitReport | null;
   /** The deadline given to extensions (epoch ms). */
   deadlineMs: number;
   /** The shutdown budget (deadline − start). */
@@ -199,6 +246,15 @@ export interface Sandbox {
   readonly runtimeApi: string;
   /** Init phase duration. */
   readonly initDurationMs: number;
+  /**
+   * Where init's time went (ms from its start): every extension registered
+   * (the runtime starts only then), the runtime ready in `/next`. The rest,
+   * up to `initDurationMs`, is extensions finishing their init.
+   */
+  readonly initPhases: {
+    extensionsRegisteredMs: number;
+    runtimeReadyMs: number;
+  };
   /** Every telemetry event emitted, in order, with what became of it. */
   readonly events: readonly EmittedEvent[];
   /** Every finished invocation. */
@@ -211,6 +267,10 @@ export interface Sandbox {
   readonly extensionErrors: readonly ExtensionErrorReport[];
   /** True while the processes are stopped between invocations. */
   readonly frozen: boolean;
+  /** The CPU and memory limits in force (or why there are none). */
+  readonly limits: LimitsStatus;
+  /** Peak memory of the whole environment in MB (the cgroup's; 0 without one). */
+  environmentPeakMemoryMB(): Promise<number>;
   /** Current process ids. */
   processIds(): ProcessIds;
   /** Runs one invocation to its end (runtime responded, every extension back in /next). */
@@ -256,6 +316,7 @@ class ExecutionEnvironment implements Sandbox, LambdaPlatform {
   readonly extensionLog: LogLine[] = [];
   readonly functionLog: LogLine[] = [];
   initDurationMs = 0;
+  initPhases = { extensionsRegisteredMs: 0, runtimeReadyMs: 0 };
   frozen = false;
 
   readonly #options: SandboxOptions;
@@ -271,6 +332,9 @@ class ExecutionEnvironment implements Sandbox, LambdaPlatform {
   #logRequestId: string | null = null;
   #stopping: Promise<void> | null = null;
   #linesSeen = 0;
+  #cgroup: SandboxCgroup | null = null;
+  #invocationStart = { epochMs: 0, at: 0 };
+  limits: LimitsStatus;
   readonly #exitWatchers = new Map<ManagedProcess, Promise<never>>();
 
   constructor(options: SandboxOptions) {
@@ -278,7 +342,7 @@ class ExecutionEnvironment implements Sandbox, LambdaPlatform {
     this.#fn = {
       name: options.functionName ?? "sandbox-function",
       version: options.functionVersion ?? "$LATEST",
-      memorySizeMB: options.memorySizeMB ?? 128,
+      memorySizeMB: options.memoryMB ?? options.memorySizeMB ?? 128,
       region: options.region ?? "us-east-1",
       accountId: options.accountId ?? "123456789012",
       logFormat: options.logFormat ?? "Text",
@@ -306,6 +370,13 @@ class ExecutionEnvironment implements Sandbox, LambdaPlatform {
       onInitError,
     });
     this.#runtimeHost = new RuntimeHost(onInitError);
+    this.limits = {
+      enforced: false,
+      memoryMB: this.#fn.memorySizeMB,
+      reason: "not started",
+      cpuQuotaDuringInit: false,
+      freezer: "signal",
+    };
     this.#server = Deno.serve(
       { hostname: "127.0.0.1", port: 0, onListen: () => {} },
       createApiHandler(this),
@@ -337,14 +408,17 @@ class ExecutionEnvironment implements Sandbox, LambdaPlatform {
   // ---- init ------------------------------------------------------------------
 
   async init(): Promise<void> {
+    const opened = await openLimits(
+      this.#fn.memorySizeMB,
+      this.#options.limits ?? {},
+    );
+    this.#cgroup = opened.cgroup;
+    this.limits = opened.status;
+    // Installing a missing runtime client is not part of init.
+    const launch = await functionLaunch(this.#options.fn);
     const started = performance.now();
     const budget = this.#options.initTimeoutMs ?? 10_000;
     const remaining = () => Math.max(1, budget - (performance.now() - started));
-    const launch = runtimeLaunch(
-      this.#options.fn.runtime,
-      this.#options.fn.taskRoot,
-      this.#options.fn.handler,
-    );
     this.#hub.emit(
       "platform.initStart",
       initStartRecord({
@@ -365,7 +439,7 @@ class ExecutionEnvironment implements Sandbox, LambdaPlatform {
     for (const extension of this.#extensions.extensions) {
       extension.process = startProcess({
         label: extension.spec.name,
-        argv: extension.spec.argv,
+        argv: this.#inCgroup(extension.spec.argv),
         env: { ...baseEnv, ...extension.spec.env },
         cwd: extension.spec.cwd,
         onLine: (line, stream) =>
@@ -383,9 +457,10 @@ class ExecutionEnvironment implements Sandbox, LambdaPlatform {
           this.#extensions.unregistered().join(", ")
         }`,
     );
+    this.initPhases.extensionsRegisteredMs = performance.now() - started;
     this.#runtime = startProcess({
       label: "runtime",
-      argv: launch.argv,
+      argv: this.#inCgroup(launch.argv),
       env: baseEnv,
       cwd: this.#options.fn.taskRoot,
       onLine: (line, stream) => this.#onFunctionLine(line, stream),
@@ -403,6 +478,7 @@ class ExecutionEnvironment implements Sandbox, LambdaPlatform {
       );
       throw error;
     }
+    this.initPhases.runtimeReadyMs = performance.now() - started;
     this.#hub.emit(
       "platform.initRuntimeDone",
       initRuntimeDoneRecord("success"),
@@ -418,7 +494,19 @@ class ExecutionEnvironment implements Sandbox, LambdaPlatform {
       initReportRecord("success", this.initDurationMs),
     );
     this.#phase = "idle";
+    // Init ran without the quota unless asked (see LambdaLimitsOptions).
+    if (this.#cgroup && !this.limits.cpuQuotaDuringInit) {
+      await this.#cgroup.applyCpuQuota();
+    }
     await this.#freeze();
+  }
+
+  #inCgroup(argv: readonly string[]): readonly string[] {
+    return this.#cgroup ? this.#cgroup.wrap(argv) : argv;
+  }
+
+  async environmentPeakMemoryMB(): Promise<number> {
+    return Math.ceil((await this.#cgroup?.peakMemoryBytes() ?? 0) / 1048576);
   }
 
   /** Waits for one init step, failing on an init error, an exit or the budget. */
@@ -465,14 +553,51 @@ class ExecutionEnvironment implements Sandbox, LambdaPlatform {
       return record;
     } catch (error) {
       this.#phase = "failed";
-      throw error;
+      throw await this.#resetOnOutOfMemory(error);
     } finally {
       this.#runtimeHost.finish();
     }
   }
 
+  /**
+   * A process of the environment OOM-killed in its cgroup: the invocation
+   * fails as in Lambda (`Runtime.OutOfMemory` for the runtime,
+   * `Extension.Crash` for an extension), its runtimeDone and report say so,
+   * and the environment is reset (SHUTDOWN with reason FAILURE to the rest).
+   */
+  async #resetOnOutOfMemory(error: unknown): Promise<unknown> {
+    const cause = await outOfMemoryCause(error, this.#cgroup);
+    if (!cause) return error;
+    const requestId = this.#logRequestId ?? "";
+    this.#hub.emit(
+      "platform.runtimeDone",
+      runtimeDoneRecord(requestId, "failure", {
+        startedAt: this.#invocationStart.epochMs,
+        latencyMs: performance.now() - this.#invocationStart.at,
+        responseMs: 0,
+        producedBytes: 0,
+      }, cause.errorType),
+    );
+    this.#hub.emit(
+      "platform.report",
+      reportRecord(requestId, "failure", {
+        durationMs: performance.now() - this.#invocationStart.at,
+        memorySizeMB: this.#fn.memorySizeMB,
+        maxMemoryUsedMB: this.#fn.memorySizeMB,
+      }, cause.errorType),
+    );
+    let shutdown: ShutdownReport | null = null;
+    try {
+      shutdown = await this.shutdown("FAILURE");
+    } catch {
+      // The reset is best effort; the error below is what matters.
+    }
+    return new EnvironmentResetError(cause, requestId, shutdown, error);
+  }
+
   async #runInvocation(payload: unknown): Promise<InvocationRecord> {
     const requestId = crypto.randomUUID();
+    this.#invocationStart = { epochMs: Date.now(), at: performance.now() };
     const traceId = traceHeader();
     const timeoutMs = this.#options.timeoutMs ?? 30_000;
     const deadlineMs = Date.now() + timeoutMs;
@@ -536,9 +661,11 @@ class ExecutionEnvironment implements Sandbox, LambdaPlatform {
     backAt: number,
   ): Promise<InvocationRecord> {
     const durationMs = backAt - handedOut.handedOutAt;
-    const maxMemoryUsedMB = Math.ceil(
-      (await this.#runtime!.peakMemoryKiB()) / 1024,
-    );
+    // Lambda's figure is the whole environment's (extensions included):
+    // the cgroup's peak where there is one.
+    const maxMemoryUsedMB = this.#cgroup
+      ? await this.environmentPeakMemoryMB()
+      : Math.ceil((await this.#runtime!.peakMemoryKiB()) / 1024);
     const extensionMaxMemoryMB: Record<string, number> = {};
     for (const extension of this.#extensions.extensions) {
       extensionMaxMemoryMB[extension.spec.name] = Math.ceil(
@@ -581,22 +708,28 @@ class ExecutionEnvironment implements Sandbox, LambdaPlatform {
       throw new Error(`cannot shut down: the sandbox is ${this.#phase}`);
     }
     this.#phase = "shutdown";
-    await this.#thaw();
+    // What is pending (the last report) goes out after SHUTDOWN, with the
+    // runtime's SIGTERM lines, as Lambda sends it only now.
+    await this.#thaw(false);
+    this.#logRequestId = null;
     const budget = this.#options.shutdownBudgetMs ?? 2_000;
     const started = performance.now();
     const deadline = started + budget;
     const deadlineMs = Date.now() + budget;
+    const runtime = await this.#endRuntime(
+      Math.min(RUNTIME_SIGTERM_MS, budget),
+    );
     const notTold = this.#extensions.send("SHUTDOWN", {
       shutdownReason: reason,
       deadlineMs,
     });
     // An extension that did not ask to be told has nothing to wait for.
     for (const extension of notTold) extension.process?.signal("SIGKILL");
-    this.#runtime?.signal("SIGTERM");
+    void this.#hub.flush(Math.max(1, deadline - performance.now()), "all");
     const processes = this.#processes();
     await settleWithin(
       Promise.all(processes.map((process) => process.exited)),
-      budget,
+      Math.max(0, deadline - performance.now()),
       null,
     );
     for (const process of processes) {
@@ -613,6 +746,7 @@ class ExecutionEnvironment implements Sandbox, LambdaPlatform {
       reason,
       deadlineMs,
       budgetMs: budget,
+      runtime,
       durationMs: performance.now() - started,
       extensions: this.#extensions.extensions.map((extension) => {
         const exit = extension.process!.exit as ProcessExit;
@@ -624,6 +758,29 @@ class ExecutionEnvironment implements Sandbox, LambdaPlatform {
           durationMs: exit.at - started,
         };
       }),
+    };
+  }
+
+  /**
+   * Lambda's first SHUTDOWN step: SIGTERM to the runtime, up to `withinMs`
+   * for it to end (its handler's lines are read and go out as telemetry),
+   * SIGKILL after that. Extensions get SHUTDOWN only then.
+   */
+  async #endRuntime(withinMs: number): Promise<RuntimeExitReport | null> {
+    const runtime = this.#runtime;
+    if (!runtime) return null;
+    const started = performance.now();
+    runtime.signal("SIGTERM");
+    await settleWithin(runtime.exited, withinMs, null);
+    const killed = !runtime.exit;
+    if (killed) runtime.signal("SIGKILL");
+    const exit = await runtime.exited;
+    await this.#drainOutput();
+    return {
+      exitedByItself: !killed,
+      exitCode: exit.code,
+      signal: exit.signal,
+      durationMs: exit.at - started,
     };
   }
 
@@ -641,6 +798,8 @@ class ExecutionEnvironment implements Sandbox, LambdaPlatform {
     this.#runtimeHost.close();
     this.#extensions.close();
     const processes = this.#processes();
+    // A task frozen by the cgroup freezer dies only once thawed.
+    if (this.frozen && this.#cgroup) await this.#cgroup.thaw();
     for (const process of processes) process.signal("SIGKILL");
     try {
       await withTimeout(
@@ -649,10 +808,26 @@ class ExecutionEnvironment implements Sandbox, LambdaPlatform {
         "processes did not end after SIGKILL",
       );
     } finally {
+      await this.#removeCgroup();
       await this.#hub.close();
       await this.#server.shutdown();
       this.#httpClient.close();
     }
+  }
+
+  /** Ends whatever is left in the cgroup (escaped its group) and removes it. */
+  async #removeCgroup(): Promise<void> {
+    const cgroup = this.#cgroup;
+    if (!cgroup) return;
+    await cgroup.thaw().catch(() => {});
+    for (const pid of await cgroup.pids()) {
+      try {
+        Deno.kill(pid, "SIGKILL");
+      } catch {
+        // Already gone.
+      }
+    }
+    await cgroup.remove();
   }
 
   // ---- freeze and thaw ---------------------------------------------------------
@@ -662,6 +837,15 @@ class ExecutionEnvironment implements Sandbox, LambdaPlatform {
     // The platform's own delivery stops too: finish a POST under way first so
     // it is not cut in half by the stop.
     await this.#hub.pause();
+    if (this.#cgroup && this.limits.freezer === "cgroup") {
+      if (await this.#cgroup.freeze(1_000)) {
+        this.frozen = true;
+        return;
+      }
+      // The freezer did not settle: thaw it and fall back to SIGSTOP.
+      await this.#cgroup.thaw();
+      this.limits = { ...this.limits, freezer: "signal" };
+    }
     const processes = this.#processes();
     for (const process of processes) process.signal("SIGSTOP");
     // Frozen means stopped, not "signal sent": wait until the kernel did it.
@@ -669,13 +853,18 @@ class ExecutionEnvironment implements Sandbox, LambdaPlatform {
     this.frozen = true;
   }
 
-  async #thaw(): Promise<void> {
+  async #thaw(deliverPending = true): Promise<void> {
     if (this.frozen) {
-      for (const process of this.#processes()) process.signal("SIGCONT");
+      if (this.#cgroup && this.limits.freezer === "cgroup") {
+        await this.#cgroup.thaw();
+      } else {
+        for (const process of this.#processes()) process.signal("SIGCONT");
+      }
       this.frozen = false;
       this.#hub.resume();
     }
     // What piled up while frozen goes out before the next event, as in Lambda.
+    if (!deliverPending) return;
     await this.#hub.flush(
       this.#options.thawDeliveryWaitMs ?? 1_000,
       this.#options.thawDelivery ?? "all",
@@ -750,6 +939,7 @@ class ExecutionEnvironment implements Sandbox, LambdaPlatform {
         `${ended.label} exited ${when} (code ${ended.exit.code}${
           ended.exit.signal ? `, ${ended.exit.signal}` : ""
         })${this.#logTail(ended.label)}`,
+        { cause: ended },
       );
     });
   }

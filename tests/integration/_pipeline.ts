@@ -89,7 +89,7 @@ export interface PipelineRun {
 export async function runPipeline(
   options: PipelineOptions,
 ): Promise<PipelineRun> {
-  const kinesis = await startLocalKinesis();
+  const kinesis = await startLocalKinesis({ tls: true });
   let sandbox: Sandbox | null = null;
   try {
     await kinesis.createStream("telemetry", options.shards ?? 2);
@@ -102,7 +102,7 @@ export async function runPipeline(
       extensions: [
         projectExtension({
           KINESIS_TELEMETRY_STREAM: "telemetry",
-          AWS_ENDPOINT_URL_KINESIS: kinesis.endpoint,
+          ...kinesis.clientEnv(),
           KINESIS_TELEMETRY_LISTENER_PORT: "0",
           ...options.env,
         }),

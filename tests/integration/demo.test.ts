@@ -8,11 +8,8 @@ async function demo(...args: string[]) {
   const output = await new Deno.Command(Deno.execPath(), {
     args: [
       "run",
-      "--allow-read",
-      "--allow-run",
-      "--allow-env",
-      "--allow-net",
-      "--allow-sys",
+      // As the task runs it: Deno opens /sys/fs/cgroup only with -A.
+      "-A",
       new URL("../../scripts/demo.ts", import.meta.url).pathname,
       ...args,
     ],
@@ -43,6 +40,20 @@ Deno.test("the demo runs the pipeline, reports it, and exits 0 when nothing was 
   assert.match(out, /Shutdown: kinesis-telemetry exited by itself with code 0/);
   assert.match(out, /Extension summary: \{.*"msg":"summary"/);
   assert.match(out, /^OK: every event the extension received is in Kinesis/m);
+  // Lambda's 128 MB limits, and HTTPS to Kinesis.
+  assert.match(
+    out,
+    /▸ 128 MB function: memory limit 128 MB, CPU 7\.2 ms per 100 ms/,
+  );
+  assert.match(out, /on kinesalite https:\/\/127\.0\.0\.1:/);
+});
+
+Deno.test("the demo runs beside AWS's Java runtime client at 128 MB", async () => {
+  const run = await demo("--invocations", "2", "--runtime", "java");
+  assert.equal(run.code, 0, `${run.stdout}\n${run.stderr}`);
+  assert.match(run.stdout, /java function, kpl records, Text logs/);
+  assert.match(run.stdout, /▸ 128 MB function: memory limit 128 MB/);
+  assert.match(run.stdout, /^OK: /m);
 });
 
 Deno.test("the demo runs the Python function with JSON logs and ndjson records", async () => {
@@ -64,6 +75,6 @@ Deno.test("the demo runs the Python function with JSON logs and ndjson records",
 Deno.test("the demo refuses bad options with its usage and exit code 2", async () => {
   const run = await demo("--runtime", "ruby");
   assert.equal(run.code, 2);
-  assert.match(run.stderr, /--runtime must be node or python/);
+  assert.match(run.stderr, /--runtime must be node, python or java/);
   assert.match(run.stderr, /usage: deno task demo/);
 });

@@ -9,6 +9,8 @@ import { readAllRecords } from "../../scripts/lib/kinesis_read.ts";
 import { projectExtension } from "../../scripts/sandbox/extension_specs.ts";
 import { startLocalKinesis } from "../../scripts/sandbox/kinesis_local.ts";
 import { startSandbox } from "../../scripts/sandbox/sandbox.ts";
+import { FROZEN_STATE } from "../../scripts/sandbox/limits.ts";
+import { JAVA_FUNCTION } from "../../scripts/sandbox/runtime_clients.ts";
 import {
   ACCOUNT_ID,
   FUNCTION_NAME,
@@ -138,9 +140,24 @@ Deno.test("Node function, Text logs, KPL: everything received is in Kinesis once
   );
   assert.ok(failedReport, "the failed invocation's report");
 
+  // Under Lambda's 128 MB limits, over TLS, with the real Node client; the
+  // runtime's SIGTERM lines reached the stream too.
+  assert.equal(
+    run.sandbox.limits.enforced,
+    true,
+    `${run.sandbox.limits.reason}`,
+  );
+  assert.ok(
+    run.decoded.some((event) =>
+      event.envelope.type === "function" &&
+      String(event.envelope.record).includes("SIGTERM handler done")
+    ),
+  );
+
   // Frozen between invocations.
   for (const states of run.statesBetweenInvocations) {
-    assert.deepEqual(states, { runtime: "T", extension: "T" });
+    const frozen = FROZEN_STATE[run.sandbox.limits.freezer];
+    assert.deepEqual(states, { runtime: frozen, extension: frozen });
   }
 });
 
@@ -198,6 +215,36 @@ Deno.test("Python function, Text logs, json records: the extension works beside 
   );
 });
 
+Deno.test("Java 21 function through AWS's Java runtime client, 128 MB limits, TLS: the layer works beside it unchanged, its SIGTERM lines included", async () => {
+  const run = await runPipeline({
+    fn: JAVA_FUNCTION,
+    env: { ...NO_ABANDON, KINESIS_TELEMETRY_FORMAT: "json" },
+    payloads: [{ style: "text" }, { fail: true }, { style: "json" }],
+  });
+  assertExactlyOnce(run);
+  assertCleanExit(run);
+  assert.equal(
+    run.sandbox.limits.enforced,
+    true,
+    `${run.sandbox.limits.reason}`,
+  );
+  assert.equal(run.sandbox.limits.memoryMB, 128);
+  const lines = run.decoded.filter((event) =>
+    event.envelope.type === "function"
+  )
+    .map((event) => String(event.envelope.record));
+  assert.ok(
+    lines.some((line) => line.includes(`order received — ${GREETING}`)),
+    lines.join("\n"),
+  );
+  assert.ok(lines.some((line) => line.includes("SIGTERM handler done")));
+  const failed = run.decoded.find((event) =>
+    event.envelope.type === "platform.report" &&
+    (event.envelope.record as { status: string }).status === "error"
+  );
+  assert.ok(failed, "the failed invocation's report");
+});
+
 Deno.test("default settings: nothing received is lost, and any duplicate was announced", async () => {
   const run = await runPipeline({
     fn: NODE_DEMO,
@@ -227,7 +274,7 @@ function indexOfBytes(haystack: Uint8Array, needle: Uint8Array): number {
 }
 
 Deno.test("KINESIS_TELEMETRY_FLUSH=end: an invocation's events are in Kinesis before the environment freezes", async () => {
-  const kinesis = await startLocalKinesis();
+  const kinesis = await startLocalKinesis({ tls: true });
   try {
     await kinesis.createStream("telemetry", 1);
     await using sandbox = await startSandbox({
@@ -235,7 +282,7 @@ Deno.test("KINESIS_TELEMETRY_FLUSH=end: an invocation's events are in Kinesis be
       extensions: [
         projectExtension({
           KINESIS_TELEMETRY_STREAM: "telemetry",
-          AWS_ENDPOINT_URL_KINESIS: kinesis.endpoint,
+          ...kinesis.clientEnv(),
           KINESIS_TELEMETRY_LISTENER_PORT: "0",
           KINESIS_TELEMETRY_FLUSH: "end",
           ...NO_ABANDON,

@@ -13,6 +13,7 @@ Deno.test("parseDemoArgs: defaults and every option", () => {
   assert.deepEqual(parseDemoArgs([]), {
     invocations: 6,
     runtime: "node",
+    memoryMB: 128,
     format: "kpl",
     logFormat: "Text",
     stream: undefined,
@@ -22,6 +23,7 @@ Deno.test("parseDemoArgs: defaults and every option", () => {
     parseDemoArgs([
       "--invocations=2",
       "--runtime=python",
+      "--memory-mb=1024",
       "--format=json",
       "--log-format=JSON",
       "--stream=real",
@@ -30,6 +32,7 @@ Deno.test("parseDemoArgs: defaults and every option", () => {
     {
       invocations: 2,
       runtime: "python",
+      memoryMB: 1024,
       format: "json",
       logFormat: "JSON",
       stream: "real",
@@ -38,6 +41,7 @@ Deno.test("parseDemoArgs: defaults and every option", () => {
   );
   assert.throws(() => parseDemoArgs(["--invocations", "0"]), /--invocations/);
   assert.throws(() => parseDemoArgs(["--format", "csv"]), /--format/);
+  assert.throws(() => parseDemoArgs(["--memory-mb", "64"]), /--memory-mb/);
   assert.throws(() => parseDemoArgs(["--log-format", "xml"]), /--log-format/);
   assert.throws(() => parseDemoArgs(["--help"]), /usage/);
 });

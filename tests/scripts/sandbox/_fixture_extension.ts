@@ -7,6 +7,8 @@
  * - `ignore-shutdown`: never exits on SHUTDOWN (the sandbox must kill it).
  * - `slow-post-runtime`: waits `FIXTURE_POST_RUNTIME_MS` after each INVOKE
  *   before going back to /event/next.
+ * - `hog-memory`: on INVOKE, touches 512 MiB (more than a small function's
+ *   memory limit allows).
  * - anything else: a well-behaved extension.
  *
  * @module
@@ -173,6 +175,13 @@ async function main(): Promise<void> {
         await new Promise((resolve) => setTimeout(resolve, 60_000));
       }
       Deno.exit(0);
+    }
+    if (mode === "hog-memory") {
+      const hog: Uint8Array[] = [];
+      for (let mib = 0; mib < 512; mib += 16) {
+        hog.push(new Uint8Array(16 * 1024 * 1024).fill(1));
+      }
+      console.log(`held ${hog.length * 16} MiB`);
     }
     if (mode === "slow-post-runtime") {
       await new Promise((resolve) => setTimeout(resolve, postRuntimeMs));

@@ -382,3 +382,52 @@ Deno.test("chunked request bodies are read whole", async () => {
     assert.deepEqual(await storedTexts(setup), ["i0"]);
   });
 });
+
+Deno.test("over TLS end to end (kinesalite's ssl option, an HTTPS proxy) with an added latency per request", async () => {
+  const kinesis = await startLocalKinesis({ tls: true });
+  assert.match(kinesis.endpoint, /^https:/);
+  const certificate = kinesis.certificate!;
+  const ca = await Deno.readTextFile(certificate.caFile);
+  const proxy = startFaultProxy({
+    target: kinesis.endpoint,
+    targetCa: ca,
+    tls: {
+      cert: await Deno.readTextFile(certificate.certFile),
+      key: await Deno.readTextFile(certificate.keyFile),
+    },
+    latency: { minMs: 10, maxMs: 30, seed: 7 },
+  });
+  assert.match(proxy.endpoint, /^https:/);
+  const client = localKinesisClient(proxy.endpoint, ca);
+  try {
+    await kinesis.createStream("tls", 1);
+    const started = performance.now();
+    const rounds = 3;
+    for (let round = 0; round < rounds; round++) {
+      const answer = await client.send(
+        new PutRecordsCommand({
+          StreamName: "tls",
+          Records: [{ Data: encoder.encode(`r${round}`), PartitionKey: "k" }],
+        }),
+      );
+      assert.equal(answer.FailedRecordCount, 0);
+    }
+    // A lower bound only: each request waited at least the minimum.
+    assert.ok(performance.now() - started >= rounds * 10);
+    const stored = await readAllRecords(kinesis.client, "tls");
+    assert.deepEqual(
+      stored.map((record) => decoder.decode(record.data)),
+      ["r0", "r1", "r2"],
+    );
+    // Without the CA, the same endpoint is refused.
+    const untrusting = localKinesisClient(proxy.endpoint);
+    await assert.rejects(
+      untrusting.send(new ListShardsCommand({ StreamName: "tls" })),
+    );
+    untrusting.destroy();
+  } finally {
+    client.destroy();
+    await proxy.stop();
+    await kinesis.stop();
+  }
+});

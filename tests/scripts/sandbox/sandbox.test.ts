@@ -4,6 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { processState } from "../../../scripts/sandbox/child_process.ts";
+import { FROZEN_STATE } from "../../../scripts/sandbox/limits.ts";
 import { bareExtension } from "../../../scripts/sandbox/extension_specs.ts";
 import { BARE_EXTENSION_NAME } from "../../../scripts/sandbox/bare_extension.ts";
 import {
@@ -81,8 +82,12 @@ Deno.test("init emits the platform events in Lambda's order and freezes the proc
   );
   assert.ok(sandbox.frozen);
   const ids = sandbox.processIds();
-  assert.equal(await processState(ids.runtime!), "T");
-  assert.equal(await processState(ids.extensions[BARE_EXTENSION_NAME]), "T");
+  const frozen = FROZEN_STATE[sandbox.limits.freezer];
+  assert.equal(await processState(ids.runtime!), frozen);
+  assert.equal(
+    await processState(ids.extensions[BARE_EXTENSION_NAME]),
+    frozen,
+  );
 });
 
 Deno.test("an invocation runs the Node demo function and reports real timings", async () => {
@@ -160,8 +165,12 @@ Deno.test("between invocations everything is frozen and the report of N is deliv
   });
   const first = await sandbox.invoke({});
   const ids = sandbox.processIds();
-  assert.equal(await processState(ids.runtime!), "T");
-  assert.equal(await processState(ids.extensions[BARE_EXTENSION_NAME]), "T");
+  const frozen = FROZEN_STATE[sandbox.limits.freezer];
+  assert.equal(await processState(ids.runtime!), frozen);
+  assert.equal(
+    await processState(ids.extensions[BARE_EXTENSION_NAME]),
+    frozen,
+  );
   const report = recordOf(sandbox, "platform.report", first.requestId)!;
   assert.deepEqual(report.acknowledgedBy, []);
   const thawedAfter = Date.now();
@@ -467,5 +476,52 @@ Deno.test("init fails when the handler cannot be loaded", async () => {
       extensions: [bareExtension()],
     }),
     /init error Runtime.ImportModuleError/,
+  );
+});
+
+Deno.test("SHUTDOWN: the runtime gets SIGTERM first, its handler's lines go out as telemetry, then the extensions get SHUTDOWN", async () => {
+  await using sandbox = await startSandbox({
+    fn: NODE_DEMO,
+    extensions: [bareExtension()],
+    limits: false,
+  });
+  await sandbox.invoke({});
+  const shutdown = await sandbox.shutdown();
+  // aws-lambda-ric 4.0.2 does not end on process.exit() while its native
+  // client waits in /next: it is killed after its 300 ms (as it would be in
+  // Lambda), and its lines are out by then either way.
+  assert.ok(shutdown.runtime);
+  const sigtermLines = eventsOfType(sandbox, "function").filter((entry) =>
+    String(entry.event.record).includes("SIGTERM")
+  );
+  assert.equal(sigtermLines.length, 2);
+  for (const line of sigtermLines) {
+    assert.deepEqual(line.acknowledgedBy, [BARE_EXTENSION_NAME]);
+  }
+  // The runtime had ended before any extension was told.
+  const extension = shutdown.extensions[0];
+  assert.ok(extension.exitedByItself);
+  assert.ok(shutdown.runtime!.durationMs <= extension.durationMs);
+});
+
+Deno.test("SHUTDOWN: a runtime that ignores SIGTERM is killed after its share and the extensions still get theirs", async () => {
+  await using sandbox = await startSandbox({
+    fn: {
+      runtime: "node",
+      taskRoot: new URL("./functions/hog", import.meta.url).pathname,
+      handler: "index.handler",
+    },
+    extensions: [bareExtension()],
+    limits: false,
+  });
+  await sandbox.invoke({ ignoreSigterm: true });
+  const shutdown = await sandbox.shutdown();
+  assert.equal(shutdown.runtime?.exitedByItself, false);
+  assert.equal(shutdown.runtime?.signal, "SIGKILL");
+  assert.ok(shutdown.extensions[0].exitedByItself);
+  assert.ok(
+    eventsOfType(sandbox, "function").some((entry) =>
+      String(entry.event.record).includes("SIGTERM ignored")
+    ),
   );
 });

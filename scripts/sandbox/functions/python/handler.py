@@ -4,12 +4,24 @@ print() and the logging module, including non-ASCII text."""
 
 import json
 import logging
+import signal
+import sys
 
 GREETING = "héllo wörld ✓ 日本語 🚀"
 
 logger = logging.getLogger("demo")
 # As real functions do: the root logger's default level is WARNING.
 logger.setLevel(logging.INFO)
+
+
+def on_sigterm(signum, frame):
+    # Lambda's SIGTERM at SHUTDOWN (with an extension registered): up to 300 ms.
+    print("SIGTERM received: the function is shutting down", flush=True)
+    print("SIGTERM handler done — bye ✓", flush=True)
+    sys.exit(0)
+
+
+signal.signal(signal.SIGTERM, on_sigterm)
 
 
 def filler_line(index, size):
