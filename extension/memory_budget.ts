@@ -107,15 +107,17 @@ export function v8FlagsFor(memoryMB: number): string {
  * (16 MiB at 128 MB; 512 MiB, half the largest old space, from 4,096 MB on), since Deno with the SDK loaded takes ~40 MB before the
  * first event and one request in flight holds further copies (KPL records,
  * the base64 JSON body) of up to 5 MiB each; a quarter of that by default
- * (4 MiB at 128 MB, 32 MiB at 1,024 MB, 64 MiB at most): bench bursts at
- * 128 MB peaked at about 96 MB + 3.3 × the bound, so every MiB of bound
- * costs the function over 3 MB at the peak.
+ * (4 MiB at 128 MB), 8 MiB at most: bench bursts at 128 MB peaked at about
+ * 96 MB + 3.3 × the bound, so every MiB of bound costs the function over
+ * 3 MB at the peak; and with a 32 MiB bound a 100,000-event burst at full
+ * speed delivered nothing in 120 s (each flush's first, largest requests did
+ * not finish within the 200 ms hold and were abandoned, again and again).
  */
 export function bufferBoundsFor(memoryMB: number): BufferBounds {
   const ceilingBytes = Math.min(Math.floor(memoryMB / 8), 512) * MIB;
   return {
     ceilingBytes,
-    defaultBytes: Math.min(ceilingBytes / 4, 64 * MIB),
+    defaultBytes: Math.min(ceilingBytes / 4, 8 * MIB),
   };
 }
 

@@ -340,7 +340,7 @@ Deno.test("config: the buffer's default bound follows AWS_LAMBDA_FUNCTION_MEMORY
   );
   assert.equal(
     parse({ AWS_LAMBDA_FUNCTION_MEMORY_SIZE: "1024" }).maxBufferBytes,
-    32 * MIB,
+    8 * MIB,
   );
   assert.equal(
     parse({

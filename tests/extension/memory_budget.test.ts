@@ -33,16 +33,17 @@ Deno.test("memory budget: heap limits grow with the function's memory, within bo
   );
 });
 
-Deno.test("memory budget: the buffer gets an eighth of the function's memory at most, a quarter of that by default", () => {
+Deno.test("memory budget: the buffer gets an eighth of the function's memory at most, a quarter of that by default (8 MiB at most)", () => {
   assert.deepEqual(bufferBoundsFor(128), {
     ceilingBytes: 16 * MIB,
     defaultBytes: 4 * MIB,
   });
   assert.deepEqual(bufferBoundsFor(1024), {
     ceilingBytes: 128 * MIB,
-    defaultBytes: 32 * MIB,
+    defaultBytes: 8 * MIB,
   });
-  assert.equal(bufferBoundsFor(10240).defaultBytes, 64 * MIB);
+  assert.equal(bufferBoundsFor(256).defaultBytes, 8 * MIB);
+  assert.equal(bufferBoundsFor(10240).defaultBytes, 8 * MIB);
 });
 
 Deno.test("memory budget: every default bound fits the heap its memory size gets", () => {
