@@ -156,8 +156,15 @@ function footprintBurst(
     completedRuns: runs.filter((run) => run.completed).length,
     runs: runs.length,
     peakRssMB: roundSummary(summarize(runs.map((r) => toMB(r.peakRssKiB)))),
+    // Per event delivered: a stalled run's CPU went into events that were
+    // sent again and again, not into more events.
     cpuMsPer1000Events: roundSummary(
-      summarize(runs.map((r) => r.cpuSeconds * 1000 * 1000 / events)),
+      summarize(
+        runs.map((r) =>
+          r.cpuSeconds * 1000 * 1000 /
+          Math.max(1, Math.min(r.delivered, events))
+        ),
+      ),
     ),
   };
 }

@@ -32,7 +32,7 @@ export interface FootprintBurst {
   runs: number;
   /** Peak RSS (VmHWM, MB) over the runs. */
   peakRssMB: Summary;
-  /** Extension CPU per 1,000 events (ms). */
+  /** Extension CPU per 1,000 events delivered (ms). */
   cpuMsPer1000Events: Summary;
 }
 
@@ -123,7 +123,7 @@ export function renderFootprint(figures: FootprintFigures): string {
         } ≤ ${goals.cpuMsPerInvocation} ms)`
     }. CPU from /proc ticks (10 ms each).`,
     "",
-    "| burst (null Kinesis, kpl) at function memory | buffer bound (MiB) | runs delivered in full | peak RSS median / max (MB) | ≤ half of memory | CPU per 1,000 events median (ms) |",
+    "| burst (null Kinesis, kpl) at function memory | buffer bound (MiB) | runs delivered in full | peak RSS median / max (MB) | ≤ half of memory | CPU per 1,000 events delivered, median (ms) |",
     "| --- | --- | --- | --- | --- | --- |",
   );
   for (const burst of figures.bursts) {
