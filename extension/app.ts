@@ -67,6 +67,8 @@ export interface ExtensionDeps {
   stop?: AbortSignal;
   /** Environment id; random by default. */
   environmentId?: string;
+  /** The process's V8 heap limit (bytes), that the buffer must fit. */
+  heapLimitBytes?: number;
 }
 
 /** Subscription attempts before init fails (Lambda's init budget is 10 s). */
@@ -111,7 +113,7 @@ export async function runExtension(deps: ExtensionDeps): Promise<number> {
 
   let config: Config;
   try {
-    config = parseConfig(deps.env);
+    config = parseConfig(deps.env, deps.heapLimitBytes);
   } catch (error) {
     const message = error instanceof ConfigError
       ? error.message

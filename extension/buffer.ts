@@ -1,10 +1,14 @@
 /**
  * A bounded FIFO of encoded telemetry events. It counts bytes, not items,
- * so memory stays bounded whatever the events' sizes; events taken out for a
- * send keep counting against the bound until they are settled.
+ * so memory stays bounded whatever the events' sizes: each event's envelope
+ * plus {@linkcode EVENT_OVERHEAD_BYTES} for what holding it costs besides
+ * (small events would otherwise overrun the bound several times over);
+ * events taken out for a send keep counting against the bound until they
+ * are settled.
  *
  * @module
  */
+import { EVENT_OVERHEAD_BYTES } from "./memory_budget.ts";
 import type { BufferedEvent } from "./types.ts";
 
 /** The buffer of events waiting for Kinesis. */
@@ -14,7 +18,7 @@ export class EventBuffer {
   #takenBytes = 0;
   readonly #maxBytes: number;
 
-  /** Creates a buffer holding at most `maxBytes` of envelopes (queued plus taken). */
+  /** Creates a buffer holding at most `maxBytes` of events (queued plus taken). */
   constructor(maxBytes: number) {
     this.#maxBytes = maxBytes;
   }
@@ -45,17 +49,19 @@ export class EventBuffer {
   }
 
   /**
-   * Appends all `events`, or none of them when they do not fit: a partial
-   * accept cannot be acknowledged to Lambda without losing or duplicating.
+   * Appends all `events` (`bytes`: their envelopes' sizes), or none of them
+   * when they do not fit: a partial accept cannot be acknowledged to Lambda
+   * without losing or duplicating.
    */
   offer(events: readonly BufferedEvent[], bytes: number): boolean {
+    const charge = bytes + events.length * EVENT_OVERHEAD_BYTES;
     // An empty buffer takes any delivery: envelopes outgrow their events
     // (context on each), so a delivery larger than the whole bound would
     // otherwise be refused forever. The overshoot is one delivery at most.
     const empty = this.#queuedBytes === 0 && this.#takenBytes === 0;
-    if (bytes > this.freeBytes && !empty) return false;
+    if (charge > this.freeBytes && !empty) return false;
     for (const event of events) this.#items.push(event);
-    this.#queuedBytes += bytes;
+    this.#queuedBytes += charge;
     return true;
   }
 
@@ -70,13 +76,13 @@ export class EventBuffer {
 
   /** Forgets taken events that were delivered (or dropped). */
   settle(events: readonly BufferedEvent[]): void {
-    this.#takenBytes -= sizeOf(events);
+    this.#takenBytes -= chargeOf(events);
   }
 
   /** Puts taken events back at the front, in their order, to be sent again. */
   requeue(events: readonly BufferedEvent[]): void {
     if (events.length === 0) return;
-    const bytes = sizeOf(events);
+    const bytes = chargeOf(events);
     this.#takenBytes -= bytes;
     this.#queuedBytes += bytes;
     this.#items = [...events, ...this.#items];
@@ -88,4 +94,9 @@ export function sizeOf(events: readonly BufferedEvent[]): number {
   let bytes = 0;
   for (const event of events) bytes += event.data.byteLength;
   return bytes;
+}
+
+/** What `events` count against the bound: envelopes plus per-event overhead. */
+export function chargeOf(events: readonly BufferedEvent[]): number {
+  return sizeOf(events) + events.length * EVENT_OVERHEAD_BYTES;
 }

@@ -7,6 +7,11 @@
  * @module
  */
 import type { Compression } from "./compression.ts";
+import {
+  bufferBoundsFor,
+  bufferMisfit,
+  functionMemoryMB,
+} from "./memory_budget.ts";
 import { KINESIS_LIMITS, type RecordFormat } from "./types.ts";
 
 /** Telemetry API stream types the extension can subscribe to. */
@@ -125,11 +130,17 @@ const MIB = 1024 * 1024;
 export type EnvReader = (name: string) => string | undefined;
 
 /**
- * Parses and validates the configuration.
+ * Parses and validates the configuration. The buffer's default bound comes
+ * from `AWS_LAMBDA_FUNCTION_MEMORY_SIZE`, and a bound that the function's
+ * memory or the V8 heap (`heapLimitBytes`, when known) cannot hold is
+ * refused (extension/memory_budget.ts).
  *
  * @throws {ConfigError} naming the first variable that is missing or invalid.
  */
-export function parseConfig(env: EnvReader): Config {
+export function parseConfig(
+  env: EnvReader,
+  heapLimitBytes?: number,
+): Config {
   const read = (name: string) => {
     const value = env(name)?.trim();
     return value === "" ? undefined : value;
@@ -243,12 +254,20 @@ export function parseConfig(env: EnvReader): Config {
     64 * 1024,
     KINESIS_LIMITS.largestMaxRecordBytes,
   );
+  const memoryMB = functionMemoryMB(read("AWS_LAMBDA_FUNCTION_MEMORY_SIZE"));
   const maxBufferBytes = integer(
     "MAX_BUFFER_BYTES",
-    8 * MIB,
+    Math.max(
+      memoryMB === undefined ? 8 * MIB : bufferBoundsFor(memoryMB).defaultBytes,
+      maxBodyBytes,
+    ),
     1 * MIB,
     512 * MIB,
   );
+  const misfit = bufferMisfit(maxBufferBytes, memoryMB, heapLimitBytes);
+  if (misfit) {
+    throw new ConfigError(`${ENV_PREFIX}MAX_BUFFER_BYTES`, misfit);
+  }
   if (maxBufferBytes < maxBodyBytes) {
     throw new ConfigError(
       `${ENV_PREFIX}MAX_BUFFER_BYTES`,

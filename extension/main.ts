@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { getHeapStatistics } from "node:v8";
 import { runExtension, type ServeFunction } from "./app.ts";
 import { createSdkPutter, kinesisTarget } from "./kinesis_client.ts";
 import { createLogger } from "./log.ts";
@@ -78,6 +79,7 @@ if (import.meta.main) {
       ),
     serve: serveWithDeno,
     stop: stop.signal,
+    heapLimitBytes: getHeapStatistics().heap_size_limit,
   });
   Deno.exit(exitCode);
 }

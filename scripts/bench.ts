@@ -29,7 +29,16 @@ import { readAllRecords } from "./lib/kinesis_read.ts";
 import { bareExtension } from "./sandbox/extension_specs.ts";
 import { startFaultProxy } from "./sandbox/kinesis_fault_proxy.ts";
 import { localKinesisClient } from "./sandbox/kinesis_local.ts";
+import {
+  bufferBoundsFor,
+  SMALLEST_FUNCTION_MEMORY_MB,
+} from "../extension/memory_budget.ts";
 import { costOf, type KinesisCost, scaleCost } from "./bench/cost.ts";
+import {
+  type FootprintBurst,
+  type FootprintFigures,
+  renderFootprint,
+} from "./bench/footprint.ts";
 import { type InitSample, measureInit } from "./bench/init.ts";
 import { startKinesisServer } from "./bench/kinesis_server.ts";
 import { preparePortableLayer } from "./bench/layer.ts";
@@ -42,6 +51,7 @@ import {
   type ThroughputFigures,
 } from "./bench/report.ts";
 import { REPO_ROOT, sourceExtensionArgv } from "./bench/run_helpers.ts";
+import { PORTABLE_DENO_DIR } from "./lib/launcher.ts";
 import { round, roundSummary, summarize } from "./bench/stats.ts";
 import { runSteady, type SteadyResult } from "./bench/steady.ts";
 import { checkTargets, type TargetInputs } from "./bench/targets.ts";
@@ -101,7 +111,11 @@ const PER_INVOCATION = "per invocation";
 const BULK = "bulk";
 /** The extension's defaults that the targets refer to. */
 const DEFAULT_HOLD_MS = 200;
-const DEFAULT_BUFFER_BYTES = 8 * MIB;
+/** The default bound at the bench's function memory (128 MB). */
+const DEFAULT_BUFFER_BYTES =
+  bufferBoundsFor(SMALLEST_FUNCTION_MEMORY_MB).defaultBytes;
+/** Function memory sizes of the footprint bursts. */
+const FOOTPRINT_MEMORY_MB = [SMALLEST_FUNCTION_MEMORY_MB, 1024] as const;
 /**
  * Peak memory allowed above init RSS + the buffer cap: events taken out for
  * a send stay counted in the cap, but their KPL records and the SDK's
@@ -111,7 +125,15 @@ const DEFAULT_BUFFER_BYTES = 8 * MIB;
 const PEAK_MARGIN_MB = 24;
 /** Big enough to take a whole burst without refusing a delivery. */
 const SPLIT_BUFFER_BYTES = 256 * MIB;
+/** The smallest function memory whose budget holds that buffer. */
+const SPLIT_MEMORY_MB = 2048;
 const SPLIT_HOLD_MS = 60_000;
+
+async function removeIfThere(path: string): Promise<void> {
+  await Deno.remove(path, { recursive: true }).catch((error) => {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  });
+}
 
 function log(message: string): void {
   console.error(`bench: ${message}`);
@@ -125,6 +147,30 @@ function initFigures(samples: InitSample[]): InitFigures {
     subscribeMs: roundSummary(summarize(samples.map((s) => s.subscribeMs))),
     firstNextMs: roundSummary(summarize(samples.map((s) => s.firstNextMs))),
     rssMB: roundSummary(summarize(samples.map((s) => toMB(s.rssKiB)))),
+  };
+}
+
+function footprintBurst(
+  memoryMB: number,
+  events: number,
+  runs: BurstResult[],
+): FootprintBurst {
+  return {
+    memoryMB,
+    bufferMiB: bufferBoundsFor(memoryMB).defaultBytes / MIB,
+    completedRuns: runs.filter((run) => run.completed).length,
+    runs: runs.length,
+    peakRssMB: roundSummary(summarize(runs.map((r) => toMB(r.peakRssKiB)))),
+    // Per event delivered: a stalled run's CPU went into events that were
+    // sent again and again, not into more events.
+    cpuMsPer1000Events: roundSummary(
+      summarize(
+        runs.map((r) =>
+          r.cpuSeconds * 1000 * 1000 /
+          Math.max(1, Math.min(r.delivered, events))
+        ),
+      ),
+    ),
   };
 }
 
@@ -297,6 +343,7 @@ async function main(): Promise<void> {
     ];
     if (layer.ok) variants.push([PORTABLE, [layer.launcher]]);
     const init: Record<string, InitFigures> = {};
+    const footprint: FootprintFigures = { floor: FLOOR, init: [], bursts: [] };
     await attempt("init", async () => {
       const samples = new Map<string, InitSample[]>(
         variants.map(([name]) => [name, []]),
@@ -309,10 +356,25 @@ async function main(): Promise<void> {
       // Interleaved, so a slow moment of the machine hits every variant alike.
       for (let round = 0; round < plan.initRounds; round++) {
         for (const [name, argv] of variants) {
+          // Every Lambda environment starts with an empty /tmp: the stock
+          // binary's dependency-analysis caches there are cold at each init.
+          if (name === PORTABLE) await removeIfThere(PORTABLE_DENO_DIR);
           samples.get(name)!.push(await measureInit(argv, initEnv));
         }
       }
-      for (const [name, runs] of samples) init[name] = initFigures(runs);
+      for (const [name, runs] of samples) {
+        init[name] = initFigures(runs);
+        footprint.init.push({
+          variant: name,
+          firstNextMs: init[name].firstNextMs,
+          settledRssMB: roundSummary(
+            summarize(runs.map((s) => toMB(s.settledRssKiB))),
+          ),
+          settledCpuMs: roundSummary(
+            summarize(runs.map((s) => s.settledCpuMs)),
+          ),
+        });
+      }
     });
 
     // ---- steady invocations ------------------------------------------
@@ -414,7 +476,7 @@ async function main(): Promise<void> {
     // ---- bursts ---------------------------------------------------------
     const bodies = telemetryBodies(plan.burstEvents, TYPICAL_TRAFFIC);
     const burstBase = {
-      argv: sourceExtensionArgv(),
+      argv: sourceExtensionArgv(SMALLEST_FUNCTION_MEMORY_MB),
       format: "kpl" as const,
       bodies,
       events: plan.burstEvents,
@@ -436,6 +498,36 @@ async function main(): Promise<void> {
           ),
       );
       if (result) alone.push(result);
+    }
+    // The same bursts at each footprint memory size (the runs above are
+    // the 128 MB ones): heap flags and buffer bound follow the memory.
+    footprint.bursts.push(
+      footprintBurst(SMALLEST_FUNCTION_MEMORY_MB, plan.burstEvents, alone),
+    );
+    for (const memoryMB of FOOTPRINT_MEMORY_MB.slice(1)) {
+      const runs: BurstResult[] = [];
+      for (let run = 0; run < plan.burstRuns; run++) {
+        log(
+          `burst ${
+            run + 1
+          }/${plan.burstRuns}: ${plan.burstEvents} events, null Kinesis, ${memoryMB} MB`,
+        );
+        const result = await attempt(
+          `burst ${run + 1}, null Kinesis, ${memoryMB} MB`,
+          () =>
+            runBurst({
+              ...burstBase,
+              argv: sourceExtensionArgv(memoryMB),
+              endpoint: nullKinesis.endpoint,
+              stream: "null",
+              env: { AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(memoryMB) },
+            }, "endToEnd"),
+        );
+        if (result) runs.push(result);
+      }
+      if (runs.length > 0) {
+        footprint.bursts.push(footprintBurst(memoryMB, plan.burstEvents, runs));
+      }
     }
     log(
       `burst: ${plan.burstEvents} events, kinesalite, default settings (≤ ${
@@ -461,6 +553,7 @@ async function main(): Promise<void> {
         }, "endToEnd"),
     );
     const splitEnv = {
+      AWS_LAMBDA_FUNCTION_MEMORY_SIZE: String(SPLIT_MEMORY_MB),
       KINESIS_TELEMETRY_MAX_BUFFER_BYTES: String(SPLIT_BUFFER_BYTES),
       KINESIS_TELEMETRY_MAX_HOLD_MS: String(SPLIT_HOLD_MS),
     };
@@ -470,6 +563,7 @@ async function main(): Promise<void> {
     const split = await attempt("burst split, kinesalite", () =>
       runBurst({
         ...burstBase,
+        argv: sourceExtensionArgv(SPLIT_MEMORY_MB),
         endpoint: kinesis.endpoint,
         stream: "burst-split",
         env: splitEnv,
@@ -495,6 +589,7 @@ async function main(): Promise<void> {
       const row = await attempt(`bulk cost ${format}`, async () => {
         const bulk = await runBurst({
           ...burstBase,
+          argv: sourceExtensionArgv(SPLIT_MEMORY_MB),
           format,
           bodies: costBodies,
           events: plan.costEvents,
@@ -582,7 +677,9 @@ async function main(): Promise<void> {
     results.meta.durationSeconds = Math.round(
       (performance.now() - started) / 1000,
     );
-    const markdown = renderMarkdown(results) +
+    footprint.cpuMsPerInvocation = steadyRuns.get("kpl")?.cpuMsPerInvocation;
+    results.footprint = footprint;
+    const markdown = renderMarkdown(results) + renderFootprint(footprint) +
       (lambdaProfile ? "\n" + renderLambdaProfile(lambdaProfile) : "") +
       "\n" + encodingCostTable;
     await Deno.writeTextFile(

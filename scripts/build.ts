@@ -436,8 +436,9 @@ async function stageCompiled(
       [
         "compile",
         // --v8-flags applies to the compiling process as well as the binary,
-        // and type checking does not fit the extension's 64 MiB heap: the
-        // check runs first, on its own (typeCheck).
+        // and type checking does not fit the extension's heap (that of a
+        // 128 MB function: the binary's V8 flags are fixed here, so they must
+        // fit the smallest): the check runs first, on its own (typeCheck).
         "--no-check",
         "--target",
         target.target,

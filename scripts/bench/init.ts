@@ -6,8 +6,8 @@
  */
 import { launchExtension } from "./extension_process.ts";
 import { startBenchPlatform } from "./platform.ts";
-import { processMemory } from "./proc.ts";
-import { failOnExit, within } from "./run_helpers.ts";
+import { cpuSeconds, processMemory } from "./proc.ts";
+import { failOnExit, sleep, within } from "./run_helpers.ts";
 
 /** One init, in ms from spawn, and memory once parked in `/event/next`. */
 export interface InitSample {
@@ -19,7 +19,17 @@ export interface InitSample {
   firstNextMs: number;
   /** Resident memory then (KiB). */
   rssKiB: number;
+  /**
+   * Resident memory {@linkcode SETTLED_MS} after the first `/event/next`
+   * (KiB): the extension loads the AWS SDK once parked.
+   */
+  settledRssKiB: number;
+  /** CPU from spawn to {@linkcode SETTLED_MS} after the first `/event/next` (ms). */
+  settledCpuMs: number;
 }
+
+/** How long after the first `/event/next` the settled figures are read. */
+export const SETTLED_MS = 200;
 
 /** Starts `argv` against a fresh platform, measures its init, then shuts it down. */
 export async function measureInit(
@@ -42,6 +52,9 @@ export async function measureInit(
       "init did not reach /event/next within 10 s",
     );
     const { rssKiB } = await processMemory(extension.pid);
+    await sleep(SETTLED_MS);
+    const settled = await processMemory(extension.pid);
+    const settledCpuMs = (await cpuSeconds(extension.pid)) * 1000;
     const { registeredAt, subscribedAt, firstNextAt } = platform.timeline;
     if (!registeredAt || !subscribedAt || !firstNextAt) {
       throw new Error(
@@ -55,6 +68,8 @@ export async function measureInit(
       subscribeMs: subscribedAt - extension.spawnedAt,
       firstNextMs: firstNextAt - extension.spawnedAt,
       rssKiB,
+      settledRssKiB: settled.rssKiB,
+      settledCpuMs,
     };
   } finally {
     extension.kill();

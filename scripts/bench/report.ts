@@ -5,6 +5,7 @@
  * @module
  */
 import type { KinesisCost } from "./cost.ts";
+import type { FootprintFigures } from "./footprint.ts";
 import type { Summary } from "./stats.ts";
 
 /** Init of one variant (ms from spawn; RSS in MB once in `/event/next`). */
@@ -109,6 +110,8 @@ export interface BenchResults {
   memory: { maxBufferMB: number; marginMB: number };
   /** Targets. */
   targets: TargetCheck[];
+  /** The footprint figures beside the floor (issue 14). */
+  footprint?: FootprintFigures;
 }
 
 const fmt = (value: number, digits = 1) =>

@@ -4,17 +4,24 @@
  *
  * @module
  */
-import { EXTENSION_DENO_FLAGS } from "../lib/extension_flags.ts";
+import { SMALLEST_FUNCTION_MEMORY_MB } from "../../extension/memory_budget.ts";
+import { extensionDenoFlags } from "../lib/extension_flags.ts";
 
 /** Repository root (two folders up from this file). */
 export const REPO_ROOT = new URL("../../", import.meta.url).pathname;
 
-/** Command line of the extension run from source, as the sandbox and tests run it. */
-export function sourceExtensionArgv(): string[] {
+/**
+ * Command line of the extension run from source, as the sandbox and tests
+ * run it, with the V8 heap limits of a function of `memoryMB` (as the
+ * portable layer's launcher derives them).
+ */
+export function sourceExtensionArgv(
+  memoryMB: number = SMALLEST_FUNCTION_MEMORY_MB,
+): string[] {
   return [
     Deno.execPath(),
     "run",
-    ...EXTENSION_DENO_FLAGS,
+    ...extensionDenoFlags(memoryMB),
     `${REPO_ROOT}extension/main.ts`,
   ];
 }

@@ -13,6 +13,7 @@ import { readAllRecords } from "../lib/kinesis_read.ts";
 import { projectExtension } from "../sandbox/extension_specs.ts";
 import { startSandbox } from "../sandbox/sandbox.ts";
 import { costOf, type KinesisCost } from "./cost.ts";
+import { cpuSeconds } from "./proc.ts";
 import { REPO_ROOT, sleep, within } from "./run_helpers.ts";
 
 /** Settings of one steady run. */
@@ -51,6 +52,11 @@ export interface SteadyResult {
   summary: Record<string, unknown> | undefined;
   /** Peak resident memory of the extension (MB, from the sandbox). */
   extensionPeakMB: number;
+  /**
+   * Extension CPU (ms) per invocation after the first (which loads the SDK
+   * and opens the connection), over the run.
+   */
+  cpuMsPerInvocation?: number;
 }
 
 /** Runs the function `options.invocations` times and reads the stream back. */
@@ -73,6 +79,10 @@ export async function runSteady(options: SteadyOptions): Promise<SteadyResult> {
   const postRuntimeMs: number[] = [];
   let extensionPeakMB = 0;
   let summary: Record<string, unknown> | undefined;
+  let cpuMsPerInvocation: number | undefined;
+  const extensionPid = () =>
+    Object.values(sandbox.processIds().extensions)[0] as number | undefined;
+  let cpuAfterFirst: number | undefined;
   try {
     for (let i = 0; i < options.invocations; i++) {
       const record = await within(
@@ -84,6 +94,15 @@ export async function runSteady(options: SteadyOptions): Promise<SteadyResult> {
         `invocation ${i} did not finish`,
       );
       postRuntimeMs.push(record.postRuntimeMs);
+      const pid = extensionPid();
+      if (pid !== undefined && i === 0) cpuAfterFirst = await cpuSeconds(pid);
+      if (
+        pid !== undefined && cpuAfterFirst !== undefined &&
+        i === options.invocations - 1 && i > 0
+      ) {
+        cpuMsPerInvocation = ((await cpuSeconds(pid)) - cpuAfterFirst) *
+          1000 / i;
+      }
       if (options.gapMs) await sleep(options.gapMs);
       extensionPeakMB = Math.max(
         extensionPeakMB,
@@ -123,5 +142,6 @@ export async function runSteady(options: SteadyOptions): Promise<SteadyResult> {
     }))),
     summary,
     extensionPeakMB,
+    cpuMsPerInvocation,
   };
 }

@@ -12,6 +12,10 @@
  *
  * @module
  */
+import {
+  SMALLEST_FUNCTION_MEMORY_MB,
+  v8FlagsFor,
+} from "../../extension/memory_budget.ts";
 
 /**
  * Environment variables the extension (and the AWS SDK inside it) may read.
@@ -46,20 +50,33 @@ export const EXTENSION_ENV_ALLOW = [
  */
 export const EXTENSION_SYS_ALLOW = ["osRelease", "uid", "homedir"] as const;
 
-/** V8 heap limit (MiB) that suits small Lambda functions. */
-export const EXTENSION_MAX_HEAP_MIB = 64;
-
 /**
- * Deno flags for `deno run` / `deno compile` of `extension/main.ts`: network
- * (runtime API, listener, Kinesis), the variables and system information
- * above, and nothing else (no file system, no subprocesses, no FFI).
+ * Deno permission flags for `deno run` / `deno compile` of
+ * `extension/main.ts`: network (runtime API, listener, Kinesis), the
+ * variables and system information above, and nothing else (no file system,
+ * no subprocesses, no FFI).
  */
-export const EXTENSION_DENO_FLAGS: readonly string[] = [
+export const EXTENSION_PERMISSION_FLAGS: readonly string[] = [
   "--allow-net",
   `--allow-env=${EXTENSION_ENV_ALLOW.join(",")}`,
   `--allow-sys=${EXTENSION_SYS_ALLOW.join(",")}`,
-  // A 4 MiB young generation: under a small old-space limit V8 picks a tiny
-  // one, and bursts then spend a third of their CPU in scavenges (bench).
-  `--v8-flags=--max-old-space-size=${EXTENSION_MAX_HEAP_MIB},--max-semi-space-size=4`,
   "--no-prompt",
 ];
+
+/**
+ * The extension's Deno flags for a function of `memoryMB`: the permissions
+ * and the V8 heap limits of {@linkcode v8FlagsFor} (extension/memory_budget.ts).
+ */
+export function extensionDenoFlags(memoryMB: number): string[] {
+  return [...EXTENSION_PERMISSION_FLAGS, `--v8-flags=${v8FlagsFor(memoryMB)}`];
+}
+
+/**
+ * The extension's Deno flags for the smallest function (128 MB): what the
+ * compiled binary bakes in (its V8 flags are fixed at build time, so they
+ * must fit every function it may run in) and what source runs use by
+ * default.
+ */
+export const EXTENSION_DENO_FLAGS: readonly string[] = extensionDenoFlags(
+  SMALLEST_FUNCTION_MEMORY_MB,
+);

@@ -8,7 +8,16 @@
  *
  * @module
  */
-import { EXTENSION_DENO_FLAGS } from "./extension_flags.ts";
+import {
+  HEAP_RULES,
+  type HeapRule,
+  LARGEST_FUNCTION_MEMORY_MB,
+  SMALLEST_FUNCTION_MEMORY_MB,
+} from "../../extension/memory_budget.ts";
+import {
+  EXTENSION_PERMISSION_FLAGS,
+  extensionDenoFlags,
+} from "./extension_flags.ts";
 
 /** Folder of the layer (under `/opt`) holding the Deno binary and the bundle. */
 export const PORTABLE_PAYLOAD_DIR = "kinesis-telemetry";
@@ -46,14 +55,42 @@ export function shellQuote(word: string): string {
   return `'${word.replaceAll("'", `'\\''`)}'`;
 }
 
-/** The `deno` arguments the launcher passes, before the bundle's path. */
-export function portableDenoArguments(): string[] {
-  return ["run", ...PORTABLE_RUN_OPTIONS, ...EXTENSION_DENO_FLAGS];
+/**
+ * The `deno` arguments the launcher passes, before the bundle's path, in a
+ * function of `memoryMB`.
+ */
+export function portableDenoArguments(
+  memoryMB: number = SMALLEST_FUNCTION_MEMORY_MB,
+): string[] {
+  return ["run", ...PORTABLE_RUN_OPTIONS, ...extensionDenoFlags(memoryMB)];
+}
+
+/**
+ * Shell lines that set \`old_space\` and \`semi_space\` (MiB) from
+ * \`AWS_LAMBDA_FUNCTION_MEMORY_SIZE\` with the arithmetic of
+ * {@linkcode HEAP_RULES}, built-ins only; a value Lambda would not set
+ * counts as the smallest size.
+ */
+function heapArithmetic(): string {
+  const rule = (name: string, { divisor, min, max }: HeapRule) =>
+    `${name}=$((memory_mb / ${divisor}))
+[ "$${name}" -lt ${min} ] && ${name}=${min}
+[ "$${name}" -gt ${max} ] && ${name}=${max}`;
+  const smallest = SMALLEST_FUNCTION_MEMORY_MB;
+  return `memory_mb=\${AWS_LAMBDA_FUNCTION_MEMORY_SIZE:-${smallest}}
+case $memory_mb in
+  '' | 0* | *[!0-9]* | ??????*) memory_mb=${smallest} ;;
+esac
+[ "$memory_mb" -lt ${smallest} ] && memory_mb=${smallest}
+[ "$memory_mb" -gt ${LARGEST_FUNCTION_MEMORY_MB} ] && memory_mb=${smallest}
+${rule("old_space", HEAP_RULES.oldSpace)}
+${rule("semi_space", HEAP_RULES.semiSpace)}`;
 }
 
 /** The launcher script's text. */
 export function renderLauncher(): string {
-  const args = portableDenoArguments().map(shellQuote).join(" \\\n  ");
+  const args = ["run", ...PORTABLE_RUN_OPTIONS, ...EXTENSION_PERMISSION_FLAGS]
+    .map(shellQuote).join(" \\\n  ");
   return `#!/bin/sh
 # kinesis-telemetry (portable layer): runs the bundled extension with the Deno
 # binary shipped beside it. Written by scripts/build.ts; do not edit.
@@ -63,13 +100,20 @@ case "$0" in
 esac
 # The layer root is the parent of extensions/, wherever it was unpacked. The
 # registered name must be this file's name, which the bundle cannot see.
-layer_root=$(cd "$launcher_dir/.." && pwd -P) || exit 1
+# cd and pwd in this shell, not in a $(...) subshell: a fork costs init time.
+start_dir=$PWD
+cd -P "$launcher_dir/.." || exit 1
+layer_root=$PWD
+cd "$start_dir" 2>/dev/null
+# V8 heap limits from the function's memory (extension/memory_budget.ts).
+${heapArithmetic()}
 DENO_DIR=${PORTABLE_DENO_DIR}
 DENO_NO_UPDATE_CHECK=1
 DENO_NO_PROMPT=1
 export DENO_DIR DENO_NO_UPDATE_CHECK DENO_NO_PROMPT
 exec "$layer_root/${PORTABLE_DENO_PATH}" \\
   ${args} \\
+  "--v8-flags=--max-old-space-size=$old_space,--max-semi-space-size=$semi_space" \\
   "$layer_root/${PORTABLE_BUNDLE_PATH}" "--extension-name=\${0##*/}" "$@"
 `;
 }

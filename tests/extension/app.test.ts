@@ -370,6 +370,40 @@ Deno.test("app: an invalid configuration is reported as Extension.ConfigInvalid 
   });
 });
 
+Deno.test("app: a buffer bound that cannot fit the function's memory fails init as Extension.ConfigInvalid", async () => {
+  await withApi({}, async (api) => {
+    const run = start(api, {
+      env: {
+        AWS_LAMBDA_FUNCTION_MEMORY_SIZE: "128",
+        KINESIS_TELEMETRY_MAX_BUFFER_BYTES: String(512 * 1024 * 1024),
+      },
+    });
+    assert.equal(await run.exit, 1);
+    const [initError] = callsTo(api, "/init/error");
+    assert.equal(errorTypeOf(initError), "Extension.ConfigInvalid");
+    assert.match(
+      JSON.parse(initError.body).errorMessage,
+      /^KINESIS_TELEMETRY_MAX_BUFFER_BYTES: 536870912 does not fit a function of 128 MB/,
+    );
+  });
+});
+
+Deno.test("app: a buffer bound that cannot fit the V8 heap fails init as Extension.ConfigInvalid", async () => {
+  await withApi({}, async (api) => {
+    const run = start(api, {
+      env: { KINESIS_TELEMETRY_MAX_BUFFER_BYTES: String(64 * 1024 * 1024) },
+      deps: { heapLimitBytes: 76 * 1024 * 1024 },
+    });
+    assert.equal(await run.exit, 1);
+    const [initError] = callsTo(api, "/init/error");
+    assert.equal(errorTypeOf(initError), "Extension.ConfigInvalid");
+    assert.match(
+      JSON.parse(initError.body).errorMessage,
+      /V8 heap of 76 MiB/,
+    );
+  });
+});
+
 Deno.test("app: a missing stream names the variable in the init error", async () => {
   await withApi({}, async (api) => {
     const run = start(api, {

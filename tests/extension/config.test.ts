@@ -336,3 +336,55 @@ Deno.test("config: the listener host is an address or host name", () => {
     /KINESIS_TELEMETRY_LISTENER_HOST: "http:\/\/x\/" is not an IP address or host name/,
   );
 });
+
+Deno.test("config: the buffer's default bound follows AWS_LAMBDA_FUNCTION_MEMORY_SIZE", () => {
+  const MIB = 1024 * 1024;
+  assert.equal(parse({}).maxBufferBytes, 8 * MIB, "not in Lambda");
+  assert.equal(
+    parse({ AWS_LAMBDA_FUNCTION_MEMORY_SIZE: "128" }).maxBufferBytes,
+    4 * MIB,
+  );
+  assert.equal(
+    parse({ AWS_LAMBDA_FUNCTION_MEMORY_SIZE: "1024" }).maxBufferBytes,
+    8 * MIB,
+  );
+  assert.equal(
+    parse({
+      AWS_LAMBDA_FUNCTION_MEMORY_SIZE: "1024",
+      KINESIS_TELEMETRY_MAX_BUFFER_BYTES: String(2 * MIB),
+    }).maxBufferBytes,
+    2 * MIB,
+    "an explicit bound wins",
+  );
+});
+
+Deno.test("config: a buffer bound the function's memory cannot hold is refused", () => {
+  rejects(
+    {
+      AWS_LAMBDA_FUNCTION_MEMORY_SIZE: "128",
+      KINESIS_TELEMETRY_MAX_BUFFER_BYTES: String(64 * 1024 * 1024),
+    },
+    `${ENV_PREFIX}MAX_BUFFER_BYTES`,
+    /does not fit a function of 128 MB/,
+  );
+});
+
+Deno.test("config: a buffer bound the V8 heap cannot hold is refused", () => {
+  const env: Record<string, string> = {
+    ...BASE,
+    KINESIS_TELEMETRY_MAX_BUFFER_BYTES: String(512 * 1024 * 1024),
+  };
+  const read = (name: string) => env[name];
+  assert.throws(
+    () => parseConfig(read, 76 * 1024 * 1024),
+    (error: unknown) =>
+      error instanceof ConfigError &&
+      error.variable === `${ENV_PREFIX}MAX_BUFFER_BYTES` &&
+      /V8 heap of 76 MiB/.test(error.message),
+  );
+  assert.equal(
+    parseConfig(read, 2048 * 1024 * 1024).maxBufferBytes,
+    512 * 1024 * 1024,
+    "a heap large enough takes it",
+  );
+});

@@ -122,8 +122,8 @@ Deno.test("a flood beyond the buffer bound is refused with 503 and counted; memo
       0,
     );
     assert.ok(acceptedBytes <= maxBufferBytes, "accepted within the bound");
-    // About 30 MB was offered; the V8 heap is capped at 64 MiB by the
-    // shipped flags, so an unbounded buffer would crash the process.
+    // About 30 MB was offered; the V8 heap is capped at 32 MiB old space by
+    // the shipped flags (a 128 MB function), so an unbounded buffer would crash.
     assert.ok(
       rssAfter - rssBefore < 64 * 1024,
       `resident memory grew ${rssAfter - rssBefore} KiB`,

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { v8FlagsFor } from "../../../extension/memory_budget.ts";
 import { EXTENSION_DENO_FLAGS } from "../../../scripts/lib/extension_flags.ts";
 import {
   LAYER_EXTENSION_PATH,
@@ -42,10 +43,12 @@ async function runLauncher(
   command: string,
   args: string[],
   cwd: string,
+  env: Record<string, string> = {},
 ): Promise<void> {
   const result = await new Deno.Command(command, {
     args,
     cwd,
+    env,
     stdout: "piped",
     stderr: "piped",
   }).output();
@@ -141,6 +144,65 @@ Deno.test("the launcher execs the layer's deno on the bundle with the extension'
     await Deno.remove(base, { recursive: true });
   }
 });
+
+Deno.test("the launcher derives the V8 heap limits from AWS_LAMBDA_FUNCTION_MEMORY_SIZE as memory_budget.ts does", async () => {
+  const root = await Deno.makeTempDir({ prefix: "launcher-heap-" });
+  try {
+    await makeLayer(root);
+    const cases: [string | undefined, number][] = [
+      ["128", 128],
+      ["512", 512],
+      ["1024", 1024],
+      ["1769", 1769],
+      ["10240", 10240],
+      // Not what Lambda sets: the smallest size's limits.
+      [undefined, 128],
+      ["", 128],
+      ["64", 128],
+      ["20480", 128],
+      ["0256", 128],
+      ["12a", 128],
+      ["99999999999999999999", 128],
+    ];
+    for (const shell of shells()) {
+      for (const [value, expected] of cases) {
+        const env: Record<string, string> = value === undefined
+          ? {}
+          : { AWS_LAMBDA_FUNCTION_MEMORY_SIZE: value };
+        if (value === undefined) {
+          // Deno.Command inherits the test's environment unless cleared.
+          await runLauncherWithout(shell, join(root, LAYER_EXTENSION_PATH));
+        } else {
+          await runLauncher(
+            shell,
+            [join(root, LAYER_EXTENSION_PATH)],
+            root,
+            env,
+          );
+        }
+        const { args } = await readInvocation(root);
+        assert.equal(
+          args.find((arg) => arg.startsWith("--v8-flags=")),
+          `--v8-flags=${v8FlagsFor(expected)}`,
+          `${shell}, AWS_LAMBDA_FUNCTION_MEMORY_SIZE=${value}`,
+        );
+      }
+    }
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+async function runLauncherWithout(shell: string, path: string): Promise<void> {
+  const result = await new Deno.Command(shell, {
+    args: [path],
+    clearEnv: true,
+    env: { PATH: Deno.env.get("PATH") ?? "/usr/bin:/bin" },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert.ok(result.success, new TextDecoder().decode(result.stderr));
+}
 
 Deno.test("the launcher replaces itself (exec), so signals reach deno", async () => {
   const root = await Deno.makeTempDir({ prefix: "launcher-exec-" });
