@@ -139,7 +139,7 @@ Deno.test("two layer versions, one architecture each, AL2023 runtimes, hashed fr
   }
 });
 
-Deno.test("the policy grants PutRecord(s) on this stream only, and KMS only on a customer key", async () => {
+Deno.test("the policy grants PutRecords on this stream only, and KMS only on a customer key for this stream", async () => {
   const layers = layerDirWithZips();
   try {
     let recorder = await startMocks();
@@ -153,7 +153,7 @@ Deno.test("the policy grants PutRecord(s) on this stream only, and KMS only on a
       Statement: [{
         Sid: "PutTelemetryRecords",
         Effect: "Allow",
-        Action: ["kinesis:PutRecord", "kinesis:PutRecords"],
+        Action: ["kinesis:PutRecords"],
         Resource: streamArn,
       }],
     });
@@ -175,6 +175,15 @@ Deno.test("the policy grants PutRecord(s) on this stream only, and KMS only on a
       Effect: "Allow",
       Action: ["kms:GenerateDataKey"],
       Resource: CUSTOMER_KEY,
+      // Kinesis puts the stream's ARN in the encryption context: the grant
+      // covers this stream's records, not everything else the key encrypts.
+      Condition: {
+        StringEquals: {
+          "kms:EncryptionContext:aws:kinesis:arn": await valueOf(
+            telemetry.streamArn,
+          ),
+        },
+      },
     });
     assert.equal(document.Statement.length, 2);
     const actions = document.Statement.flatMap((s: { Action: string[] }) =>
