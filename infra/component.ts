@@ -293,7 +293,9 @@ export class KinesisTelemetry extends pulumi.ComponentResource
       new aws.ssm.Parameter(`${name}-param-${SSM_PARAMETER_NAMES[key]}`, {
         name: `${settings.ssmPrefix}${SSM_PARAMETER_NAMES[key]}`,
         type: "String",
-        value: values[key],
+        // insecureValue: these are plain ARNs and names other teams read;
+        // `value` would be stored and shown as a secret.
+        insecureValue: values[key],
         description: `kinesis-telemetry ${
           SSM_PARAMETER_NAMES[key]
         } of ${settings.namePrefix}`,

@@ -29,23 +29,6 @@ export interface RecordedResource {
   state: Record<string, unknown>;
 }
 
-// Pulumi's wire marker of a secret value (the provider declares some
-// inputs, like an SSM parameter's value, secret).
-const SECRET_SIGNATURE_KEY = "4dabf18193072939515e22adb298388d";
-const SECRET_SIGNATURE = "1b47061264138c4ac30d75fd1eb44270";
-
-/** Unwraps a value the mocks received as a secret; other values pass unchanged. */
-export function revealed(value: unknown): unknown {
-  if (
-    typeof value === "object" && value !== null &&
-    (value as Record<string, unknown>)[SECRET_SIGNATURE_KEY] ===
-      SECRET_SIGNATURE
-  ) {
-    return (value as { value: unknown }).value;
-  }
-  return value;
-}
-
 /** Every resource registered since {@linkcode startMocks}. */
 export interface Recorder {
   /** All custom resources, in registration order. */
