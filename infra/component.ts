@@ -57,7 +57,12 @@ export interface KinesisTelemetryArgs {
   recordFormat?: RecordFormat;
   /** Runtimes declared on the layer versions (default: {@linkcode LAYER_COMPATIBLE_RUNTIMES}). */
   compatibleRuntimes?: string[];
-  /** Keep a layer version when a new zip replaces it (default false). */
+  /**
+   * Keep a layer version when a new zip replaces it (default true): a
+   * deleted version can no longer be added to functions, so teams pinned to
+   * its ARN would break on their next deploy. Removing old versions is a
+   * manual step (README: "Cleaning up old layer versions").
+   */
   keepOldLayerVersions?: boolean;
   /** Tags for every taggable resource. */
   tags?: Record<string, string>;
@@ -157,7 +162,7 @@ export function resolveTelemetryArgs(
     maxRecordSizeKiB,
     recordFormat,
     compatibleRuntimes,
-    keepOldLayerVersions: args.keepOldLayerVersions ?? false,
+    keepOldLayerVersions: args.keepOldLayerVersions ?? true,
     tags: args.tags ?? {},
   };
 }

@@ -96,8 +96,8 @@ export const SETTING_DECLARATIONS = {
   keepOldLayerVersions: {
     type: "boolean",
     description:
-      "Keep a layer version when a new zip replaces it, for functions still pinned to its ARN.",
-    default: false,
+      "Keep a layer version when a new zip replaces it (skipDestroy), so functions pinned to its ARN still deploy; false deletes replaced versions.",
+    default: true,
   },
   demoEnabled: {
     type: "boolean",

@@ -122,7 +122,9 @@ Deno.test("two layer versions, one architecture each, AL2023 runtimes, hashed fr
         layer.inputs.sourceCodeHash,
         sha256Base64(layers.zips[arch]),
       );
-      assert.equal(layer.inputs.skipDestroy, false);
+      // Kept by default: functions pinned to an older version's ARN (from
+      // SSM) must still deploy after a new zip is published.
+      assert.equal(layer.inputs.skipDestroy, true);
       const code = layer.inputs.code as { path: Promise<string> };
       assert.equal(
         await code.path,
@@ -131,6 +133,26 @@ Deno.test("two layer versions, one architecture each, AL2023 runtimes, hashed fr
       assert.equal(
         await valueOf(telemetry.layerArns[arch]),
         `arn:aws:lambda:${MOCK_REGION}:${MOCK_ACCOUNT}:layer:kt-unit-${arch}:1`,
+      );
+    }
+  } finally {
+    layers.remove();
+  }
+});
+
+Deno.test("keepOldLayerVersions=false lets a replaced layer version be deleted", async () => {
+  const layers = layerDirWithZips();
+  try {
+    const recorder = await startMocks();
+    const telemetry = new KinesisTelemetry("kt", {
+      ...baseArgs(layers.path),
+      keepOldLayerVersions: false,
+    });
+    await everything(telemetry);
+    for (const arch of ["x86_64", "arm64"]) {
+      assert.equal(
+        recorder.named(`kt-layer-${arch}`).inputs.skipDestroy,
+        false,
       );
     }
   } finally {

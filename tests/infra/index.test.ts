@@ -146,6 +146,27 @@ Deno.test("stack config reaches the resources", async () => {
   }
 });
 
+Deno.test("keepOldLayerVersions reaches the layers' skipDestroy, on by default", async () => {
+  const layers = layerDirWithZips();
+  try {
+    const skipDestroy = async (config: Record<string, string>) =>
+      (await runStack("keep", { layerDir: layers.path, ...config })).recorder
+        .ofType("aws:lambda/layerVersion:LayerVersion")
+        .map((layer) => layer.inputs.skipDestroy);
+    assert.deepEqual(await skipDestroy({}), [true, true]);
+    assert.deepEqual(
+      await skipDestroy({ keepOldLayerVersions: "false" }),
+      [false, false],
+    );
+    assert.deepEqual(
+      await skipDestroy({ keepOldLayerVersions: "true" }),
+      [true, true],
+    );
+  } finally {
+    layers.remove();
+  }
+});
+
 Deno.test("demoEnabled=false deploys no function", async () => {
   const layers = layerDirWithZips();
   try {
