@@ -11,6 +11,7 @@ import * as aws from "@pulumi/aws";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { attachTelemetry, type TelemetrySource } from "./attach.ts";
+import { awsManagedPolicyArn } from "./partition.ts";
 import type { Architecture } from "./runtimes.ts";
 import { checkLogRetentionDays } from "./validation.ts";
 
@@ -23,9 +24,9 @@ export const DEMO_RUNTIME = "nodejs22.x";
 /** Handler file the demo folder must hold (`index.mjs` exporting `handler`). */
 export const DEMO_HANDLER_FILE = "index.mjs";
 
-/** AWS managed policy that lets a function write its own logs. */
-export const BASIC_EXECUTION_POLICY_ARN =
-  "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole";
+/** AWS managed policy (path and name) that lets a function write its own logs. */
+export const BASIC_EXECUTION_POLICY =
+  "service-role/AWSLambdaBasicExecutionRole";
 
 /** The demo function's handler folder is missing. */
 export class DemoCodeMissingError extends Error {
@@ -107,7 +108,10 @@ export class DemoFunction extends pulumi.ComponentResource {
     }, parent);
     this.basicExecution = new aws.iam.RolePolicyAttachment(
       `${name}-basic-execution`,
-      { role: this.role.name, policyArn: BASIC_EXECUTION_POLICY_ARN },
+      {
+        role: this.role.name,
+        policyArn: awsManagedPolicyArn(BASIC_EXECUTION_POLICY, parent),
+      },
       parent,
     );
     this.extensionPolicy = new aws.iam.RolePolicyAttachment(

@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
 import { KinesisTelemetry } from "../../infra/component.ts";
 import {
-  BASIC_EXECUTION_POLICY_ARN,
   DemoCodeMissingError,
   DemoFunction,
   type DemoFunctionArgs,
@@ -10,6 +9,7 @@ import type { Architecture } from "../../infra/runtimes.ts";
 import {
   demoCodeDir,
   layerDirWithZips,
+  type MockAccount,
   type Recorder,
   registered,
   startMocks,
@@ -26,11 +26,18 @@ interface Deployed {
 async function deploy(
   architecture: Architecture,
   overrides: Partial<DemoFunctionArgs> = {},
+  account: MockAccount = {},
 ): Promise<Deployed> {
   const layers = layerDirWithZips();
   const code = demoCodeDir();
   try {
-    const recorder = await startMocks();
+    const recorder = await startMocks(
+      "kinesis-telemetry",
+      "test",
+      {},
+      {},
+      account,
+    );
     const telemetry = new KinesisTelemetry("kt", {
       namePrefix: "kt-demo-test",
       layerDir: layers.path,
@@ -97,12 +104,22 @@ Deno.test("its role is Lambda's, with basic execution and the extension policy a
   assert.deepEqual(
     attached,
     [
-      `kt-demo-test-demo ${BASIC_EXECUTION_POLICY_ARN}`,
+      "kt-demo-test-demo arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole",
       `kt-demo-test-demo ${await valueOf(telemetry.policyArn)}`,
     ].sort(),
   );
   const fn = recorder.named("demo-function").inputs;
   assert.equal(fn.role, role.state.arn);
+});
+
+Deno.test("AWS managed policy ARNs take the partition from the data source (aws-cn, aws-us-gov)", async () => {
+  for (const partition of ["aws-cn", "aws-us-gov"]) {
+    const { recorder } = await deploy("arm64", {}, { partition });
+    assert.equal(
+      recorder.named("demo-basic-execution").inputs.policyArn,
+      `arn:${partition}:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole`,
+    );
+  }
 });
 
 Deno.test("JSON logs go to its own log group, which has a retention", async () => {

@@ -14,8 +14,18 @@ import { join } from "node:path";
 
 /** Account and region the mocks put in every ARN. */
 export const MOCK_ACCOUNT = "123456789012";
-/** Region the mocks put in every ARN. */
+/** Region the mocks put in every ARN, and the stack's `aws:region`. */
 export const MOCK_REGION = "eu-west-1";
+/** Partition the mocked `aws.getPartition` answers with by default. */
+export const MOCK_PARTITION = "aws";
+
+/** What the mocked AWS account looks like. */
+export interface MockAccount {
+  /** Partition `aws.getPartition` answers with (default `aws`). */
+  partition?: string;
+  /** The stack's `aws:region` (default {@linkcode MOCK_REGION}); null leaves it unset. */
+  region?: string | null;
+}
 
 /** One resource the program registered. */
 export interface RecordedResource {
@@ -69,14 +79,18 @@ function fakeArn(
  * Installs Pulumi mocks for `project`/`stack` (not a preview, so every
  * output is known) and returns the recorder they fill. Stack config is
  * replaced by `config` (keys without the project namespace); SSM lookups
- * answer from `ssmParameters` (full name → value).
+ * answer from `ssmParameters` (full name → value); `account` sets the
+ * partition and region.
  */
 export async function startMocks(
   project = "kinesis-telemetry",
   stack = "test",
   config: Record<string, string> = {},
   ssmParameters: Record<string, string> = {},
+  account: MockAccount = {},
 ): Promise<Recorder> {
+  const partition = account.partition ?? MOCK_PARTITION;
+  const region = account.region === undefined ? MOCK_REGION : account.region;
   const resources: RecordedResource[] = [];
   await pulumi.runtime.setMocks(
     {
@@ -94,6 +108,18 @@ export async function startMocks(
         return { id: `${args.name}-id`, state };
       },
       call(args) {
+        if (args.token === "aws:index/getPartition:getPartition") {
+          return {
+            id: partition,
+            partition,
+            dnsSuffix: partition === "aws-cn"
+              ? "amazonaws.com.cn"
+              : "amazonaws.com",
+            reverseDnsPrefix: partition === "aws-cn"
+              ? "cn.com.amazonaws"
+              : "com.amazonaws",
+          };
+        }
         if (args.token === "aws:ssm/getParameter:getParameter") {
           const name = String(args.inputs.name);
           const value = ssmParameters[name];
@@ -115,13 +141,14 @@ export async function startMocks(
     stack,
     false,
   );
-  pulumi.runtime.setAllConfig(
-    Object.fromEntries(
+  pulumi.runtime.setAllConfig({
+    ...Object.fromEntries(
       Object.entries(config).map((
         [key, value],
       ) => [`${project}:${key}`, value]),
     ),
-  );
+    ...(region === null ? {} : { "aws:region": region }),
+  });
   return {
     resources,
     ofType: (type) => resources.filter((r) => r.type === type),
