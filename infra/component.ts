@@ -204,6 +204,10 @@ export class KinesisTelemetry extends pulumi.ComponentResource
   readonly policyArn: pulumi.Output<string>;
   /** Layer version ARN per architecture. */
   readonly layerArns: Record<Architecture, pulumi.Output<string>>;
+  /** Layer ARN without the version, per architecture (what `aws lambda list-layer-versions` takes). */
+  readonly layerUnversionedArns: Record<Architecture, pulumi.Output<string>>;
+  /** Layer version number per architecture. */
+  readonly layerVersions: Record<Architecture, pulumi.Output<number>>;
   /** Extension variables every attached function gets. */
   readonly environment: pulumi.Output<Record<string, string>>;
   /** The arguments as applied (defaults filled in). */
@@ -263,6 +267,15 @@ export class KinesisTelemetry extends pulumi.ComponentResource
       x86_64: this.layers.x86_64.arn,
       arm64: this.layers.arm64.arn,
     };
+    this.layerUnversionedArns = {
+      x86_64: this.layers.x86_64.layerArn,
+      arm64: this.layers.arm64.layerArn,
+    };
+    // Lambda numbers versions 1, 2, ...; the provider hands them over as text.
+    this.layerVersions = {
+      x86_64: this.layers.x86_64.version.apply(Number),
+      arm64: this.layers.arm64.version.apply(Number),
+    };
 
     this.policy = new aws.iam.Policy(`${name}-policy`, {
       name: names.policy,
@@ -320,6 +333,8 @@ export class KinesisTelemetry extends pulumi.ComponentResource
       streamArn: this.streamArn,
       policyArn: this.policyArn,
       layerArns: this.layerArns,
+      layerUnversionedArns: this.layerUnversionedArns,
+      layerVersions: this.layerVersions,
       environment: this.environment,
     });
   }

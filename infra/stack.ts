@@ -14,6 +14,7 @@ import {
 } from "./component.ts";
 import { DemoFunction } from "./demo_function.ts";
 import { physicalNames } from "./names.ts";
+import type { Architecture } from "./runtimes.ts";
 import type { StackSettings } from "./settings.ts";
 
 /** Where the program runs from. */
@@ -53,7 +54,11 @@ export interface StackOutputs {
   /** Managed policy to attach to a function's role. */
   policyArn: pulumi.Output<string>;
   /** Layer version ARN per architecture. */
-  layerArns: { x86_64: pulumi.Output<string>; arm64: pulumi.Output<string> };
+  layerArns: Record<Architecture, pulumi.Output<string>>;
+  /** Layer ARN without version per architecture. */
+  layerUnversionedArns: Record<Architecture, pulumi.Output<string>>;
+  /** Layer version number per architecture. */
+  layerVersions: Record<Architecture, pulumi.Output<number>>;
   /** Runtimes the layers declare. */
   compatibleRuntimes: string[];
   /** Variables to set on every attached function. */
@@ -122,6 +127,8 @@ export function defineStack(
     streamKmsKey: settings.kmsKeyArn ?? AWS_MANAGED_KINESIS_KEY,
     policyArn: telemetry.policyArn,
     layerArns: telemetry.layerArns,
+    layerUnversionedArns: telemetry.layerUnversionedArns,
+    layerVersions: telemetry.layerVersions,
     compatibleRuntimes: telemetry.settings.compatibleRuntimes,
     extensionEnvironment: telemetry.environment,
     ssmPrefix: settings.ssmPrefix,

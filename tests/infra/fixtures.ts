@@ -102,6 +102,11 @@ export async function startMocks(
           name: inputs.name ?? args.name,
           ...(arn ? { arn } : {}),
         };
+        if (args.type === "aws:lambda/layerVersion:LayerVersion") {
+          // What Lambda answers for a layer's first version.
+          state.layerArn = String(arn).replace(/:1$/, "");
+          state.version = "1";
+        }
         if (args.custom !== false) {
           resources.push({ type: args.type, name: args.name, inputs, state });
         }

@@ -55,6 +55,11 @@ Deno.test("the program's outputs give everything needed to attach the layer", as
         x86_64: `arn:aws:lambda:${where}:layer:kinesis-telemetry-dev-x86_64:1`,
         arm64: `arn:aws:lambda:${where}:layer:kinesis-telemetry-dev-arm64:1`,
       },
+      layerUnversionedArns: {
+        x86_64: `arn:aws:lambda:${where}:layer:kinesis-telemetry-dev-x86_64`,
+        arm64: `arn:aws:lambda:${where}:layer:kinesis-telemetry-dev-arm64`,
+      },
+      layerVersions: { x86_64: 1, arm64: 1 },
       compatibleRuntimes: plain.compatibleRuntimes,
       extensionEnvironment: {
         KINESIS_TELEMETRY_STREAM: streamArn,
