@@ -64,6 +64,12 @@ export interface KinesisTelemetryArgs {
    * manual step (README: "Cleaning up old layer versions").
    */
   keepOldLayerVersions?: boolean;
+  /**
+   * Declare the stream with Pulumi's `protect` (default true): a rename, a
+   * change that forces a replacement, or `pulumi destroy` then stops with an
+   * error instead of deleting the stream and every record it retains.
+   */
+  protectStream?: boolean;
   /** Tags for every taggable resource. */
   tags?: Record<string, string>;
 }
@@ -103,6 +109,8 @@ export interface ResolvedTelemetryArgs {
   compatibleRuntimes: string[];
   /** See {@linkcode KinesisTelemetryArgs.keepOldLayerVersions}. */
   keepOldLayerVersions: boolean;
+  /** See {@linkcode KinesisTelemetryArgs.protectStream}. */
+  protectStream: boolean;
   /** See {@linkcode KinesisTelemetryArgs.tags}. */
   tags: Record<string, string>;
 }
@@ -163,6 +171,7 @@ export function resolveTelemetryArgs(
     recordFormat,
     compatibleRuntimes,
     keepOldLayerVersions: args.keepOldLayerVersions ?? true,
+    protectStream: args.protectStream ?? true,
     tags: args.tags ?? {},
   };
 }
@@ -196,6 +205,8 @@ export class KinesisTelemetry extends pulumi.ComponentResource
   readonly policy: aws.iam.Policy;
   /** The SSM parameters, by key. */
   readonly parameters: Record<SsmParameterKey, aws.ssm.Parameter>;
+  /** Whether the stream was declared with `protect`. */
+  readonly streamProtected: boolean;
   /** Stream name. */
   readonly streamName: pulumi.Output<string>;
   /** Stream ARN. */
@@ -246,8 +257,12 @@ export class KinesisTelemetry extends pulumi.ComponentResource
         settings.maxRecordSizeKiB > LIMITS.maxRecordSizeKiB.min
           ? settings.maxRecordSizeKiB
           : undefined,
+      // Kinesis' own default, said out loud: deleting a stream that still
+      // has enhanced fan-out consumers fails rather than dropping them.
+      enforceConsumerDeletion: false,
       tags: settings.tags,
-    }, parent);
+    }, { parent: this, protect: settings.protectStream });
+    this.streamProtected = settings.protectStream;
     this.streamName = this.stream.name;
     this.streamArn = this.stream.arn;
 

@@ -99,6 +99,12 @@ export const SETTING_DECLARATIONS = {
       "Keep a layer version when a new zip replaces it (skipDestroy), so functions pinned to its ARN still deploy; false deletes replaced versions.",
     default: true,
   },
+  protectStream: {
+    type: "boolean",
+    description:
+      "Protect the stream (Pulumi protect): a rename, a replacing change or pulumi destroy stops instead of deleting it with its records.",
+    default: true,
+  },
   demoEnabled: {
     type: "boolean",
     description:
@@ -138,6 +144,7 @@ export type StackSettings =
     | "maxRecordSizeKiB"
     | "recordFormat"
     | "keepOldLayerVersions"
+    | "protectStream"
   >
   & {
     /** Deploy the demo function. */
@@ -256,6 +263,7 @@ export function readStackSettings(source: SettingsSource): StackSettings {
     maxRecordSizeKiB,
     recordFormat,
     keepOldLayerVersions: boolean("keepOldLayerVersions"),
+    protectStream: boolean("protectStream"),
     demoEnabled: boolean("demoEnabled"),
     demoArchitecture,
     demoLogRetentionDays,

@@ -49,6 +49,8 @@ export interface StackOutputs {
   streamArn: pulumi.Output<string>;
   /** `ON_DEMAND` or `PROVISIONED`. */
   streamMode: string;
+  /** Whether the stream is protected from deletion and replacement. */
+  streamProtected: boolean;
   /** Key the stream is encrypted with (ARN, or the AWS managed alias). */
   streamKmsKey: string;
   /** Managed policy to attach to a function's role. */
@@ -93,6 +95,7 @@ export function defineStack(
     maxRecordSizeKiB: settings.maxRecordSizeKiB,
     recordFormat: settings.recordFormat,
     keepOldLayerVersions: settings.keepOldLayerVersions,
+    protectStream: settings.protectStream,
     tags,
   });
 
@@ -124,6 +127,7 @@ export function defineStack(
     streamName: telemetry.streamName,
     streamArn: telemetry.streamArn,
     streamMode: settings.shardCount > 0 ? "PROVISIONED" : "ON_DEMAND",
+    streamProtected: telemetry.streamProtected,
     streamKmsKey: settings.kmsKeyArn ?? AWS_MANAGED_KINESIS_KEY,
     policyArn: telemetry.policyArn,
     layerArns: telemetry.layerArns,

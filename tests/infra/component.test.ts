@@ -13,6 +13,7 @@ import {
 } from "../../infra/runtimes.ts";
 import { SettingError } from "../../infra/validation.ts";
 import {
+  isProtected,
   layerDirWithZips,
   MOCK_ACCOUNT,
   MOCK_REGION,
@@ -66,6 +67,35 @@ Deno.test("defaults: an on-demand stream encrypted with the AWS managed key, 24 
       await valueOf(telemetry.streamArn),
       `arn:aws:kinesis:${MOCK_REGION}:${MOCK_ACCOUNT}:stream/kt-unit`,
     );
+  } finally {
+    layers.remove();
+  }
+});
+
+Deno.test("the stream is protected by default, and consumers never deleted with it", async () => {
+  const layers = layerDirWithZips();
+  try {
+    let recorder = await startMocks();
+    let telemetry = new KinesisTelemetry("kt", baseArgs(layers.path));
+    await everything(telemetry);
+    // A rename or a forced replacement would delete the stream and its
+    // retained records: `pulumi up` must stop instead.
+    assert.equal(isProtected(telemetry.stream), true);
+    assert.equal(
+      recorder.named("kt-stream").inputs.enforceConsumerDeletion,
+      false,
+    );
+    // Nothing else is protected: layers and policy may be replaced freely.
+    assert.equal(isProtected(telemetry.policy), false);
+    assert.equal(isProtected(telemetry.layers.arm64), false);
+
+    recorder = await startMocks();
+    telemetry = new KinesisTelemetry("kt", {
+      ...baseArgs(layers.path),
+      protectStream: false,
+    });
+    await everything(telemetry);
+    assert.equal(isProtected(telemetry.stream), false);
   } finally {
     layers.remove();
   }

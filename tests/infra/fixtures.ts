@@ -183,6 +183,14 @@ export function valueOf<T>(input: pulumi.Input<T>): Promise<T> {
   return output.promise();
 }
 
+/**
+ * Whether `resource` was declared with `protect` (the mocks' newResource
+ * does not see resource options, so this reads the SDK's own record of it).
+ */
+export function isProtected(resource: pulumi.Resource): boolean {
+  return (resource as unknown as { __protect?: boolean }).__protect === true;
+}
+
 /** Waits until every given resource is registered with the mocks. */
 export async function registered(
   ...resources: pulumi.Resource[]

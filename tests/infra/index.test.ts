@@ -48,6 +48,7 @@ Deno.test("the program's outputs give everything needed to attach the layer", as
       streamName: "kinesis-telemetry-dev",
       streamArn,
       streamMode: "ON_DEMAND",
+      streamProtected: true,
       streamKmsKey: "alias/aws/kinesis",
       policyArn:
         `arn:aws:iam::${MOCK_ACCOUNT}:policy/kinesis-telemetry-dev-put-records`,
@@ -167,6 +168,21 @@ Deno.test("keepOldLayerVersions reaches the layers' skipDestroy, on by default",
       await skipDestroy({ keepOldLayerVersions: "true" }),
       [true, true],
     );
+  } finally {
+    layers.remove();
+  }
+});
+
+Deno.test("protectStream reaches the stream's protect option, on by default", async () => {
+  const layers = layerDirWithZips();
+  try {
+    const { outputs } = await runStack("guarded", { layerDir: layers.path });
+    assert.equal(outputs.streamProtected, true);
+    const open = await runStack("open", {
+      layerDir: layers.path,
+      protectStream: "false",
+    });
+    assert.equal(open.outputs.streamProtected, false);
   } finally {
     layers.remove();
   }
