@@ -24,6 +24,7 @@ import {
   checkIntegerRange,
   checkKmsKeyArn,
   checkNamePrefix,
+  checkRegion,
   checkShardCount,
   checkSsmPrefix,
   LIMITS,
@@ -41,6 +42,12 @@ export const AWS_MANAGED_KINESIS_KEY = "alias/aws/kinesis";
 export interface KinesisTelemetryArgs {
   /** Stem of every physical name (letters, digits, `_`, `-`; at most 58 characters). */
   namePrefix: string;
+  /**
+   * Region the stack deploys to, part of the IAM policy's name (IAM names
+   * are account-wide); default: the AWS provider's `aws:region` or
+   * `AWS_REGION`.
+   */
+  region?: string;
   /** Folder holding `kinesis-telemetry-<arch>.zip` for both architectures. */
   layerDir: string;
   /** SSM path the parameters are written under, e.g. `/kinesis-telemetry/prod/`. */
@@ -91,6 +98,8 @@ export type SsmParameterKey = keyof typeof SSM_PARAMETER_NAMES;
 export interface ResolvedTelemetryArgs {
   /** See {@linkcode KinesisTelemetryArgs.namePrefix}. */
   namePrefix: string;
+  /** See {@linkcode KinesisTelemetryArgs.region}. */
+  region: string;
   /** See {@linkcode KinesisTelemetryArgs.layerDir}. */
   layerDir: string;
   /** See {@linkcode KinesisTelemetryArgs.ssmPrefix}. */
@@ -123,6 +132,14 @@ export function resolveTelemetryArgs(
   args: KinesisTelemetryArgs,
 ): ResolvedTelemetryArgs {
   checkNamePrefix("namePrefix", args.namePrefix);
+  const region = args.region ?? aws.config.region;
+  if (region === undefined) {
+    throw new SettingError(
+      "region",
+      "no AWS region: pass one, or set the provider's aws:region",
+    );
+  }
+  checkRegion("region", region);
   checkSsmPrefix("ssmPrefix", args.ssmPrefix);
   const shardCount = args.shardCount ?? 0;
   checkShardCount("shardCount", shardCount);
@@ -162,6 +179,7 @@ export function resolveTelemetryArgs(
   compatibleRuntimes.forEach(checkRuntime);
   return {
     namePrefix: args.namePrefix,
+    region,
     layerDir: args.layerDir,
     ssmPrefix: args.ssmPrefix,
     shardCount,
@@ -239,7 +257,7 @@ export class KinesisTelemetry extends pulumi.ComponentResource
     super(KINESIS_TELEMETRY_TYPE, name, {}, opts);
     this.settings = settings;
     this.artifacts = artifacts;
-    const names = physicalNames(settings.namePrefix);
+    const names = physicalNames(settings.namePrefix, settings.region);
     const parent = { parent: this };
     const provisioned = settings.shardCount > 0;
 

@@ -39,8 +39,10 @@ export class DemoCodeMissingError extends Error {
 
 /** Arguments of {@linkcode DemoFunction}. */
 export interface DemoFunctionArgs {
-  /** Function name; also the role's name and the log group's last segment. */
+  /** Function name; also the log group's last segment. */
   functionName: string;
+  /** Execution role's name (default: the function's name). */
+  roleName?: string;
   /** Architecture the function runs on. */
   architecture: Architecture;
   /** Folder with the handler, zipped as the function's code. */
@@ -94,7 +96,7 @@ export class DemoFunction extends pulumi.ComponentResource {
     const tags = args.tags ?? {};
 
     this.role = new aws.iam.Role(`${name}-role`, {
-      name: args.functionName,
+      name: args.roleName ?? args.functionName,
       description: `Execution role of ${args.functionName}`,
       assumeRolePolicy: JSON.stringify({
         Version: "2012-10-17",

@@ -13,6 +13,7 @@ import {
   checkKmsKeyArn,
   checkLogRetentionDays,
   checkNamePrefix,
+  checkRegion,
   checkShardCount,
   checkSsmPrefix,
   LIMITS,
@@ -55,13 +56,13 @@ export const SETTING_DECLARATIONS = {
   namePrefix: {
     type: "string",
     description:
-      "Stem of every resource's physical name; empty means <project>-<stack>.",
+      "Stem of every resource's physical name; empty means <project>-<stack>-<hash of both>. IAM names add the region.",
     default: "",
   },
   ssmPrefix: {
     type: "string",
     description:
-      "SSM parameter path the stack publishes its ARNs under; empty means /kinesis-telemetry/<stack>/.",
+      "SSM parameter path the stack publishes its ARNs under; empty means /<project>/<stack>/.",
     default: "",
   },
   shardCount: {
@@ -135,6 +136,7 @@ export type SettingName = keyof typeof SETTING_DECLARATIONS;
 export type StackSettings =
   & Pick<
     ResolvedTelemetryArgs,
+    | "region"
     | "layerDir"
     | "namePrefix"
     | "ssmPrefix"
@@ -166,6 +168,8 @@ export interface SettingsSource {
   project: string;
   /** Stack name: part of derived names and of the default SSM prefix. */
   stack: string;
+  /** The AWS provider's region (`aws:region`, else `AWS_REGION`); undefined when unset. */
+  region: string | undefined;
 }
 
 /**
@@ -206,12 +210,28 @@ export function readStackSettings(source: SettingsSource): StackSettings {
     return value === "true";
   };
 
+  const region = source.region?.trim();
+  if (!region) {
+    throw new SettingError(
+      "aws:region",
+      "no AWS region: IAM names carry it and every resource lives in it; " +
+        "run `pulumi config set aws:region <region>` (or set AWS_REGION)",
+    );
+  }
+  checkRegion("aws:region", region);
+
   const namePrefix = raw("namePrefix") ??
-    defaultNamePrefix(source.project, source.stack, key("namePrefix"));
+    defaultNamePrefix(source.project, source.stack);
   checkNamePrefix(key("namePrefix"), namePrefix);
 
-  const ssmPrefix = raw("ssmPrefix") ?? defaultSsmPrefix(source.stack);
-  checkSsmPrefix(key("ssmPrefix"), ssmPrefix);
+  const ssmPrefix = raw("ssmPrefix") ??
+    defaultSsmPrefix(source.project, source.stack);
+  checkSsmPrefix(
+    raw("ssmPrefix") === undefined
+      ? `${key("ssmPrefix")} (derived from project and stack)`
+      : key("ssmPrefix"),
+    ssmPrefix,
+  );
 
   const shardCount = integer("shardCount");
   checkShardCount(key("shardCount"), shardCount);
@@ -254,6 +274,7 @@ export function readStackSettings(source: SettingsSource): StackSettings {
   checkLogRetentionDays(key("demoLogRetentionDays"), demoLogRetentionDays);
 
   return {
+    region,
     layerDir: text("layerDir"),
     namePrefix,
     ssmPrefix,

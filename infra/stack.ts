@@ -87,6 +87,7 @@ export function defineStack(
     : join(context.projectRoot, settings.layerDir);
   const telemetry = new KinesisTelemetry("kinesis-telemetry", {
     namePrefix: settings.namePrefix,
+    region: settings.region,
     layerDir,
     ssmPrefix: settings.ssmPrefix,
     shardCount: settings.shardCount,
@@ -99,10 +100,12 @@ export function defineStack(
     tags,
   });
 
+  const names = physicalNames(settings.namePrefix, settings.region);
   let demo: DemoOutputs | undefined;
   if (settings.demoEnabled) {
     const demoFunction = new DemoFunction("demo", {
-      functionName: physicalNames(settings.namePrefix).demoFunction,
+      functionName: names.demoFunction,
+      roleName: names.demoRole,
       architecture: settings.demoArchitecture,
       codeDir: context.demoCodeDir,
       telemetry,

@@ -145,6 +145,18 @@ export function checkNamePrefix(setting: string, value: string): void {
   }
 }
 
+const REGION = /^[a-z]{2}(?:-[a-z]+)+-\d+$/;
+
+/** Throws unless `value` looks like an AWS region code (`eu-west-1`, `us-gov-west-1`). */
+export function checkRegion(setting: string, value: string): void {
+  if (!REGION.test(value)) {
+    throw new SettingError(
+      setting,
+      `must be an AWS region code like eu-west-1, got "${value}"`,
+    );
+  }
+}
+
 /** Throws unless `value` is a retention CloudWatch Logs accepts. */
 export function checkLogRetentionDays(setting: string, value: number): void {
   if (!LOG_RETENTION_DAYS.includes(value)) {

@@ -197,7 +197,8 @@ Deno.test("the policy grants PutRecords on this stream only, and KMS only on a c
     let telemetry = new KinesisTelemetry("kt", baseArgs(layers.path));
     await everything(telemetry);
     let [policy] = recorder.ofType("aws:iam/policy:Policy");
-    assert.equal(policy.inputs.name, "kt-unit-put-records");
+    // IAM names are account-wide: the region keeps two regions' stacks apart.
+    assert.equal(policy.inputs.name, "kt-unit-eu-west-1-put-records");
     const streamArn = await valueOf(telemetry.streamArn);
     assert.deepEqual(JSON.parse(policy.inputs.policy as string), {
       Version: "2012-10-17",
@@ -210,7 +211,7 @@ Deno.test("the policy grants PutRecords on this stream only, and KMS only on a c
     });
     assert.equal(
       await valueOf(telemetry.policyArn),
-      `arn:aws:iam::${MOCK_ACCOUNT}:policy/kt-unit-put-records`,
+      `arn:aws:iam::${MOCK_ACCOUNT}:policy/kt-unit-eu-west-1-put-records`,
     );
 
     recorder = await startMocks();

@@ -10,6 +10,7 @@
 import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
+import { defaultNamePrefix } from "../../infra/names.ts";
 import { layerDirWithZips } from "./fixtures.ts";
 
 const PROJECT_ROOT = fileURLToPath(new URL("../../", import.meta.url));
@@ -82,11 +83,12 @@ function runProgram(stack: string, config: Record<string, string>) {
       KT_PROJECT: "kinesis-telemetry",
       KT_STACK: stack,
       // How the language host passes stack config to the program.
-      PULUMI_CONFIG: JSON.stringify(
-        Object.fromEntries(
+      PULUMI_CONFIG: JSON.stringify({
+        "aws:region": "eu-west-1",
+        ...Object.fromEntries(
           Object.entries(config).map(([k, v]) => [`kinesis-telemetry:${k}`, v]),
         ),
-      ),
+      }),
     },
   });
   const output = `${result.stdout}${result.stderr}`;
@@ -108,14 +110,15 @@ Deno.test({
         layerDir: layers.path,
       });
       assert.doesNotMatch(output, /failed with an unhandled exception/);
+      const stem = defaultNamePrefix("kinesis-telemetry", "nodecheck");
       for (
         const expected of [
-          "aws:kinesis/stream:Stream kinesis-telemetry-nodecheck",
-          "aws:lambda/layerVersion:LayerVersion kinesis-telemetry-nodecheck-x86_64",
-          "aws:lambda/layerVersion:LayerVersion kinesis-telemetry-nodecheck-arm64",
-          "aws:iam/policy:Policy kinesis-telemetry-nodecheck-put-records",
+          `aws:kinesis/stream:Stream ${stem}`,
+          `aws:lambda/layerVersion:LayerVersion ${stem}-x86_64`,
+          `aws:lambda/layerVersion:LayerVersion ${stem}-arm64`,
+          `aws:iam/policy:Policy ${stem}-eu-west-1-put-records`,
           "aws:ssm/parameter:Parameter /kinesis-telemetry/nodecheck/layer-arn-arm64",
-          "aws:lambda/function:Function kinesis-telemetry-nodecheck-demo",
+          `aws:lambda/function:Function ${stem}-demo`,
           "kinesis-telemetry:index:KinesisTelemetry kinesis-telemetry",
         ]
       ) {

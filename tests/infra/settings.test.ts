@@ -13,11 +13,13 @@ const PROJECT = "kinesis-telemetry";
 function settingsFrom(
   values: Partial<Record<SettingName, string>>,
   stack = "dev",
+  region: string | undefined = "eu-west-1",
 ) {
   return readStackSettings({
     read: (key) => values[key],
     project: PROJECT,
     stack,
+    region,
   });
 }
 
@@ -40,8 +42,11 @@ function refused(
 
 Deno.test("defaults: on-demand, AWS managed key, derived names, arm64 demo", () => {
   assert.deepEqual(settingsFrom({}), {
+    region: "eu-west-1",
     layerDir: "dist",
-    namePrefix: "kinesis-telemetry-dev",
+    // The hash of project and stack is pinned: a change would rename every
+    // resource of every stack.
+    namePrefix: "kinesis-telemetry-dev-41ef2f32",
     ssmPrefix: "/kinesis-telemetry/dev/",
     shardCount: 0,
     retentionHours: 24,
@@ -62,7 +67,7 @@ Deno.test("empty strings mean the default (as Pulumi.yaml's empty defaults arriv
     ssmPrefix: " ",
     kmsKeyArn: "",
   }, "prod");
-  assert.equal(settings.namePrefix, "kinesis-telemetry-prod");
+  assert.equal(settings.namePrefix, "kinesis-telemetry-prod-5e668e3e");
   assert.equal(settings.ssmPrefix, "/kinesis-telemetry/prod/");
   assert.equal(settings.kmsKeyArn, undefined);
 });
@@ -87,6 +92,7 @@ Deno.test("every setting is read when given", () => {
       demoLogRetentionDays: "30",
     }),
     {
+      region: "eu-west-1",
       layerDir: "/tmp/layers",
       namePrefix: "telemetry-prod",
       ssmPrefix: "/teams/obs/telemetry/",
@@ -104,17 +110,56 @@ Deno.test("every setting is read when given", () => {
   );
 });
 
-Deno.test("stack names with dots still give valid physical names", () => {
+Deno.test("stack names with dots, capitals or too many characters still give valid, distinct stems", () => {
   assert.equal(
     settingsFrom({}, "team.prod").namePrefix,
-    "kinesis-telemetry-team-prod",
+    "kinesis-telemetry-team-prod-6c7fbc22",
+  );
+  assert.notEqual(
+    settingsFrom({}, "team-prod").namePrefix,
+    settingsFrom({}, "team.prod").namePrefix,
+  );
+  assert.match(settingsFrom({}, "Prod").namePrefix, /^kinesis-telemetry-prod-/);
+  assert.notEqual(
+    settingsFrom({}, "Prod").namePrefix,
+    settingsFrom({}, "prod").namePrefix,
+  );
+  const long = settingsFrom({}, "x".repeat(50)).namePrefix;
+  assert.equal(long.length, 58);
+  assert.notEqual(long, settingsFrom({}, "x".repeat(51)).namePrefix);
+});
+
+Deno.test("the SSM prefix defaults to /<project>/<stack>/", () => {
+  assert.equal(settingsFrom({}, "prod").ssmPrefix, "/kinesis-telemetry/prod/");
+  assert.equal(
+    readStackSettings({
+      read: () => undefined,
+      project: "payments",
+      stack: "prod",
+      region: "eu-west-1",
+    }).ssmPrefix,
+    "/payments/prod/",
   );
 });
 
-Deno.test("a stack name too long for Lambda names asks for namePrefix", () => {
+Deno.test("the region is required and checked", () => {
   assert.throws(
-    () => settingsFrom({}, "x".repeat(50)),
-    /kinesis-telemetry:namePrefix \(derived from project and stack .*\): must be at most 58 characters/,
+    () =>
+      readStackSettings({
+        read: () => undefined,
+        project: PROJECT,
+        stack: "dev",
+        region: undefined,
+      }),
+    /^SettingError: aws:region: no AWS region.*pulumi config set aws:region/,
+  );
+  assert.throws(
+    () => settingsFrom({}, "dev", "Europe"),
+    /aws:region: must be an AWS region code like eu-west-1, got "Europe"/,
+  );
+  assert.equal(
+    settingsFrom({}, "dev", "us-gov-west-1").region,
+    "us-gov-west-1",
   );
 });
 
