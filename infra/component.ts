@@ -14,6 +14,7 @@ import { physicalNames } from "./names.ts";
 import { putRecordsPolicy } from "./policy.ts";
 import {
   type Architecture,
+  ARCHITECTURES,
   checkRuntime,
   LAYER_COMPATIBLE_RUNTIMES,
   MAX_LAYER_RUNTIMES,
@@ -26,7 +27,9 @@ import {
   checkNamePrefix,
   checkRegion,
   checkShardCount,
+  checkShareWith,
   checkSsmPrefix,
+  isOrganizationId,
   LIMITS,
   SettingError,
 } from "./validation.ts";
@@ -71,6 +74,12 @@ export interface KinesisTelemetryArgs {
    * manual step (README: "Cleaning up old layer versions").
    */
   keepOldLayerVersions?: boolean;
+  /**
+   * Account ids and/or AWS Organizations ids (`o-...`) allowed to add the
+   * layer versions to their functions (default: none). Each gets
+   * `lambda:GetLayerVersion` on each layer version.
+   */
+  shareWith?: string[];
   /**
    * Declare the stream with Pulumi's `protect` (default true): a rename, a
    * change that forces a replacement, or `pulumi destroy` then stops with an
@@ -118,6 +127,8 @@ export interface ResolvedTelemetryArgs {
   compatibleRuntimes: string[];
   /** See {@linkcode KinesisTelemetryArgs.keepOldLayerVersions}. */
   keepOldLayerVersions: boolean;
+  /** See {@linkcode KinesisTelemetryArgs.shareWith}; without duplicates. */
+  shareWith: string[];
   /** See {@linkcode KinesisTelemetryArgs.protectStream}. */
   protectStream: boolean;
   /** See {@linkcode KinesisTelemetryArgs.tags}. */
@@ -177,6 +188,8 @@ export function resolveTelemetryArgs(
     );
   }
   compatibleRuntimes.forEach(checkRuntime);
+  const shareWith = [...new Set(args.shareWith ?? [])];
+  checkShareWith("shareWith", shareWith);
   return {
     namePrefix: args.namePrefix,
     region,
@@ -190,6 +203,7 @@ export function resolveTelemetryArgs(
     compatibleRuntimes,
     keepOldLayerVersions: args.keepOldLayerVersions ?? true,
     protectStream: args.protectStream ?? true,
+    shareWith,
     tags: args.tags ?? {},
   };
 }
@@ -219,6 +233,8 @@ export class KinesisTelemetry extends pulumi.ComponentResource
   readonly stream: aws.kinesis.Stream;
   /** One layer version per architecture. */
   readonly layers: Record<Architecture, aws.lambda.LayerVersion>;
+  /** Grants of each layer version to the `shareWith` accounts and organizations. */
+  readonly layerPermissions: aws.lambda.LayerVersionPermission[];
   /** The managed policy attached functions' roles need. */
   readonly policy: aws.iam.Policy;
   /** The SSM parameters, by key. */
@@ -309,6 +325,28 @@ export class KinesisTelemetry extends pulumi.ComponentResource
       x86_64: this.layers.x86_64.version.apply(Number),
       arm64: this.layers.arm64.version.apply(Number),
     };
+
+    // One grant per layer version and principal. Its layerName and
+    // versionNumber come from the version's own outputs, so a new zip (a new
+    // version) replaces the grants with it; a kept version keeps its grants.
+    this.layerPermissions = ARCHITECTURES.flatMap((architecture) =>
+      settings.shareWith.map((principal) => {
+        const organization = isOrganizationId(principal);
+        return new aws.lambda.LayerVersionPermission(
+          `${name}-share-${architecture}-${principal}`,
+          {
+            layerName: this.layers[architecture].layerArn,
+            versionNumber: this.layers[architecture].version.apply(Number),
+            action: "lambda:GetLayerVersion",
+            principal: organization ? "*" : principal,
+            organizationId: organization ? principal : undefined,
+            statementId: `share-${principal}`,
+            skipDestroy: settings.keepOldLayerVersions,
+          },
+          parent,
+        );
+      })
+    );
 
     this.policy = new aws.iam.Policy(`${name}-policy`, {
       name: names.policy,

@@ -15,6 +15,7 @@ import {
   checkNamePrefix,
   checkRegion,
   checkShardCount,
+  checkShareWith,
   checkSsmPrefix,
   LIMITS,
   SettingError,
@@ -106,6 +107,12 @@ export const SETTING_DECLARATIONS = {
       "Protect the stream (Pulumi protect): a rename, a replacing change or pulumi destroy stops instead of deleting it with its records.",
     default: true,
   },
+  shareWith: {
+    type: "string",
+    description:
+      "Account ids and/or an organization id (o-...), comma-separated, that may add the layer versions to their functions; empty shares with no one.",
+    default: "",
+  },
   demoEnabled: {
     type: "boolean",
     description:
@@ -147,6 +154,7 @@ export type StackSettings =
     | "recordFormat"
     | "keepOldLayerVersions"
     | "protectStream"
+    | "shareWith"
   >
   & {
     /** Deploy the demo function. */
@@ -263,6 +271,11 @@ export function readStackSettings(source: SettingsSource): StackSettings {
     RECORD_FORMATS,
   );
 
+  const shareWith = [
+    ...new Set((raw("shareWith") ?? "").split(/[\s,]+/).filter(Boolean)),
+  ];
+  checkShareWith(key("shareWith"), shareWith);
+
   let demoArchitecture: Architecture;
   try {
     demoArchitecture = parseArchitecture(text("demoArchitecture"));
@@ -285,6 +298,7 @@ export function readStackSettings(source: SettingsSource): StackSettings {
     recordFormat,
     keepOldLayerVersions: boolean("keepOldLayerVersions"),
     protectStream: boolean("protectStream"),
+    shareWith,
     demoEnabled: boolean("demoEnabled"),
     demoArchitecture,
     demoLogRetentionDays,

@@ -97,6 +97,7 @@ export function defineStack(
     recordFormat: settings.recordFormat,
     keepOldLayerVersions: settings.keepOldLayerVersions,
     protectStream: settings.protectStream,
+    shareWith: settings.shareWith,
     tags,
   });
 

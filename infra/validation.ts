@@ -145,6 +145,33 @@ export function checkNamePrefix(setting: string, value: string): void {
   }
 }
 
+const ACCOUNT_ID = /^\d{12}$/;
+const ORGANIZATION_ID = /^o-[a-z0-9]{10,32}$/;
+
+/** Whether `principal` is an AWS Organizations id (`o-...`) rather than an account id. */
+export function isOrganizationId(principal: string): boolean {
+  return ORGANIZATION_ID.test(principal);
+}
+
+/**
+ * Throws unless every entry is a 12-digit account id or an organization id;
+ * `*` (every AWS account) is refused: a public layer is not a default.
+ */
+export function checkShareWith(
+  setting: string,
+  values: readonly string[],
+): void {
+  for (const value of values) {
+    if (!ACCOUNT_ID.test(value) && !ORGANIZATION_ID.test(value)) {
+      throw new SettingError(
+        setting,
+        `each entry must be a 12-digit account id or an organization id (o- and 10 to 32 ` +
+          `lower-case letters or digits), got "${value}"`,
+      );
+    }
+  }
+}
+
 const REGION = /^[a-z]{2}(?:-[a-z]+)+-\d+$/;
 
 /** Throws unless `value` looks like an AWS region code (`eu-west-1`, `us-gov-west-1`). */

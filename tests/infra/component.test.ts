@@ -190,6 +190,76 @@ Deno.test("keepOldLayerVersions=false lets a replaced layer version be deleted",
   }
 });
 
+Deno.test("shareWith grants lambda:GetLayerVersion on each layer version to each account and organization", async () => {
+  const layers = layerDirWithZips();
+  try {
+    const recorder = await startMocks();
+    const telemetry = new KinesisTelemetry("kt", {
+      ...baseArgs(layers.path),
+      shareWith: ["111122223333", "o-a1b2c3d4e5"],
+    });
+    await everything(telemetry);
+    await registered(...telemetry.layerPermissions);
+    const permissions = recorder.ofType(
+      "aws:lambda/layerVersionPermission:LayerVersionPermission",
+    );
+    assert.equal(permissions.length, 4);
+    for (const arch of ["x86_64", "arm64"] as const) {
+      const unversioned = await valueOf(telemetry.layerUnversionedArns[arch]);
+      const version = await valueOf(telemetry.layerVersions[arch]);
+      const mine = permissions.filter((p) => p.inputs.layerName === unversioned)
+        .map((p) => p.inputs);
+      // The version number comes from the layer version itself: a new zip
+      // publishes a new version, and its permissions are replaced with it.
+      assert.deepEqual(
+        mine.map((p) => p.versionNumber),
+        [version, version],
+        arch,
+      );
+      assert.deepEqual(
+        mine.map((p) => [p.principal, p.organizationId, p.statementId]),
+        [
+          ["111122223333", undefined, "share-111122223333"],
+          ["*", "o-a1b2c3d4e5", "share-o-a1b2c3d4e5"],
+        ],
+        arch,
+      );
+      for (const p of mine) {
+        assert.equal(p.action, "lambda:GetLayerVersion");
+        // A kept layer version keeps its grant too: accounts pinned to it
+        // must still be able to deploy.
+        assert.equal(p.skipDestroy, true);
+      }
+    }
+  } finally {
+    layers.remove();
+  }
+});
+
+Deno.test("without shareWith no layer version is shared; bad principals are refused", async () => {
+  const layers = layerDirWithZips();
+  try {
+    const recorder = await startMocks();
+    const telemetry = new KinesisTelemetry("kt", baseArgs(layers.path));
+    await everything(telemetry);
+    assert.deepEqual(
+      recorder.ofType(
+        "aws:lambda/layerVersionPermission:LayerVersionPermission",
+      ),
+      [],
+    );
+  } finally {
+    layers.remove();
+  }
+  for (const bad of ["*", "12345", "o-", "arn:aws:iam::111122223333:root"]) {
+    assert.throws(
+      () => resolveTelemetryArgs({ ...baseArgs("/unused"), shareWith: [bad] }),
+      /shareWith: .*12-digit account id or an organization id \(o-/,
+      bad,
+    );
+  }
+});
+
 Deno.test("the policy grants PutRecords on this stream only, and KMS only on a customer key for this stream", async () => {
   const layers = layerDirWithZips();
   try {

@@ -287,6 +287,26 @@ Deno.test("protectStream reaches the stream's protect option, on by default", as
   }
 });
 
+Deno.test("shareWith from stack config shares both layer versions", async () => {
+  const layers = layerDirWithZips();
+  try {
+    const { recorder } = await runStack("shared", {
+      layerDir: layers.path,
+      shareWith: "111122223333,o-a1b2c3d4e5",
+    });
+    const granted = recorder.ofType(
+      "aws:lambda/layerVersionPermission:LayerVersionPermission",
+    ).map((p) => `${p.inputs.layerName} ${p.inputs.statementId}`).sort();
+    assert.equal(granted.length, 4);
+    assert.ok(
+      granted.every((g) => / share-(111122223333|o-a1b2c3d4e5)$/.test(g)),
+    );
+    assert.equal(new Set(granted.map((g) => g.split(" ")[0])).size, 2);
+  } finally {
+    layers.remove();
+  }
+});
+
 Deno.test("demoEnabled=false deploys no function", async () => {
   const layers = layerDirWithZips();
   try {

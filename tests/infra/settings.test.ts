@@ -55,6 +55,7 @@ Deno.test("defaults: on-demand, AWS managed key, derived names, arm64 demo", () 
     recordFormat: "kpl",
     keepOldLayerVersions: true,
     protectStream: true,
+    shareWith: [],
     demoEnabled: true,
     demoArchitecture: "arm64",
     demoLogRetentionDays: 14,
@@ -87,6 +88,7 @@ Deno.test("every setting is read when given", () => {
       recordFormat: "ndjson",
       keepOldLayerVersions: "false",
       protectStream: "false",
+      shareWith: " 111122223333, o-a1b2c3d4e5 444455556666 ",
       demoEnabled: "false",
       demoArchitecture: "x86_64",
       demoLogRetentionDays: "30",
@@ -103,6 +105,7 @@ Deno.test("every setting is read when given", () => {
       recordFormat: "ndjson",
       keepOldLayerVersions: false,
       protectStream: false,
+      shareWith: ["111122223333", "o-a1b2c3d4e5", "444455556666"],
       demoEnabled: false,
       demoArchitecture: "x86_64",
       demoLogRetentionDays: 30,
@@ -232,6 +235,11 @@ Deno.test("invalid values are refused with the key and what is accepted", () => 
     /starting and ending with "\/"/,
   );
   refused({ ssmPrefix: "/aws/telemetry/" }, "ssmPrefix", /reserved by AWS/);
+  refused(
+    { shareWith: "111122223333,everyone" },
+    "shareWith",
+    /12-digit account id or an organization id.*got "everyone"/,
+  );
   refused({ ssmPrefix: "/a b/" }, "ssmPrefix", /must be a path/);
   refused(
     { namePrefix: "-leading" },
