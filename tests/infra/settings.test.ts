@@ -273,11 +273,20 @@ Deno.test("Pulumi.yaml declares every setting with the code's type, description 
   }
 });
 
-Deno.test("Pulumi.yaml runs infra/index.ts with Node's own type stripping", () => {
+Deno.test("Pulumi.yaml runs the JavaScript entry that checks Node.js, then infra/index.ts with type stripping", () => {
   assert.equal(projectFile.name, PROJECT);
   assert.equal(projectFile.runtime.name, "nodejs");
   assert.equal(projectFile.runtime.options.typescript, false);
-  assert.equal(projectFile.main, "infra/index.ts");
+  assert.equal(projectFile.main, "infra/main.mjs");
+  const entry = readFileSync(
+    new URL("../../infra/main.mjs", import.meta.url),
+    "utf8",
+  );
+  // The check must run before the TypeScript is imported.
+  assert.ok(
+    entry.indexOf("nodeVersionProblem(process.versions.node)") <
+      entry.indexOf('await import("./index.ts")'),
+  );
 });
 
 Deno.test("Pulumi.dev.yaml sets a region and only declared settings, all valid", () => {
