@@ -11,15 +11,12 @@ import * as pulumi from "@pulumi/pulumi";
 import process from "node:process";
 import { nodeVersionProblem } from "./node_version.mjs";
 
+// Thrown while this module loads: before Pulumi's own engines check (which
+// .npmrc's engine-strict turns on) would stop with a stack trace.
 const problem = nodeVersionProblem(process.versions.node);
+if (problem !== undefined) throw new pulumi.RunError(problem);
 
-/**
- * The program Pulumi calls: infra/index.ts's, or one that refuses to run.
- * The refusal is thrown from the call, not while this module loads: Pulumi
- * reports an error thrown during loading only after a long wait.
- */
-export default problem === undefined
-  ? (await import("./index.ts")).default
-  : () => {
-    throw new pulumi.RunError(problem);
-  };
+const program = await import("./index.ts");
+
+/** The program: Pulumi calls it and turns its result into stack outputs. */
+export default program.default;
