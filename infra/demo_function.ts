@@ -28,6 +28,9 @@ export const DEMO_HANDLER_FILE = "index.mjs";
 export const BASIC_EXECUTION_POLICY =
   "service-role/AWSLambdaBasicExecutionRole";
 
+/** Least memory Lambda gives a function on Managed Instances. */
+export const MANAGED_INSTANCES_MIN_MEMORY_MB = 2048;
+
 /** The demo function's handler folder is missing. */
 export class DemoCodeMissingError extends Error {
   /** Creates the error; the message says how to proceed. */
@@ -51,7 +54,13 @@ export interface DemoFunctionArgs {
   telemetry: TelemetrySource;
   /** Log group retention in days. */
   logRetentionDays: number;
-  /** Memory in MB (default 256). */
+  /**
+   * Run on Lambda Managed Instances: the ARN of the capacity provider whose
+   * EC2 instances host the function. Such functions run published versions
+   * only (so each deploy publishes one) and need at least 2048 MB.
+   */
+  capacityProviderArn?: pulumi.Input<string>;
+  /** Memory in MB (default 256; 2048 on Managed Instances). */
   memorySizeMb?: number;
   /** Timeout in seconds (default 15). */
   timeoutSeconds?: number;
@@ -127,6 +136,7 @@ export class DemoFunction extends pulumi.ComponentResource {
       tags,
     }, parent);
 
+    const managed = args.capacityProviderArn !== undefined;
     this.function = new aws.lambda.Function(`${name}-function`, {
       name: args.functionName,
       description:
@@ -137,7 +147,18 @@ export class DemoFunction extends pulumi.ComponentResource {
       architectures: [attachment.architecture],
       layers: [attachment.layerArn],
       role: this.role.arn,
-      memorySize: args.memorySizeMb ?? 256,
+      memorySize: args.memorySizeMb ??
+        (managed ? MANAGED_INSTANCES_MIN_MEMORY_MB : 256),
+      ...(managed
+        ? {
+          capacityProviderConfig: {
+            lambdaManagedInstancesCapacityProviderConfig: {
+              capacityProviderArn: args.capacityProviderArn!,
+            },
+          },
+          publish: true,
+        }
+        : {}),
       timeout: args.timeoutSeconds ?? 15,
       loggingConfig: { logFormat: "JSON", logGroup: this.logGroup.name },
       environment: { variables: attachment.environment },

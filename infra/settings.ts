@@ -14,9 +14,11 @@ import {
   checkLogRetentionDays,
   checkNamePrefix,
   checkRegion,
+  checkSecurityGroupIds,
   checkShardCount,
   checkShareWith,
   checkSsmPrefix,
+  checkSubnetIds,
   LIMITS,
   SettingError,
 } from "./validation.ts";
@@ -130,6 +132,24 @@ export const SETTING_DECLARATIONS = {
       "Retention of the demo function's log group, in days (a value CloudWatch Logs accepts).",
     default: 14,
   },
+  managedInstancesDemo: {
+    type: "boolean",
+    description:
+      "Also deploy the demo function on Lambda Managed Instances: a capacity provider in the subnets below and a Node.js 22 function with the layer on it.",
+    default: false,
+  },
+  managedInstancesSubnetIds: {
+    type: "string",
+    description:
+      "VPC subnet ids (subnet-..., comma-separated) the Managed Instances demo's capacity provider runs instances in; required when managedInstancesDemo is true.",
+    default: "",
+  },
+  managedInstancesSecurityGroupIds: {
+    type: "string",
+    description:
+      "Security group ids (sg-..., comma-separated) of those instances, allowing outbound HTTPS to Kinesis; required when managedInstancesDemo is true.",
+    default: "",
+  },
 } as const satisfies Record<string, SettingDeclaration>;
 
 /** Name of one setting. */
@@ -163,6 +183,12 @@ export type StackSettings =
     demoArchitecture: Architecture;
     /** Demo log group retention in days. */
     demoLogRetentionDays: number;
+    /** Deploy the demo on Lambda Managed Instances too. */
+    managedInstancesDemo: boolean;
+    /** Subnets of its capacity provider (empty unless enabled). */
+    managedInstancesSubnetIds: string[];
+    /** Security groups of its capacity provider (empty unless enabled). */
+    managedInstancesSecurityGroupIds: string[];
   };
 
 /** Reads one raw config value by its key (without namespace); undefined when unset. */
@@ -271,10 +297,26 @@ export function readStackSettings(source: SettingsSource): StackSettings {
     RECORD_FORMATS,
   );
 
-  const shareWith = [
-    ...new Set((raw("shareWith") ?? "").split(/[\s,]+/).filter(Boolean)),
+  // Lists are one string (`pulumi config set shareWith "a,b"`), split on
+  // commas and blanks, without duplicates.
+  const list = (name: SettingName): string[] => [
+    ...new Set((raw(name) ?? "").split(/[\s,]+/).filter(Boolean)),
   ];
+  const shareWith = list("shareWith");
   checkShareWith(key("shareWith"), shareWith);
+
+  const managedInstancesDemo = boolean("managedInstancesDemo");
+  const managedInstancesSubnetIds = list("managedInstancesSubnetIds");
+  const managedInstancesSecurityGroupIds = list(
+    "managedInstancesSecurityGroupIds",
+  );
+  if (managedInstancesDemo) {
+    checkSubnetIds(key("managedInstancesSubnetIds"), managedInstancesSubnetIds);
+    checkSecurityGroupIds(
+      key("managedInstancesSecurityGroupIds"),
+      managedInstancesSecurityGroupIds,
+    );
+  }
 
   let demoArchitecture: Architecture;
   try {
@@ -302,5 +344,8 @@ export function readStackSettings(source: SettingsSource): StackSettings {
     demoEnabled: boolean("demoEnabled"),
     demoArchitecture,
     demoLogRetentionDays,
+    managedInstancesDemo,
+    managedInstancesSubnetIds,
+    managedInstancesSecurityGroupIds,
   };
 }

@@ -13,6 +13,7 @@ import {
   SSM_PARAMETER_NAMES,
 } from "./component.ts";
 import { DemoFunction } from "./demo_function.ts";
+import { ManagedInstancesDemo } from "./managed_instances_demo.ts";
 import { physicalNames } from "./names.ts";
 import type { Architecture } from "./runtimes.ts";
 import type { StackSettings } from "./settings.ts";
@@ -37,6 +38,20 @@ export interface DemoOutputs {
   functionArn: pulumi.Output<string>;
   /** Architecture it runs on. */
   architecture: string;
+  /** Its log group. */
+  logGroupName: pulumi.Output<string>;
+}
+
+/** The Managed Instances demo's outputs. */
+export interface ManagedInstancesOutputs {
+  /** Function name. */
+  functionName: pulumi.Output<string>;
+  /** Function ARN. */
+  functionArn: pulumi.Output<string>;
+  /** ARN of the version published on the capacity provider (what to invoke). */
+  publishedVersionArn: pulumi.Output<string>;
+  /** The capacity provider. */
+  capacityProviderArn: pulumi.Output<string>;
   /** Its log group. */
   logGroupName: pulumi.Output<string>;
 }
@@ -71,6 +86,8 @@ export interface StackOutputs {
   ssmParameters: Record<keyof typeof SSM_PARAMETER_NAMES, string>;
   /** The demo function, when deployed. */
   demo: DemoOutputs | undefined;
+  /** The demo on Lambda Managed Instances, when deployed. */
+  managedInstancesDemo: ManagedInstancesOutputs | undefined;
 }
 
 /** Declares the stack's resources and returns its outputs. */
@@ -121,6 +138,30 @@ export function defineStack(
     };
   }
 
+  let managedInstances: ManagedInstancesOutputs | undefined;
+  if (settings.managedInstancesDemo) {
+    const lmi = new ManagedInstancesDemo("lmi", {
+      functionName: names.managedInstancesFunction,
+      roleName: names.managedInstancesRole,
+      operatorRoleName: names.managedInstancesOperatorRole,
+      capacityProviderName: names.managedInstancesFunction,
+      subnetIds: settings.managedInstancesSubnetIds,
+      securityGroupIds: settings.managedInstancesSecurityGroupIds,
+      architecture: settings.demoArchitecture,
+      codeDir: context.demoCodeDir,
+      telemetry,
+      logRetentionDays: settings.demoLogRetentionDays,
+      tags,
+    });
+    managedInstances = {
+      functionName: lmi.demo.function.name,
+      functionArn: lmi.demo.function.arn,
+      publishedVersionArn: lmi.demo.function.qualifiedArn,
+      capacityProviderArn: lmi.capacityProvider.arn,
+      logGroupName: lmi.demo.logGroup.name,
+    };
+  }
+
   const ssmParameters = Object.fromEntries(
     Object.entries(SSM_PARAMETER_NAMES).map((
       [key, name],
@@ -142,5 +183,6 @@ export function defineStack(
     ssmPrefix: settings.ssmPrefix,
     ssmParameters,
     demo,
+    managedInstancesDemo: managedInstances,
   };
 }

@@ -172,6 +172,39 @@ export function checkShareWith(
   }
 }
 
+/** Throws unless `ids` holds at least one id, each matching `pattern`. */
+function checkIds(
+  setting: string,
+  ids: readonly string[],
+  pattern: RegExp,
+  example: string,
+): void {
+  if (ids.length === 0) {
+    throw new SettingError(setting, `must name at least one, like ${example}`);
+  }
+  for (const id of ids) {
+    if (!pattern.test(id)) {
+      throw new SettingError(
+        setting,
+        `must be ids like ${example}, got "${id}"`,
+      );
+    }
+  }
+}
+
+/** Throws unless `ids` lists one or more VPC subnet ids (`subnet-...`). */
+export function checkSubnetIds(setting: string, ids: readonly string[]): void {
+  checkIds(setting, ids, /^subnet-[0-9a-f]{8,17}$/, "subnet-0123456789abcdef0");
+}
+
+/** Throws unless `ids` lists one or more security group ids (`sg-...`). */
+export function checkSecurityGroupIds(
+  setting: string,
+  ids: readonly string[],
+): void {
+  checkIds(setting, ids, /^sg-[0-9a-f]{8,17}$/, "sg-0123456789abcdef0");
+}
+
 const REGION = /^[a-z]{2}(?:-[a-z]+)+-\d+$/;
 
 /** Throws unless `value` looks like an AWS region code (`eu-west-1`, `us-gov-west-1`). */

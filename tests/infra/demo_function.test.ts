@@ -75,6 +75,10 @@ Deno.test("the demo function is Node.js 22 on arm64 with the arm64 layer", async
   assert.deepEqual(fn.architectures, ["arm64"]);
   assert.deepEqual(fn.layers, [await valueOf(telemetry.layerArns.arm64)]);
   assert.notDeepEqual(fn.layers, [await valueOf(telemetry.layerArns.x86_64)]);
+  // An ordinary function: not on Managed Instances, $LATEST, 256 MB.
+  assert.equal(fn.capacityProviderConfig, undefined);
+  assert.equal(fn.publish, undefined);
+  assert.equal(fn.memorySize, 256);
 });
 
 Deno.test("an x86_64 demo function gets the x86_64 layer", async () => {

@@ -66,6 +66,8 @@ function fakeArn(
       return `arn:aws:iam::${MOCK_ACCOUNT}:role/${inputs.name ?? name}`;
     case "aws:lambda/function:Function":
       return `arn:aws:lambda:${where}:function:${inputs.name ?? name}`;
+    case "aws:lambda/capacityProvider:CapacityProvider":
+      return `arn:aws:lambda:${where}:capacity-provider:${inputs.name ?? name}`;
     case "aws:ssm/parameter:Parameter":
       return `arn:aws:ssm:${where}:parameter${inputs.name}`;
     case "aws:cloudwatch/logGroup:LogGroup":
@@ -102,6 +104,9 @@ export async function startMocks(
           name: inputs.name ?? args.name,
           ...(arn ? { arn } : {}),
         };
+        if (args.type === "aws:lambda/function:Function") {
+          state.qualifiedArn = inputs.publish ? `${arn}:1` : `${arn}:$LATEST`;
+        }
         if (args.type === "aws:lambda/layerVersion:LayerVersion") {
           // What Lambda answers for a layer's first version.
           state.layerArn = String(arn).replace(/:1$/, "");

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import * as pulumi from "@pulumi/pulumi";
 import main from "../../infra/index.ts";
+import { defaultNamePrefix } from "../../infra/names.ts";
 import type { StackOutputs } from "../../infra/stack.ts";
 import {
   layerDirWithZips,
@@ -97,6 +98,7 @@ Deno.test("the program's outputs give everything needed to attach the layer", as
         architecture: "arm64",
         logGroupName: `/aws/lambda/${stem}-demo`,
       },
+      managedInstancesDemo: undefined,
     });
     assert.ok((plain.compatibleRuntimes as string[]).includes("python3.13"));
     // The demo function ships the real handler folder of infra/demo-function.
@@ -302,6 +304,55 @@ Deno.test("shareWith from stack config shares both layer versions", async () => 
       granted.every((g) => / share-(111122223333|o-a1b2c3d4e5)$/.test(g)),
     );
     assert.equal(new Set(granted.map((g) => g.split(" ")[0])).size, 2);
+  } finally {
+    layers.remove();
+  }
+});
+
+Deno.test("managedInstancesDemo: off by default; on, a capacity provider in the configured subnets and a function on it", async () => {
+  const layers = layerDirWithZips();
+  try {
+    const off = await runStack("lmi-off", { layerDir: layers.path });
+    assert.equal(off.outputs.managedInstancesDemo, undefined);
+    assert.deepEqual(
+      off.recorder.ofType("aws:lambda/capacityProvider:CapacityProvider"),
+      [],
+    );
+
+    const { recorder, outputs } = await runStack("lmi", {
+      layerDir: layers.path,
+      managedInstancesDemo: "true",
+      managedInstancesSubnetIds: "subnet-0123456789abcdef0",
+      managedInstancesSecurityGroupIds: "sg-0123456789abcdef0",
+      demoArchitecture: "x86_64",
+    });
+    const [provider] = recorder.ofType(
+      "aws:lambda/capacityProvider:CapacityProvider",
+    );
+    assert.deepEqual(provider.inputs.vpcConfig, {
+      subnetIds: ["subnet-0123456789abcdef0"],
+      securityGroupIds: ["sg-0123456789abcdef0"],
+    });
+    const lmi = outputs.managedInstancesDemo!;
+    const stem = defaultNamePrefix(PROJECT, "lmi");
+    assert.equal(await valueOf(lmi.functionName), `${stem}-lmi`);
+    assert.equal(
+      await valueOf(lmi.capacityProviderArn),
+      provider.state.arn,
+    );
+    assert.match(await valueOf(lmi.publishedVersionArn), /:1$/);
+    const fn = recorder.named("lmi-function-function").inputs;
+    assert.deepEqual(fn.layers, [await valueOf(outputs.layerArns.x86_64)]);
+    // Both demos run: the ordinary one and the one on Managed Instances.
+    assert.equal(recorder.ofType("aws:lambda/function:Function").length, 2);
+    const roles = recorder.ofType("aws:iam/role:Role").map((r) =>
+      r.inputs.name
+    );
+    assert.deepEqual(roles.sort(), [
+      `${stem}-eu-west-1-demo`,
+      `${stem}-eu-west-1-lmi`,
+      `${stem}-eu-west-1-lmi-operator`,
+    ]);
   } finally {
     layers.remove();
   }

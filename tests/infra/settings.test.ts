@@ -59,6 +59,9 @@ Deno.test("defaults: on-demand, AWS managed key, derived names, arm64 demo", () 
     demoEnabled: true,
     demoArchitecture: "arm64",
     demoLogRetentionDays: 14,
+    managedInstancesDemo: false,
+    managedInstancesSubnetIds: [],
+    managedInstancesSecurityGroupIds: [],
   });
 });
 
@@ -92,6 +95,10 @@ Deno.test("every setting is read when given", () => {
       demoEnabled: "false",
       demoArchitecture: "x86_64",
       demoLogRetentionDays: "30",
+      managedInstancesDemo: "true",
+      managedInstancesSubnetIds:
+        "subnet-0123456789abcdef0,subnet-0fedcba9876543210",
+      managedInstancesSecurityGroupIds: "sg-0123456789abcdef0",
     }),
     {
       region: "eu-west-1",
@@ -109,6 +116,12 @@ Deno.test("every setting is read when given", () => {
       demoEnabled: false,
       demoArchitecture: "x86_64",
       demoLogRetentionDays: 30,
+      managedInstancesDemo: true,
+      managedInstancesSubnetIds: [
+        "subnet-0123456789abcdef0",
+        "subnet-0fedcba9876543210",
+      ],
+      managedInstancesSecurityGroupIds: ["sg-0123456789abcdef0"],
     },
   );
 });
@@ -239,6 +252,20 @@ Deno.test("invalid values are refused with the key and what is accepted", () => 
     { shareWith: "111122223333,everyone" },
     "shareWith",
     /12-digit account id or an organization id.*got "everyone"/,
+  );
+  refused(
+    { managedInstancesDemo: "true" },
+    "managedInstancesSubnetIds",
+    /must name at least one, like subnet-0123456789abcdef0/,
+  );
+  refused(
+    {
+      managedInstancesDemo: "true",
+      managedInstancesSubnetIds: "subnet-0123456789abcdef0",
+      managedInstancesSecurityGroupIds: "sg-1",
+    },
+    "managedInstancesSecurityGroupIds",
+    /must be ids like sg-0123456789abcdef0, got "sg-1"/,
   );
   refused({ ssmPrefix: "/a b/" }, "ssmPrefix", /must be a path/);
   refused(
