@@ -332,3 +332,26 @@ Deno.test("Pulumi.dev.yaml sets a region and only declared settings, all valid",
   assert.ok(Object.keys(ours).length > 0);
   assert.doesNotThrow(() => settingsFrom(ours, "dev"));
 });
+
+Deno.test("the README's settings table lists every setting with its default", () => {
+  const readme = readFileSync(
+    new URL("../../README.md", import.meta.url),
+    "utf8",
+  );
+  const section = readme.slice(readme.indexOf("### Settings"));
+  const rows = new Map(
+    [...section.matchAll(/^\| `([A-Za-z:]+)` +\| ([^|]+)\|/gm)].map((
+      match,
+    ) => [match[1], match[2].trim()]),
+  );
+  for (const [name, declaration] of Object.entries(SETTING_DECLARATIONS)) {
+    const cell = rows.get(name);
+    assert.ok(cell !== undefined, `${name} missing from the README's table`);
+    const expected = declaration.default === ""
+      ? '`""`'
+      : `\`${declaration.default}\``;
+    assert.ok(cell.startsWith(expected), `${name}: ${cell} vs ${expected}`);
+  }
+  assert.equal(rows.size, Object.keys(SETTING_DECLARATIONS).length + 1);
+  assert.ok(rows.has("aws:region"));
+});
