@@ -11,7 +11,7 @@ import * as aws from "@pulumi/aws";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { attachTelemetry, type TelemetrySource } from "./attach.ts";
-import { awsManagedPolicyArn } from "./partition.ts";
+import { lambdaServiceRole } from "./lambda_role.ts";
 import type { Architecture } from "./runtimes.ts";
 import { checkLogRetentionDays } from "./validation.ts";
 
@@ -104,27 +104,15 @@ export class DemoFunction extends pulumi.ComponentResource {
     const parent = { parent: this };
     const tags = args.tags ?? {};
 
-    this.role = new aws.iam.Role(`${name}-role`, {
-      name: args.roleName ?? args.functionName,
+    const execution = lambdaServiceRole(name, {
+      roleName: args.roleName ?? args.functionName,
       description: `Execution role of ${args.functionName}`,
-      assumeRolePolicy: JSON.stringify({
-        Version: "2012-10-17",
-        Statement: [{
-          Effect: "Allow",
-          Principal: { Service: "lambda.amazonaws.com" },
-          Action: "sts:AssumeRole",
-        }],
-      }),
+      managedPolicy: BASIC_EXECUTION_POLICY,
+      attachmentSuffix: "basic-execution",
       tags,
     }, parent);
-    this.basicExecution = new aws.iam.RolePolicyAttachment(
-      `${name}-basic-execution`,
-      {
-        role: this.role.name,
-        policyArn: awsManagedPolicyArn(BASIC_EXECUTION_POLICY, parent),
-      },
-      parent,
-    );
+    this.role = execution.role;
+    this.basicExecution = execution.attachment;
     this.extensionPolicy = new aws.iam.RolePolicyAttachment(
       `${name}-extension-policy`,
       { role: this.role.name, policyArn: attachment.policyArn },

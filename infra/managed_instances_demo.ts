@@ -10,7 +10,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
 import { DemoFunction, type DemoFunctionArgs } from "./demo_function.ts";
-import { awsManagedPolicyArn } from "./partition.ts";
+import { lambdaServiceRole } from "./lambda_role.ts";
 import { checkSecurityGroupIds, checkSubnetIds } from "./validation.ts";
 
 /** Pulumi type token of the component. */
@@ -56,28 +56,16 @@ export class ManagedInstancesDemo extends pulumi.ComponentResource {
     const parent = { parent: this };
     const tags = args.tags ?? {};
 
-    this.operatorRole = new aws.iam.Role(`${name}-operator-role`, {
-      name: args.operatorRoleName,
+    const operator = lambdaServiceRole(`${name}-operator`, {
+      roleName: args.operatorRoleName,
       description:
         `Lets Lambda run the EC2 instances of capacity provider ${args.capacityProviderName}`,
-      assumeRolePolicy: JSON.stringify({
-        Version: "2012-10-17",
-        Statement: [{
-          Effect: "Allow",
-          Principal: { Service: "lambda.amazonaws.com" },
-          Action: "sts:AssumeRole",
-        }],
-      }),
+      managedPolicy: OPERATOR_POLICY,
+      attachmentSuffix: "policy",
       tags,
     }, parent);
-    this.operatorPolicy = new aws.iam.RolePolicyAttachment(
-      `${name}-operator-policy`,
-      {
-        role: this.operatorRole.name,
-        policyArn: awsManagedPolicyArn(OPERATOR_POLICY, parent),
-      },
-      parent,
-    );
+    this.operatorRole = operator.role;
+    this.operatorPolicy = operator.attachment;
     this.capacityProvider = new aws.lambda.CapacityProvider(
       `${name}-capacity-provider`,
       {

@@ -119,46 +119,48 @@ export function defineStack(
   });
 
   const names = physicalNames(settings.namePrefix, settings.region);
+  // What both demos share: the handler, the layer source, logs and tags.
+  const demoArgs = {
+    architecture: settings.demoArchitecture,
+    codeDir: context.demoCodeDir,
+    telemetry,
+    logRetentionDays: settings.demoLogRetentionDays,
+    tags,
+  };
+  const functionOutputs = (deployed: DemoFunction) => ({
+    functionName: deployed.function.name,
+    functionArn: deployed.function.arn,
+    logGroupName: deployed.logGroup.name,
+  });
+
   let demo: DemoOutputs | undefined;
   if (settings.demoEnabled) {
     const demoFunction = new DemoFunction("demo", {
+      ...demoArgs,
       functionName: names.demoFunction,
       roleName: names.demoRole,
-      architecture: settings.demoArchitecture,
-      codeDir: context.demoCodeDir,
-      telemetry,
-      logRetentionDays: settings.demoLogRetentionDays,
-      tags,
     });
     demo = {
-      functionName: demoFunction.function.name,
-      functionArn: demoFunction.function.arn,
+      ...functionOutputs(demoFunction),
       architecture: settings.demoArchitecture,
-      logGroupName: demoFunction.logGroup.name,
     };
   }
 
   let managedInstances: ManagedInstancesOutputs | undefined;
   if (settings.managedInstancesDemo) {
     const lmi = new ManagedInstancesDemo("lmi", {
+      ...demoArgs,
       functionName: names.managedInstancesFunction,
       roleName: names.managedInstancesRole,
       operatorRoleName: names.managedInstancesOperatorRole,
       capacityProviderName: names.managedInstancesFunction,
       subnetIds: settings.managedInstancesSubnetIds,
       securityGroupIds: settings.managedInstancesSecurityGroupIds,
-      architecture: settings.demoArchitecture,
-      codeDir: context.demoCodeDir,
-      telemetry,
-      logRetentionDays: settings.demoLogRetentionDays,
-      tags,
     });
     managedInstances = {
-      functionName: lmi.demo.function.name,
-      functionArn: lmi.demo.function.arn,
+      ...functionOutputs(lmi.demo),
       publishedVersionArn: lmi.demo.function.qualifiedArn,
       capacityProviderArn: lmi.capacityProvider.arn,
-      logGroupName: lmi.demo.logGroup.name,
     };
   }
 

@@ -15,6 +15,7 @@ import {
   startMocks,
   tempDir,
   valueOf,
+  withTelemetry,
 } from "./fixtures.ts";
 
 interface Deployed {
@@ -23,30 +24,16 @@ interface Deployed {
   demo: DemoFunction;
 }
 
-async function deploy(
+function deploy(
   architecture: Architecture,
   overrides: Partial<DemoFunctionArgs> = {},
   account: MockAccount = {},
 ): Promise<Deployed> {
-  const layers = layerDirWithZips();
-  const code = demoCodeDir();
-  try {
-    const recorder = await startMocks(
-      "kinesis-telemetry",
-      "test",
-      {},
-      {},
-      account,
-    );
-    const telemetry = new KinesisTelemetry("kt", {
-      namePrefix: "kt-demo-test",
-      layerDir: layers.path,
-      ssmPrefix: "/kinesis-telemetry/demo-test/",
-    });
+  return withTelemetry("kt-demo-test", account, async (telemetry, codeDir) => {
     const demo = new DemoFunction("demo", {
       functionName: "kt-demo-test-demo",
       architecture,
-      codeDir: code.path,
+      codeDir,
       telemetry,
       logRetentionDays: 14,
       ...overrides,
@@ -57,13 +44,9 @@ async function deploy(
       demo.extensionPolicy,
       demo.logGroup,
       demo.function,
-      telemetry.policy,
     );
-    return { recorder, telemetry, demo };
-  } finally {
-    layers.remove();
-    code.remove();
-  }
+    return { demo };
+  });
 }
 
 Deno.test("the demo function is Node.js 22 on arm64 with the arm64 layer", async () => {

@@ -7,6 +7,7 @@
  * @module
  */
 import * as pulumi from "@pulumi/pulumi";
+import { KinesisTelemetry } from "../../infra/component.ts";
 import { createHash } from "node:crypto";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -91,6 +92,12 @@ export async function startMocks(
   ssmParameters: Record<string, string> = {},
   account: MockAccount = {},
 ): Promise<Recorder> {
+  // Let the previous test's components finish registering their outputs
+  // (they do so once their children's outputs resolve) before their
+  // requests could reach these new mocks. waitForRPCs is the SDK's own
+  // (internal) wait for outstanding requests.
+  await (pulumi.runtime as unknown as { waitForRPCs?: () => Promise<void> })
+    .waitForRPCs?.();
   const partition = account.partition ?? MOCK_PARTITION;
   const region = account.region === undefined ? MOCK_REGION : account.region;
   const resources: RecordedResource[] = [];
@@ -366,4 +373,39 @@ export function demoCodeDir(): TempDir {
     "export const handler = async () => ({ statusCode: 200 });\n",
   );
   return dir;
+}
+
+/**
+ * Starts the mocks for `account`, declares a KinesisTelemetry named `kt`
+ * over fresh layer zips (stem `namePrefix`), and hands it and a demo handler
+ * folder to `build`, which declares what it tests and waits for it; removes
+ * the folders afterwards.
+ */
+export async function withTelemetry<T>(
+  namePrefix: string,
+  account: MockAccount,
+  build: (telemetry: KinesisTelemetry, codeDir: string) => Promise<T>,
+): Promise<T & { recorder: Recorder; telemetry: KinesisTelemetry }> {
+  const layers = layerDirWithZips();
+  const code = demoCodeDir();
+  try {
+    const recorder = await startMocks(
+      "kinesis-telemetry",
+      "test",
+      {},
+      {},
+      account,
+    );
+    const telemetry = new KinesisTelemetry("kt", {
+      namePrefix,
+      layerDir: layers.path,
+      ssmPrefix: `/kinesis-telemetry/${namePrefix}/`,
+    });
+    const built = await build(telemetry, code.path);
+    await registered(telemetry.policy);
+    return { ...built, recorder, telemetry };
+  } finally {
+    layers.remove();
+    code.remove();
+  }
 }

@@ -1,44 +1,29 @@
 import assert from "node:assert/strict";
-import { KinesisTelemetry } from "../../infra/component.ts";
+import type { KinesisTelemetry } from "../../infra/component.ts";
 import {
   ManagedInstancesDemo,
   type ManagedInstancesDemoArgs,
 } from "../../infra/managed_instances_demo.ts";
 import { SettingError } from "../../infra/validation.ts";
 import {
-  demoCodeDir,
-  layerDirWithZips,
   type MockAccount,
   type Recorder,
   registered,
   startMocks,
   valueOf,
+  withTelemetry,
 } from "./fixtures.ts";
 
 const SUBNETS = ["subnet-0123456789abcdef0", "subnet-0fedcba9876543210"];
 const GROUPS = ["sg-0123456789abcdef0"];
 
-async function deploy(
+function deploy(
   overrides: Partial<ManagedInstancesDemoArgs> = {},
   account: MockAccount = {},
 ): Promise<
   { recorder: Recorder; telemetry: KinesisTelemetry; lmi: ManagedInstancesDemo }
 > {
-  const layers = layerDirWithZips();
-  const code = demoCodeDir();
-  try {
-    const recorder = await startMocks(
-      "kinesis-telemetry",
-      "test",
-      {},
-      {},
-      account,
-    );
-    const telemetry = new KinesisTelemetry("kt", {
-      namePrefix: "kt-lmi-test",
-      layerDir: layers.path,
-      ssmPrefix: "/kinesis-telemetry/lmi-test/",
-    });
+  return withTelemetry("kt-lmi-test", account, async (telemetry, codeDir) => {
     const lmi = new ManagedInstancesDemo("lmi", {
       functionName: "kt-lmi-test-lmi",
       roleName: "kt-lmi-test-eu-west-1-lmi",
@@ -47,7 +32,7 @@ async function deploy(
       architecture: "arm64",
       subnetIds: SUBNETS,
       securityGroupIds: GROUPS,
-      codeDir: code.path,
+      codeDir,
       telemetry,
       logRetentionDays: 7,
       ...overrides,
@@ -61,13 +46,9 @@ async function deploy(
       lmi.demo.basicExecution,
       lmi.demo.extensionPolicy,
       lmi.demo.logGroup,
-      telemetry.policy,
     );
-    return { recorder, telemetry, lmi };
-  } finally {
-    layers.remove();
-    code.remove();
-  }
+    return { lmi };
+  });
 }
 
 Deno.test("the capacity provider runs instances of the function's architecture in the given subnets", async () => {
