@@ -14,6 +14,7 @@ import { physicalNames } from "./names.ts";
 import { putRecordsPolicy } from "./policy.ts";
 import {
   type Architecture,
+  ARCHITECTURES,
   checkRuntime,
   LAYER_COMPATIBLE_RUNTIMES,
   MAX_LAYER_RUNTIMES,
@@ -24,8 +25,11 @@ import {
   checkIntegerRange,
   checkKmsKeyArn,
   checkNamePrefix,
+  checkRegion,
   checkShardCount,
+  checkShareWith,
   checkSsmPrefix,
+  isOrganizationId,
   LIMITS,
   SettingError,
 } from "./validation.ts";
@@ -41,6 +45,12 @@ export const AWS_MANAGED_KINESIS_KEY = "alias/aws/kinesis";
 export interface KinesisTelemetryArgs {
   /** Stem of every physical name (letters, digits, `_`, `-`; at most 58 characters). */
   namePrefix: string;
+  /**
+   * Region the stack deploys to, part of the IAM policy's name (IAM names
+   * are account-wide); default: the AWS provider's `aws:region` or
+   * `AWS_REGION`.
+   */
+  region?: string;
   /** Folder holding `kinesis-telemetry-<arch>.zip` for both architectures. */
   layerDir: string;
   /** SSM path the parameters are written under, e.g. `/kinesis-telemetry/prod/`. */
@@ -57,8 +67,25 @@ export interface KinesisTelemetryArgs {
   recordFormat?: RecordFormat;
   /** Runtimes declared on the layer versions (default: {@linkcode LAYER_COMPATIBLE_RUNTIMES}). */
   compatibleRuntimes?: string[];
-  /** Keep a layer version when a new zip replaces it (default false). */
+  /**
+   * Keep a layer version when a new zip replaces it (default true): a
+   * deleted version can no longer be added to functions, so teams pinned to
+   * its ARN would break on their next deploy. Removing old versions is a
+   * manual step (README: "Cleaning up old layer versions").
+   */
   keepOldLayerVersions?: boolean;
+  /**
+   * Account ids and/or AWS Organizations ids (`o-...`) allowed to add the
+   * layer versions to their functions (default: none). Each gets
+   * `lambda:GetLayerVersion` on each layer version.
+   */
+  shareWith?: string[];
+  /**
+   * Declare the stream with Pulumi's `protect` (default true): a rename, a
+   * change that forces a replacement, or `pulumi destroy` then stops with an
+   * error instead of deleting the stream and every record it retains.
+   */
+  protectStream?: boolean;
   /** Tags for every taggable resource. */
   tags?: Record<string, string>;
 }
@@ -80,6 +107,8 @@ export type SsmParameterKey = keyof typeof SSM_PARAMETER_NAMES;
 export interface ResolvedTelemetryArgs {
   /** See {@linkcode KinesisTelemetryArgs.namePrefix}. */
   namePrefix: string;
+  /** See {@linkcode KinesisTelemetryArgs.region}. */
+  region: string;
   /** See {@linkcode KinesisTelemetryArgs.layerDir}. */
   layerDir: string;
   /** See {@linkcode KinesisTelemetryArgs.ssmPrefix}. */
@@ -98,6 +127,10 @@ export interface ResolvedTelemetryArgs {
   compatibleRuntimes: string[];
   /** See {@linkcode KinesisTelemetryArgs.keepOldLayerVersions}. */
   keepOldLayerVersions: boolean;
+  /** See {@linkcode KinesisTelemetryArgs.shareWith}; without duplicates. */
+  shareWith: string[];
+  /** See {@linkcode KinesisTelemetryArgs.protectStream}. */
+  protectStream: boolean;
   /** See {@linkcode KinesisTelemetryArgs.tags}. */
   tags: Record<string, string>;
 }
@@ -110,6 +143,14 @@ export function resolveTelemetryArgs(
   args: KinesisTelemetryArgs,
 ): ResolvedTelemetryArgs {
   checkNamePrefix("namePrefix", args.namePrefix);
+  const region = args.region ?? aws.config.region;
+  if (region === undefined) {
+    throw new SettingError(
+      "region",
+      "no AWS region: pass one, or set the provider's aws:region",
+    );
+  }
+  checkRegion("region", region);
   checkSsmPrefix("ssmPrefix", args.ssmPrefix);
   const shardCount = args.shardCount ?? 0;
   checkShardCount("shardCount", shardCount);
@@ -147,8 +188,11 @@ export function resolveTelemetryArgs(
     );
   }
   compatibleRuntimes.forEach(checkRuntime);
+  const shareWith = [...new Set(args.shareWith ?? [])];
+  checkShareWith("shareWith", shareWith);
   return {
     namePrefix: args.namePrefix,
+    region,
     layerDir: args.layerDir,
     ssmPrefix: args.ssmPrefix,
     shardCount,
@@ -157,7 +201,9 @@ export function resolveTelemetryArgs(
     maxRecordSizeKiB,
     recordFormat,
     compatibleRuntimes,
-    keepOldLayerVersions: args.keepOldLayerVersions ?? false,
+    keepOldLayerVersions: args.keepOldLayerVersions ?? true,
+    protectStream: args.protectStream ?? true,
+    shareWith,
     tags: args.tags ?? {},
   };
 }
@@ -187,10 +233,14 @@ export class KinesisTelemetry extends pulumi.ComponentResource
   readonly stream: aws.kinesis.Stream;
   /** One layer version per architecture. */
   readonly layers: Record<Architecture, aws.lambda.LayerVersion>;
+  /** Grants of each layer version to the `shareWith` accounts and organizations. */
+  readonly layerPermissions: aws.lambda.LayerVersionPermission[];
   /** The managed policy attached functions' roles need. */
   readonly policy: aws.iam.Policy;
   /** The SSM parameters, by key. */
   readonly parameters: Record<SsmParameterKey, aws.ssm.Parameter>;
+  /** Whether the stream was declared with `protect`. */
+  readonly streamProtected: boolean;
   /** Stream name. */
   readonly streamName: pulumi.Output<string>;
   /** Stream ARN. */
@@ -199,6 +249,10 @@ export class KinesisTelemetry extends pulumi.ComponentResource
   readonly policyArn: pulumi.Output<string>;
   /** Layer version ARN per architecture. */
   readonly layerArns: Record<Architecture, pulumi.Output<string>>;
+  /** Layer ARN without the version, per architecture (what `aws lambda list-layer-versions` takes). */
+  readonly layerUnversionedArns: Record<Architecture, pulumi.Output<string>>;
+  /** Layer version number per architecture. */
+  readonly layerVersions: Record<Architecture, pulumi.Output<number>>;
   /** Extension variables every attached function gets. */
   readonly environment: pulumi.Output<Record<string, string>>;
   /** The arguments as applied (defaults filled in). */
@@ -219,7 +273,7 @@ export class KinesisTelemetry extends pulumi.ComponentResource
     super(KINESIS_TELEMETRY_TYPE, name, {}, opts);
     this.settings = settings;
     this.artifacts = artifacts;
-    const names = physicalNames(settings.namePrefix);
+    const names = physicalNames(settings.namePrefix, settings.region);
     const parent = { parent: this };
     const provisioned = settings.shardCount > 0;
 
@@ -237,8 +291,12 @@ export class KinesisTelemetry extends pulumi.ComponentResource
         settings.maxRecordSizeKiB > LIMITS.maxRecordSizeKiB.min
           ? settings.maxRecordSizeKiB
           : undefined,
+      // Kinesis' own default, said out loud: deleting a stream that still
+      // has enhanced fan-out consumers fails rather than dropping them.
+      enforceConsumerDeletion: false,
       tags: settings.tags,
-    }, parent);
+    }, { parent: this, protect: settings.protectStream });
+    this.streamProtected = settings.protectStream;
     this.streamName = this.stream.name;
     this.streamArn = this.stream.arn;
 
@@ -258,6 +316,37 @@ export class KinesisTelemetry extends pulumi.ComponentResource
       x86_64: this.layers.x86_64.arn,
       arm64: this.layers.arm64.arn,
     };
+    this.layerUnversionedArns = {
+      x86_64: this.layers.x86_64.layerArn,
+      arm64: this.layers.arm64.layerArn,
+    };
+    // Lambda numbers versions 1, 2, ...; the provider hands them over as text.
+    this.layerVersions = {
+      x86_64: this.layers.x86_64.version.apply(Number),
+      arm64: this.layers.arm64.version.apply(Number),
+    };
+
+    // One grant per layer version and principal. Its layerName and
+    // versionNumber come from the version's own outputs, so a new zip (a new
+    // version) replaces the grants with it; a kept version keeps its grants.
+    this.layerPermissions = ARCHITECTURES.flatMap((architecture) =>
+      settings.shareWith.map((principal) => {
+        const organization = isOrganizationId(principal);
+        return new aws.lambda.LayerVersionPermission(
+          `${name}-share-${architecture}-${principal}`,
+          {
+            layerName: this.layers[architecture].layerArn,
+            versionNumber: this.layers[architecture].version.apply(Number),
+            action: "lambda:GetLayerVersion",
+            principal: organization ? "*" : principal,
+            organizationId: organization ? principal : undefined,
+            statementId: `share-${principal}`,
+            skipDestroy: settings.keepOldLayerVersions,
+          },
+          parent,
+        );
+      })
+    );
 
     this.policy = new aws.iam.Policy(`${name}-policy`, {
       name: names.policy,
@@ -293,7 +382,9 @@ export class KinesisTelemetry extends pulumi.ComponentResource
       new aws.ssm.Parameter(`${name}-param-${SSM_PARAMETER_NAMES[key]}`, {
         name: `${settings.ssmPrefix}${SSM_PARAMETER_NAMES[key]}`,
         type: "String",
-        value: values[key],
+        // insecureValue: these are plain ARNs and names other teams read;
+        // `value` would be stored and shown as a secret.
+        insecureValue: values[key],
         description: `kinesis-telemetry ${
           SSM_PARAMETER_NAMES[key]
         } of ${settings.namePrefix}`,
@@ -313,6 +404,8 @@ export class KinesisTelemetry extends pulumi.ComponentResource
       streamArn: this.streamArn,
       policyArn: this.policyArn,
       layerArns: this.layerArns,
+      layerUnversionedArns: this.layerUnversionedArns,
+      layerVersions: this.layerVersions,
       environment: this.environment,
     });
   }

@@ -11,6 +11,7 @@ import * as aws from "@pulumi/aws";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { attachTelemetry, type TelemetrySource } from "./attach.ts";
+import { lambdaServiceRole } from "./lambda_role.ts";
 import type { Architecture } from "./runtimes.ts";
 import { checkLogRetentionDays } from "./validation.ts";
 
@@ -23,9 +24,12 @@ export const DEMO_RUNTIME = "nodejs22.x";
 /** Handler file the demo folder must hold (`index.mjs` exporting `handler`). */
 export const DEMO_HANDLER_FILE = "index.mjs";
 
-/** AWS managed policy that lets a function write its own logs. */
-export const BASIC_EXECUTION_POLICY_ARN =
-  "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole";
+/** AWS managed policy (path and name) that lets a function write its own logs. */
+export const BASIC_EXECUTION_POLICY =
+  "service-role/AWSLambdaBasicExecutionRole";
+
+/** Least memory Lambda gives a function on Managed Instances. */
+export const MANAGED_INSTANCES_MIN_MEMORY_MB = 2048;
 
 /** The demo function's handler folder is missing. */
 export class DemoCodeMissingError extends Error {
@@ -38,8 +42,10 @@ export class DemoCodeMissingError extends Error {
 
 /** Arguments of {@linkcode DemoFunction}. */
 export interface DemoFunctionArgs {
-  /** Function name; also the role's name and the log group's last segment. */
+  /** Function name; also the log group's last segment. */
   functionName: string;
+  /** Execution role's name (default: the function's name). */
+  roleName?: string;
   /** Architecture the function runs on. */
   architecture: Architecture;
   /** Folder with the handler, zipped as the function's code. */
@@ -48,7 +54,13 @@ export interface DemoFunctionArgs {
   telemetry: TelemetrySource;
   /** Log group retention in days. */
   logRetentionDays: number;
-  /** Memory in MB (default 256). */
+  /**
+   * Run on Lambda Managed Instances: the ARN of the capacity provider whose
+   * EC2 instances host the function. Such functions run published versions
+   * only (so each deploy publishes one) and need at least 2048 MB.
+   */
+  capacityProviderArn?: pulumi.Input<string>;
+  /** Memory in MB (default 256; 2048 on Managed Instances). */
   memorySizeMb?: number;
   /** Timeout in seconds (default 15). */
   timeoutSeconds?: number;
@@ -92,24 +104,15 @@ export class DemoFunction extends pulumi.ComponentResource {
     const parent = { parent: this };
     const tags = args.tags ?? {};
 
-    this.role = new aws.iam.Role(`${name}-role`, {
-      name: args.functionName,
+    const execution = lambdaServiceRole(name, {
+      roleName: args.roleName ?? args.functionName,
       description: `Execution role of ${args.functionName}`,
-      assumeRolePolicy: JSON.stringify({
-        Version: "2012-10-17",
-        Statement: [{
-          Effect: "Allow",
-          Principal: { Service: "lambda.amazonaws.com" },
-          Action: "sts:AssumeRole",
-        }],
-      }),
+      managedPolicy: BASIC_EXECUTION_POLICY,
+      attachmentSuffix: "basic-execution",
       tags,
     }, parent);
-    this.basicExecution = new aws.iam.RolePolicyAttachment(
-      `${name}-basic-execution`,
-      { role: this.role.name, policyArn: BASIC_EXECUTION_POLICY_ARN },
-      parent,
-    );
+    this.role = execution.role;
+    this.basicExecution = execution.attachment;
     this.extensionPolicy = new aws.iam.RolePolicyAttachment(
       `${name}-extension-policy`,
       { role: this.role.name, policyArn: attachment.policyArn },
@@ -121,6 +124,7 @@ export class DemoFunction extends pulumi.ComponentResource {
       tags,
     }, parent);
 
+    const managed = args.capacityProviderArn !== undefined;
     this.function = new aws.lambda.Function(`${name}-function`, {
       name: args.functionName,
       description:
@@ -131,7 +135,18 @@ export class DemoFunction extends pulumi.ComponentResource {
       architectures: [attachment.architecture],
       layers: [attachment.layerArn],
       role: this.role.arn,
-      memorySize: args.memorySizeMb ?? 256,
+      memorySize: args.memorySizeMb ??
+        (managed ? MANAGED_INSTANCES_MIN_MEMORY_MB : 256),
+      ...(managed
+        ? {
+          capacityProviderConfig: {
+            lambdaManagedInstancesCapacityProviderConfig: {
+              capacityProviderArn: args.capacityProviderArn!,
+            },
+          },
+          publish: true,
+        }
+        : {}),
       timeout: args.timeoutSeconds ?? 15,
       loggingConfig: { logFormat: "JSON", logGroup: this.logGroup.name },
       environment: { variables: attachment.environment },

@@ -6,6 +6,7 @@
  *
  * @module
  */
+import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import { fileURLToPath } from "node:url";
 import { DemoCodeMissingError } from "./demo_function.ts";
@@ -23,6 +24,7 @@ export default function main(): StackOutputs {
       read: (key) => config.get(key),
       project: pulumi.getProject(),
       stack: pulumi.getStack(),
+      region: aws.config.region,
     });
     return defineStack(settings, {
       projectRoot: fileURLToPath(new URL("../", import.meta.url)),

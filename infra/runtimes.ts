@@ -17,12 +17,15 @@ export const ARCHITECTURES: readonly Architecture[] = ["x86_64", "arm64"];
 
 /**
  * Runtimes declared on each layer version (`compatibleRuntimes`): the Amazon
- * Linux 2023 runtimes that @pulumi/aws's `lambda.Runtime` enum knows. Lambda
- * accepts at most 15 per layer version. The list only steers the console's
- * layer picker; {@linkcode checkRuntime} decides what may actually attach.
+ * Linux 2023 runtimes that @pulumi/aws's `lambda.Runtime` enum knows, less
+ * those past Lambda's deprecation date on {@linkcode RUNTIMES_REVIEWED_ON}
+ * (`nodejs20.x`, `dotnet8`): the console should not offer the layer for new
+ * functions on them. Lambda accepts at most 15 per layer version. The list
+ * only steers the console's layer picker; {@linkcode checkRuntime} decides
+ * what may actually attach, and still accepts the deprecated ones, whose
+ * functions keep running on Amazon Linux 2023.
  */
 export const LAYER_COMPATIBLE_RUNTIMES: readonly string[] = [
-  "nodejs20.x",
   "nodejs22.x",
   "nodejs24.x",
   "python3.12",
@@ -30,12 +33,37 @@ export const LAYER_COMPATIBLE_RUNTIMES: readonly string[] = [
   "python3.14",
   "java21",
   "java25",
-  "dotnet8",
   "dotnet10",
   "ruby3.3",
   "ruby3.4",
   "provided.al2023",
 ];
+
+/**
+ * Lambda's deprecation dates (ISO dates) of the Amazon Linux 2023 runtimes
+ * whose date has passed or is near. After it a runtime gets no more
+ * security patches; Lambda blocks creating, then updating, functions on it
+ * months later.
+ */
+export const RUNTIME_DEPRECATIONS: Readonly<Record<string, string>> = {
+  "nodejs20.x": "2026-04-30",
+  "dotnet8": "2026-11-10",
+  "ruby3.3": "2027-03-31",
+  "nodejs22.x": "2027-04-30",
+};
+
+/**
+ * The day {@linkcode LAYER_COMPATIBLE_RUNTIMES} was last checked against
+ * {@linkcode RUNTIME_DEPRECATIONS}. A fixed date rather than today's, so the
+ * published list (and every test) only changes with a reviewed commit.
+ */
+export const RUNTIMES_REVIEWED_ON = "2026-12-02";
+
+/** Whether `runtime`'s deprecation date is on or before `date` (`YYYY-MM-DD`). */
+export function deprecatedBy(runtime: string, date: string): boolean {
+  const deprecation = RUNTIME_DEPRECATIONS[runtime];
+  return deprecation !== undefined && deprecation <= date;
+}
 
 /** Most runtimes Lambda accepts on one layer version. */
 export const MAX_LAYER_RUNTIMES = 15;
@@ -66,7 +94,7 @@ const FAMILY_RULES: readonly FamilyRule[] = [
     pattern: /^nodejs(\d+)\.x$/,
     version: (m) => Number(m[1]),
     al2023From: 20,
-    al2From: 12,
+    al2From: 10,
   },
   {
     pattern: /^python3\.(\d+)$/,
@@ -103,17 +131,20 @@ const NAMED_RUNTIMES: Readonly<Record<string, RuntimeOs>> = {
   "java17.al2023": "al2023",
   "provided.al2": "al2",
   "dotnet5.0": "al2",
+  "dotnetcore3.1": "al2",
   "java8.al2": "al2",
   "provided": "al1",
   "java8": "al1",
   "go1.x": "al1",
   "python2.7": "al1",
+  "nodejs8.10": "al1",
 };
 
 /** Tells which operating system a Lambda runtime identifier runs on. */
 export function classifyRuntime(runtime: string): RuntimeVerdict {
   const named = NAMED_RUNTIMES[runtime];
   if (named) return { runtime, os: named };
+  // dotnetcore3.1 (Amazon Linux 2) is named above; 1.0 to 2.1 ran on 1.
   if (runtime.startsWith("dotnetcore")) return { runtime, os: "al1" };
   for (const rule of FAMILY_RULES) {
     const match = rule.pattern.exec(runtime);

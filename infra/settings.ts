@@ -13,8 +13,12 @@ import {
   checkKmsKeyArn,
   checkLogRetentionDays,
   checkNamePrefix,
+  checkRegion,
+  checkSecurityGroupIds,
   checkShardCount,
+  checkShareWith,
   checkSsmPrefix,
+  checkSubnetIds,
   LIMITS,
   SettingError,
 } from "./validation.ts";
@@ -55,13 +59,13 @@ export const SETTING_DECLARATIONS = {
   namePrefix: {
     type: "string",
     description:
-      "Stem of every resource's physical name; empty means <project>-<stack>.",
+      "Stem of every resource's physical name; empty means <project>-<stack>-<hash of both>. IAM names add the region.",
     default: "",
   },
   ssmPrefix: {
     type: "string",
     description:
-      "SSM parameter path the stack publishes its ARNs under; empty means /kinesis-telemetry/<stack>/.",
+      "SSM parameter path the stack publishes its ARNs under; empty means /<project>/<stack>/.",
     default: "",
   },
   shardCount: {
@@ -96,8 +100,20 @@ export const SETTING_DECLARATIONS = {
   keepOldLayerVersions: {
     type: "boolean",
     description:
-      "Keep a layer version when a new zip replaces it, for functions still pinned to its ARN.",
-    default: false,
+      "Keep a layer version when a new zip replaces it (skipDestroy), so functions pinned to its ARN still deploy; false deletes replaced versions.",
+    default: true,
+  },
+  protectStream: {
+    type: "boolean",
+    description:
+      "Protect the stream (Pulumi protect): a rename, a replacing change or pulumi destroy stops instead of deleting it with its records.",
+    default: true,
+  },
+  shareWith: {
+    type: "string",
+    description:
+      "Account ids and/or an organization id (o-...), comma-separated, that may add the layer versions to their functions; empty shares with no one.",
+    default: "",
   },
   demoEnabled: {
     type: "boolean",
@@ -116,6 +132,24 @@ export const SETTING_DECLARATIONS = {
       "Retention of the demo function's log group, in days (a value CloudWatch Logs accepts).",
     default: 14,
   },
+  managedInstancesDemo: {
+    type: "boolean",
+    description:
+      "Also deploy the demo function on Lambda Managed Instances: a capacity provider in the subnets below and a Node.js 22 function with the layer on it.",
+    default: false,
+  },
+  managedInstancesSubnetIds: {
+    type: "string",
+    description:
+      "VPC subnet ids (subnet-..., comma-separated) the Managed Instances demo's capacity provider runs instances in; required when managedInstancesDemo is true.",
+    default: "",
+  },
+  managedInstancesSecurityGroupIds: {
+    type: "string",
+    description:
+      "Security group ids (sg-..., comma-separated) of those instances, allowing outbound HTTPS to Kinesis; required when managedInstancesDemo is true.",
+    default: "",
+  },
 } as const satisfies Record<string, SettingDeclaration>;
 
 /** Name of one setting. */
@@ -129,6 +163,7 @@ export type SettingName = keyof typeof SETTING_DECLARATIONS;
 export type StackSettings =
   & Pick<
     ResolvedTelemetryArgs,
+    | "region"
     | "layerDir"
     | "namePrefix"
     | "ssmPrefix"
@@ -138,6 +173,8 @@ export type StackSettings =
     | "maxRecordSizeKiB"
     | "recordFormat"
     | "keepOldLayerVersions"
+    | "protectStream"
+    | "shareWith"
   >
   & {
     /** Deploy the demo function. */
@@ -146,6 +183,12 @@ export type StackSettings =
     demoArchitecture: Architecture;
     /** Demo log group retention in days. */
     demoLogRetentionDays: number;
+    /** Deploy the demo on Lambda Managed Instances too. */
+    managedInstancesDemo: boolean;
+    /** Subnets of its capacity provider (empty unless enabled). */
+    managedInstancesSubnetIds: string[];
+    /** Security groups of its capacity provider (empty unless enabled). */
+    managedInstancesSecurityGroupIds: string[];
   };
 
 /** Reads one raw config value by its key (without namespace); undefined when unset. */
@@ -159,6 +202,8 @@ export interface SettingsSource {
   project: string;
   /** Stack name: part of derived names and of the default SSM prefix. */
   stack: string;
+  /** The AWS provider's region (`aws:region`, else `AWS_REGION`); undefined when unset. */
+  region: string | undefined;
 }
 
 /**
@@ -199,12 +244,28 @@ export function readStackSettings(source: SettingsSource): StackSettings {
     return value === "true";
   };
 
+  const region = source.region?.trim();
+  if (!region) {
+    throw new SettingError(
+      "aws:region",
+      "no AWS region: IAM names carry it and every resource lives in it; " +
+        "run `pulumi config set aws:region <region>` (or set AWS_REGION)",
+    );
+  }
+  checkRegion("aws:region", region);
+
   const namePrefix = raw("namePrefix") ??
-    defaultNamePrefix(source.project, source.stack, key("namePrefix"));
+    defaultNamePrefix(source.project, source.stack);
   checkNamePrefix(key("namePrefix"), namePrefix);
 
-  const ssmPrefix = raw("ssmPrefix") ?? defaultSsmPrefix(source.stack);
-  checkSsmPrefix(key("ssmPrefix"), ssmPrefix);
+  const ssmPrefix = raw("ssmPrefix") ??
+    defaultSsmPrefix(source.project, source.stack);
+  checkSsmPrefix(
+    raw("ssmPrefix") === undefined
+      ? `${key("ssmPrefix")} (derived from project and stack)`
+      : key("ssmPrefix"),
+    ssmPrefix,
+  );
 
   const shardCount = integer("shardCount");
   checkShardCount(key("shardCount"), shardCount);
@@ -236,6 +297,27 @@ export function readStackSettings(source: SettingsSource): StackSettings {
     RECORD_FORMATS,
   );
 
+  // Lists are one string (`pulumi config set shareWith "a,b"`), split on
+  // commas and blanks, without duplicates.
+  const list = (name: SettingName): string[] => [
+    ...new Set((raw(name) ?? "").split(/[\s,]+/).filter(Boolean)),
+  ];
+  const shareWith = list("shareWith");
+  checkShareWith(key("shareWith"), shareWith);
+
+  const managedInstancesDemo = boolean("managedInstancesDemo");
+  const managedInstancesSubnetIds = list("managedInstancesSubnetIds");
+  const managedInstancesSecurityGroupIds = list(
+    "managedInstancesSecurityGroupIds",
+  );
+  if (managedInstancesDemo) {
+    checkSubnetIds(key("managedInstancesSubnetIds"), managedInstancesSubnetIds);
+    checkSecurityGroupIds(
+      key("managedInstancesSecurityGroupIds"),
+      managedInstancesSecurityGroupIds,
+    );
+  }
+
   let demoArchitecture: Architecture;
   try {
     demoArchitecture = parseArchitecture(text("demoArchitecture"));
@@ -247,6 +329,7 @@ export function readStackSettings(source: SettingsSource): StackSettings {
   checkLogRetentionDays(key("demoLogRetentionDays"), demoLogRetentionDays);
 
   return {
+    region,
     layerDir: text("layerDir"),
     namePrefix,
     ssmPrefix,
@@ -256,8 +339,13 @@ export function readStackSettings(source: SettingsSource): StackSettings {
     maxRecordSizeKiB,
     recordFormat,
     keepOldLayerVersions: boolean("keepOldLayerVersions"),
+    protectStream: boolean("protectStream"),
+    shareWith,
     demoEnabled: boolean("demoEnabled"),
     demoArchitecture,
     demoLogRetentionDays,
+    managedInstancesDemo,
+    managedInstancesSubnetIds,
+    managedInstancesSecurityGroupIds,
   };
 }

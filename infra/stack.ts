@@ -13,7 +13,9 @@ import {
   SSM_PARAMETER_NAMES,
 } from "./component.ts";
 import { DemoFunction } from "./demo_function.ts";
+import { ManagedInstancesDemo } from "./managed_instances_demo.ts";
 import { physicalNames } from "./names.ts";
+import type { Architecture } from "./runtimes.ts";
 import type { StackSettings } from "./settings.ts";
 
 /** Where the program runs from. */
@@ -40,6 +42,20 @@ export interface DemoOutputs {
   logGroupName: pulumi.Output<string>;
 }
 
+/** The Managed Instances demo's outputs. */
+export interface ManagedInstancesOutputs {
+  /** Function name. */
+  functionName: pulumi.Output<string>;
+  /** Function ARN. */
+  functionArn: pulumi.Output<string>;
+  /** ARN of the version published on the capacity provider (what to invoke). */
+  publishedVersionArn: pulumi.Output<string>;
+  /** The capacity provider. */
+  capacityProviderArn: pulumi.Output<string>;
+  /** Its log group. */
+  logGroupName: pulumi.Output<string>;
+}
+
 /** The stack's outputs. */
 export interface StackOutputs {
   /** Stream name. */
@@ -48,12 +64,18 @@ export interface StackOutputs {
   streamArn: pulumi.Output<string>;
   /** `ON_DEMAND` or `PROVISIONED`. */
   streamMode: string;
+  /** Whether the stream is protected from deletion and replacement. */
+  streamProtected: boolean;
   /** Key the stream is encrypted with (ARN, or the AWS managed alias). */
   streamKmsKey: string;
   /** Managed policy to attach to a function's role. */
   policyArn: pulumi.Output<string>;
   /** Layer version ARN per architecture. */
-  layerArns: { x86_64: pulumi.Output<string>; arm64: pulumi.Output<string> };
+  layerArns: Record<Architecture, pulumi.Output<string>>;
+  /** Layer ARN without version per architecture. */
+  layerUnversionedArns: Record<Architecture, pulumi.Output<string>>;
+  /** Layer version number per architecture. */
+  layerVersions: Record<Architecture, pulumi.Output<number>>;
   /** Runtimes the layers declare. */
   compatibleRuntimes: string[];
   /** Variables to set on every attached function. */
@@ -64,6 +86,8 @@ export interface StackOutputs {
   ssmParameters: Record<keyof typeof SSM_PARAMETER_NAMES, string>;
   /** The demo function, when deployed. */
   demo: DemoOutputs | undefined;
+  /** The demo on Lambda Managed Instances, when deployed. */
+  managedInstancesDemo: ManagedInstancesOutputs | undefined;
 }
 
 /** Declares the stack's resources and returns its outputs. */
@@ -80,6 +104,7 @@ export function defineStack(
     : join(context.projectRoot, settings.layerDir);
   const telemetry = new KinesisTelemetry("kinesis-telemetry", {
     namePrefix: settings.namePrefix,
+    region: settings.region,
     layerDir,
     ssmPrefix: settings.ssmPrefix,
     shardCount: settings.shardCount,
@@ -88,24 +113,54 @@ export function defineStack(
     maxRecordSizeKiB: settings.maxRecordSizeKiB,
     recordFormat: settings.recordFormat,
     keepOldLayerVersions: settings.keepOldLayerVersions,
+    protectStream: settings.protectStream,
+    shareWith: settings.shareWith,
     tags,
+  });
+
+  const names = physicalNames(settings.namePrefix, settings.region);
+  // What both demos share: the handler, the layer source, logs and tags.
+  const demoArgs = {
+    architecture: settings.demoArchitecture,
+    codeDir: context.demoCodeDir,
+    telemetry,
+    logRetentionDays: settings.demoLogRetentionDays,
+    tags,
+  };
+  const functionOutputs = (deployed: DemoFunction) => ({
+    functionName: deployed.function.name,
+    functionArn: deployed.function.arn,
+    logGroupName: deployed.logGroup.name,
   });
 
   let demo: DemoOutputs | undefined;
   if (settings.demoEnabled) {
     const demoFunction = new DemoFunction("demo", {
-      functionName: physicalNames(settings.namePrefix).demoFunction,
-      architecture: settings.demoArchitecture,
-      codeDir: context.demoCodeDir,
-      telemetry,
-      logRetentionDays: settings.demoLogRetentionDays,
-      tags,
+      ...demoArgs,
+      functionName: names.demoFunction,
+      roleName: names.demoRole,
     });
     demo = {
-      functionName: demoFunction.function.name,
-      functionArn: demoFunction.function.arn,
+      ...functionOutputs(demoFunction),
       architecture: settings.demoArchitecture,
-      logGroupName: demoFunction.logGroup.name,
+    };
+  }
+
+  let managedInstances: ManagedInstancesOutputs | undefined;
+  if (settings.managedInstancesDemo) {
+    const lmi = new ManagedInstancesDemo("lmi", {
+      ...demoArgs,
+      functionName: names.managedInstancesFunction,
+      roleName: names.managedInstancesRole,
+      operatorRoleName: names.managedInstancesOperatorRole,
+      capacityProviderName: names.managedInstancesFunction,
+      subnetIds: settings.managedInstancesSubnetIds,
+      securityGroupIds: settings.managedInstancesSecurityGroupIds,
+    });
+    managedInstances = {
+      ...functionOutputs(lmi.demo),
+      publishedVersionArn: lmi.demo.function.qualifiedArn,
+      capacityProviderArn: lmi.capacityProvider.arn,
     };
   }
 
@@ -119,13 +174,17 @@ export function defineStack(
     streamName: telemetry.streamName,
     streamArn: telemetry.streamArn,
     streamMode: settings.shardCount > 0 ? "PROVISIONED" : "ON_DEMAND",
+    streamProtected: telemetry.streamProtected,
     streamKmsKey: settings.kmsKeyArn ?? AWS_MANAGED_KINESIS_KEY,
     policyArn: telemetry.policyArn,
     layerArns: telemetry.layerArns,
+    layerUnversionedArns: telemetry.layerUnversionedArns,
+    layerVersions: telemetry.layerVersions,
     compatibleRuntimes: telemetry.settings.compatibleRuntimes,
     extensionEnvironment: telemetry.environment,
     ssmPrefix: settings.ssmPrefix,
     ssmParameters,
     demo,
+    managedInstancesDemo: managedInstances,
   };
 }

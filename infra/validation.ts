@@ -145,6 +145,78 @@ export function checkNamePrefix(setting: string, value: string): void {
   }
 }
 
+const ACCOUNT_ID = /^\d{12}$/;
+const ORGANIZATION_ID = /^o-[a-z0-9]{10,32}$/;
+
+/** Whether `principal` is an AWS Organizations id (`o-...`) rather than an account id. */
+export function isOrganizationId(principal: string): boolean {
+  return ORGANIZATION_ID.test(principal);
+}
+
+/**
+ * Throws unless every entry is a 12-digit account id or an organization id;
+ * `*` (every AWS account) is refused: a public layer is not a default.
+ */
+export function checkShareWith(
+  setting: string,
+  values: readonly string[],
+): void {
+  for (const value of values) {
+    if (!ACCOUNT_ID.test(value) && !ORGANIZATION_ID.test(value)) {
+      throw new SettingError(
+        setting,
+        `each entry must be a 12-digit account id or an organization id (o- and 10 to 32 ` +
+          `lower-case letters or digits), got "${value}"`,
+      );
+    }
+  }
+}
+
+/** Throws unless `ids` holds at least one id, each matching `pattern`. */
+function checkIds(
+  setting: string,
+  ids: readonly string[],
+  pattern: RegExp,
+  example: string,
+): void {
+  if (ids.length === 0) {
+    throw new SettingError(setting, `must name at least one, like ${example}`);
+  }
+  for (const id of ids) {
+    if (!pattern.test(id)) {
+      throw new SettingError(
+        setting,
+        `must be ids like ${example}, got "${id}"`,
+      );
+    }
+  }
+}
+
+/** Throws unless `ids` lists one or more VPC subnet ids (`subnet-...`). */
+export function checkSubnetIds(setting: string, ids: readonly string[]): void {
+  checkIds(setting, ids, /^subnet-[0-9a-f]{8,17}$/, "subnet-0123456789abcdef0");
+}
+
+/** Throws unless `ids` lists one or more security group ids (`sg-...`). */
+export function checkSecurityGroupIds(
+  setting: string,
+  ids: readonly string[],
+): void {
+  checkIds(setting, ids, /^sg-[0-9a-f]{8,17}$/, "sg-0123456789abcdef0");
+}
+
+const REGION = /^[a-z]{2}(?:-[a-z]+)+-\d+$/;
+
+/** Throws unless `value` looks like an AWS region code (`eu-west-1`, `us-gov-west-1`). */
+export function checkRegion(setting: string, value: string): void {
+  if (!REGION.test(value)) {
+    throw new SettingError(
+      setting,
+      `must be an AWS region code like eu-west-1, got "${value}"`,
+    );
+  }
+}
+
 /** Throws unless `value` is a retention CloudWatch Logs accepts. */
 export function checkLogRetentionDays(setting: string, value: number): void {
   if (!LOG_RETENTION_DAYS.includes(value)) {

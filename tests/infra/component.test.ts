@@ -13,11 +13,11 @@ import {
 } from "../../infra/runtimes.ts";
 import { SettingError } from "../../infra/validation.ts";
 import {
+  isProtected,
   layerDirWithZips,
   MOCK_ACCOUNT,
   MOCK_REGION,
   registered,
-  revealed,
   sha256Base64,
   startMocks,
   tempDir,
@@ -67,6 +67,35 @@ Deno.test("defaults: an on-demand stream encrypted with the AWS managed key, 24 
       await valueOf(telemetry.streamArn),
       `arn:aws:kinesis:${MOCK_REGION}:${MOCK_ACCOUNT}:stream/kt-unit`,
     );
+  } finally {
+    layers.remove();
+  }
+});
+
+Deno.test("the stream is protected by default, and consumers never deleted with it", async () => {
+  const layers = layerDirWithZips();
+  try {
+    let recorder = await startMocks();
+    let telemetry = new KinesisTelemetry("kt", baseArgs(layers.path));
+    await everything(telemetry);
+    // A rename or a forced replacement would delete the stream and its
+    // retained records: `pulumi up` must stop instead.
+    assert.equal(isProtected(telemetry.stream), true);
+    assert.equal(
+      recorder.named("kt-stream").inputs.enforceConsumerDeletion,
+      false,
+    );
+    // Nothing else is protected: layers and policy may be replaced freely.
+    assert.equal(isProtected(telemetry.policy), false);
+    assert.equal(isProtected(telemetry.layers.arm64), false);
+
+    recorder = await startMocks();
+    telemetry = new KinesisTelemetry("kt", {
+      ...baseArgs(layers.path),
+      protectStream: false,
+    });
+    await everything(telemetry);
+    assert.equal(isProtected(telemetry.stream), false);
   } finally {
     layers.remove();
   }
@@ -123,7 +152,9 @@ Deno.test("two layer versions, one architecture each, AL2023 runtimes, hashed fr
         layer.inputs.sourceCodeHash,
         sha256Base64(layers.zips[arch]),
       );
-      assert.equal(layer.inputs.skipDestroy, false);
+      // Kept by default: functions pinned to an older version's ARN (from
+      // SSM) must still deploy after a new zip is published.
+      assert.equal(layer.inputs.skipDestroy, true);
       const code = layer.inputs.code as { path: Promise<string> };
       assert.equal(
         await code.path,
@@ -139,27 +170,118 @@ Deno.test("two layer versions, one architecture each, AL2023 runtimes, hashed fr
   }
 });
 
-Deno.test("the policy grants PutRecord(s) on this stream only, and KMS only on a customer key", async () => {
+Deno.test("keepOldLayerVersions=false lets a replaced layer version be deleted", async () => {
+  const layers = layerDirWithZips();
+  try {
+    const recorder = await startMocks();
+    const telemetry = new KinesisTelemetry("kt", {
+      ...baseArgs(layers.path),
+      keepOldLayerVersions: false,
+    });
+    await everything(telemetry);
+    for (const arch of ["x86_64", "arm64"]) {
+      assert.equal(
+        recorder.named(`kt-layer-${arch}`).inputs.skipDestroy,
+        false,
+      );
+    }
+  } finally {
+    layers.remove();
+  }
+});
+
+Deno.test("shareWith grants lambda:GetLayerVersion on each layer version to each account and organization", async () => {
+  const layers = layerDirWithZips();
+  try {
+    const recorder = await startMocks();
+    const telemetry = new KinesisTelemetry("kt", {
+      ...baseArgs(layers.path),
+      shareWith: ["111122223333", "o-a1b2c3d4e5"],
+    });
+    await everything(telemetry);
+    await registered(...telemetry.layerPermissions);
+    const permissions = recorder.ofType(
+      "aws:lambda/layerVersionPermission:LayerVersionPermission",
+    );
+    assert.equal(permissions.length, 4);
+    for (const arch of ["x86_64", "arm64"] as const) {
+      const unversioned = await valueOf(telemetry.layerUnversionedArns[arch]);
+      const version = await valueOf(telemetry.layerVersions[arch]);
+      const mine = permissions.filter((p) => p.inputs.layerName === unversioned)
+        .map((p) => p.inputs);
+      // The version number comes from the layer version itself: a new zip
+      // publishes a new version, and its permissions are replaced with it.
+      assert.deepEqual(
+        mine.map((p) => p.versionNumber),
+        [version, version],
+        arch,
+      );
+      assert.deepEqual(
+        mine.map((p) => [p.principal, p.organizationId, p.statementId]),
+        [
+          ["111122223333", undefined, "share-111122223333"],
+          ["*", "o-a1b2c3d4e5", "share-o-a1b2c3d4e5"],
+        ],
+        arch,
+      );
+      for (const p of mine) {
+        assert.equal(p.action, "lambda:GetLayerVersion");
+        // A kept layer version keeps its grant too: accounts pinned to it
+        // must still be able to deploy.
+        assert.equal(p.skipDestroy, true);
+      }
+    }
+  } finally {
+    layers.remove();
+  }
+});
+
+Deno.test("without shareWith no layer version is shared; bad principals are refused", async () => {
+  const layers = layerDirWithZips();
+  try {
+    const recorder = await startMocks();
+    const telemetry = new KinesisTelemetry("kt", baseArgs(layers.path));
+    await everything(telemetry);
+    assert.deepEqual(
+      recorder.ofType(
+        "aws:lambda/layerVersionPermission:LayerVersionPermission",
+      ),
+      [],
+    );
+  } finally {
+    layers.remove();
+  }
+  for (const bad of ["*", "12345", "o-", "arn:aws:iam::111122223333:root"]) {
+    assert.throws(
+      () => resolveTelemetryArgs({ ...baseArgs("/unused"), shareWith: [bad] }),
+      /shareWith: .*12-digit account id or an organization id \(o-/,
+      bad,
+    );
+  }
+});
+
+Deno.test("the policy grants PutRecords on this stream only, and KMS only on a customer key for this stream", async () => {
   const layers = layerDirWithZips();
   try {
     let recorder = await startMocks();
     let telemetry = new KinesisTelemetry("kt", baseArgs(layers.path));
     await everything(telemetry);
     let [policy] = recorder.ofType("aws:iam/policy:Policy");
-    assert.equal(policy.inputs.name, "kt-unit-put-records");
+    // IAM names are account-wide: the region keeps two regions' stacks apart.
+    assert.equal(policy.inputs.name, "kt-unit-eu-west-1-put-records");
     const streamArn = await valueOf(telemetry.streamArn);
     assert.deepEqual(JSON.parse(policy.inputs.policy as string), {
       Version: "2012-10-17",
       Statement: [{
         Sid: "PutTelemetryRecords",
         Effect: "Allow",
-        Action: ["kinesis:PutRecord", "kinesis:PutRecords"],
+        Action: ["kinesis:PutRecords"],
         Resource: streamArn,
       }],
     });
     assert.equal(
       await valueOf(telemetry.policyArn),
-      `arn:aws:iam::${MOCK_ACCOUNT}:policy/kt-unit-put-records`,
+      `arn:aws:iam::${MOCK_ACCOUNT}:policy/kt-unit-eu-west-1-put-records`,
     );
 
     recorder = await startMocks();
@@ -175,6 +297,15 @@ Deno.test("the policy grants PutRecord(s) on this stream only, and KMS only on a
       Effect: "Allow",
       Action: ["kms:GenerateDataKey"],
       Resource: CUSTOMER_KEY,
+      // Kinesis puts the stream's ARN in the encryption context: the grant
+      // covers this stream's records, not everything else the key encrypts.
+      Condition: {
+        StringEquals: {
+          "kms:EncryptionContext:aws:kinesis:arn": await valueOf(
+            telemetry.streamArn,
+          ),
+        },
+      },
     });
     assert.equal(document.Statement.length, 2);
     const actions = document.Statement.flatMap((s: { Action: string[] }) =>
@@ -215,7 +346,11 @@ Deno.test("SSM parameters under the prefix hold the same values as the outputs",
     };
     for (const [name, value] of Object.entries(expected)) {
       const parameter = byName[`/kinesis-telemetry/unit/${name}`];
-      assert.equal(revealed(parameter.value), value, name);
+      // Plain ARNs, readable in previews, outputs and the console: sent as
+      // insecureValue, which the provider does not mark secret as it does
+      // `value`.
+      assert.equal(parameter.insecureValue, value, name);
+      assert.equal(parameter.value, undefined, name);
       assert.equal(parameter.type, "String", name);
     }
   } finally {

@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
 import { KinesisTelemetry } from "../../infra/component.ts";
 import {
-  BASIC_EXECUTION_POLICY_ARN,
   DemoCodeMissingError,
   DemoFunction,
   type DemoFunctionArgs,
@@ -10,11 +9,13 @@ import type { Architecture } from "../../infra/runtimes.ts";
 import {
   demoCodeDir,
   layerDirWithZips,
+  type MockAccount,
   type Recorder,
   registered,
   startMocks,
   tempDir,
   valueOf,
+  withTelemetry,
 } from "./fixtures.ts";
 
 interface Deployed {
@@ -23,23 +24,16 @@ interface Deployed {
   demo: DemoFunction;
 }
 
-async function deploy(
+function deploy(
   architecture: Architecture,
   overrides: Partial<DemoFunctionArgs> = {},
+  account: MockAccount = {},
 ): Promise<Deployed> {
-  const layers = layerDirWithZips();
-  const code = demoCodeDir();
-  try {
-    const recorder = await startMocks();
-    const telemetry = new KinesisTelemetry("kt", {
-      namePrefix: "kt-demo-test",
-      layerDir: layers.path,
-      ssmPrefix: "/kinesis-telemetry/demo-test/",
-    });
+  return withTelemetry("kt-demo-test", account, async (telemetry, codeDir) => {
     const demo = new DemoFunction("demo", {
       functionName: "kt-demo-test-demo",
       architecture,
-      codeDir: code.path,
+      codeDir,
       telemetry,
       logRetentionDays: 14,
       ...overrides,
@@ -50,13 +44,9 @@ async function deploy(
       demo.extensionPolicy,
       demo.logGroup,
       demo.function,
-      telemetry.policy,
     );
-    return { recorder, telemetry, demo };
-  } finally {
-    layers.remove();
-    code.remove();
-  }
+    return { demo };
+  });
 }
 
 Deno.test("the demo function is Node.js 22 on arm64 with the arm64 layer", async () => {
@@ -68,6 +58,10 @@ Deno.test("the demo function is Node.js 22 on arm64 with the arm64 layer", async
   assert.deepEqual(fn.architectures, ["arm64"]);
   assert.deepEqual(fn.layers, [await valueOf(telemetry.layerArns.arm64)]);
   assert.notDeepEqual(fn.layers, [await valueOf(telemetry.layerArns.x86_64)]);
+  // An ordinary function: not on Managed Instances, $LATEST, 256 MB.
+  assert.equal(fn.capacityProviderConfig, undefined);
+  assert.equal(fn.publish, undefined);
+  assert.equal(fn.memorySize, 256);
 });
 
 Deno.test("an x86_64 demo function gets the x86_64 layer", async () => {
@@ -97,12 +91,22 @@ Deno.test("its role is Lambda's, with basic execution and the extension policy a
   assert.deepEqual(
     attached,
     [
-      `kt-demo-test-demo ${BASIC_EXECUTION_POLICY_ARN}`,
+      "kt-demo-test-demo arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole",
       `kt-demo-test-demo ${await valueOf(telemetry.policyArn)}`,
     ].sort(),
   );
   const fn = recorder.named("demo-function").inputs;
   assert.equal(fn.role, role.state.arn);
+});
+
+Deno.test("AWS managed policy ARNs take the partition from the data source (aws-cn, aws-us-gov)", async () => {
+  for (const partition of ["aws-cn", "aws-us-gov"]) {
+    const { recorder } = await deploy("arm64", {}, { partition });
+    assert.equal(
+      recorder.named("demo-basic-execution").inputs.policyArn,
+      `arn:${partition}:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole`,
+    );
+  }
 });
 
 Deno.test("JSON logs go to its own log group, which has a retention", async () => {

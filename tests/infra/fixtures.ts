@@ -7,6 +7,7 @@
  * @module
  */
 import * as pulumi from "@pulumi/pulumi";
+import { KinesisTelemetry } from "../../infra/component.ts";
 import { createHash } from "node:crypto";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -14,8 +15,18 @@ import { join } from "node:path";
 
 /** Account and region the mocks put in every ARN. */
 export const MOCK_ACCOUNT = "123456789012";
-/** Region the mocks put in every ARN. */
+/** Region the mocks put in every ARN, and the stack's `aws:region`. */
 export const MOCK_REGION = "eu-west-1";
+/** Partition the mocked `aws.getPartition` answers with by default. */
+export const MOCK_PARTITION = "aws";
+
+/** What the mocked AWS account looks like. */
+export interface MockAccount {
+  /** Partition `aws.getPartition` answers with (default `aws`). */
+  partition?: string;
+  /** The stack's `aws:region` (default {@linkcode MOCK_REGION}); null leaves it unset. */
+  region?: string | null;
+}
 
 /** One resource the program registered. */
 export interface RecordedResource {
@@ -27,23 +38,6 @@ export interface RecordedResource {
   inputs: Record<string, unknown>;
   /** State the mock answered with (inputs plus computed ARNs). */
   state: Record<string, unknown>;
-}
-
-// Pulumi's wire marker of a secret value (the provider declares some
-// inputs, like an SSM parameter's value, secret).
-const SECRET_SIGNATURE_KEY = "4dabf18193072939515e22adb298388d";
-const SECRET_SIGNATURE = "1b47061264138c4ac30d75fd1eb44270";
-
-/** Unwraps a value the mocks received as a secret; other values pass unchanged. */
-export function revealed(value: unknown): unknown {
-  if (
-    typeof value === "object" && value !== null &&
-    (value as Record<string, unknown>)[SECRET_SIGNATURE_KEY] ===
-      SECRET_SIGNATURE
-  ) {
-    return (value as { value: unknown }).value;
-  }
-  return value;
 }
 
 /** Every resource registered since {@linkcode startMocks}. */
@@ -73,6 +67,8 @@ function fakeArn(
       return `arn:aws:iam::${MOCK_ACCOUNT}:role/${inputs.name ?? name}`;
     case "aws:lambda/function:Function":
       return `arn:aws:lambda:${where}:function:${inputs.name ?? name}`;
+    case "aws:lambda/capacityProvider:CapacityProvider":
+      return `arn:aws:lambda:${where}:capacity-provider:${inputs.name ?? name}`;
     case "aws:ssm/parameter:Parameter":
       return `arn:aws:ssm:${where}:parameter${inputs.name}`;
     case "aws:cloudwatch/logGroup:LogGroup":
@@ -86,14 +82,24 @@ function fakeArn(
  * Installs Pulumi mocks for `project`/`stack` (not a preview, so every
  * output is known) and returns the recorder they fill. Stack config is
  * replaced by `config` (keys without the project namespace); SSM lookups
- * answer from `ssmParameters` (full name → value).
+ * answer from `ssmParameters` (full name → value); `account` sets the
+ * partition and region.
  */
 export async function startMocks(
   project = "kinesis-telemetry",
   stack = "test",
   config: Record<string, string> = {},
   ssmParameters: Record<string, string> = {},
+  account: MockAccount = {},
 ): Promise<Recorder> {
+  // Let the previous test's components finish registering their outputs
+  // (they do so once their children's outputs resolve) before their
+  // requests could reach these new mocks. waitForRPCs is the SDK's own
+  // (internal) wait for outstanding requests.
+  await (pulumi.runtime as unknown as { waitForRPCs?: () => Promise<void> })
+    .waitForRPCs?.();
+  const partition = account.partition ?? MOCK_PARTITION;
+  const region = account.region === undefined ? MOCK_REGION : account.region;
   const resources: RecordedResource[] = [];
   await pulumi.runtime.setMocks(
     {
@@ -105,12 +111,32 @@ export async function startMocks(
           name: inputs.name ?? args.name,
           ...(arn ? { arn } : {}),
         };
+        if (args.type === "aws:lambda/function:Function") {
+          state.qualifiedArn = inputs.publish ? `${arn}:1` : `${arn}:$LATEST`;
+        }
+        if (args.type === "aws:lambda/layerVersion:LayerVersion") {
+          // What Lambda answers for a layer's first version.
+          state.layerArn = String(arn).replace(/:1$/, "");
+          state.version = "1";
+        }
         if (args.custom !== false) {
           resources.push({ type: args.type, name: args.name, inputs, state });
         }
         return { id: `${args.name}-id`, state };
       },
       call(args) {
+        if (args.token === "aws:index/getPartition:getPartition") {
+          return {
+            id: partition,
+            partition,
+            dnsSuffix: partition === "aws-cn"
+              ? "amazonaws.com.cn"
+              : "amazonaws.com",
+            reverseDnsPrefix: partition === "aws-cn"
+              ? "cn.com.amazonaws"
+              : "com.amazonaws",
+          };
+        }
         if (args.token === "aws:ssm/getParameter:getParameter") {
           const name = String(args.inputs.name);
           const value = ssmParameters[name];
@@ -132,13 +158,14 @@ export async function startMocks(
     stack,
     false,
   );
-  pulumi.runtime.setAllConfig(
-    Object.fromEntries(
+  pulumi.runtime.setAllConfig({
+    ...Object.fromEntries(
       Object.entries(config).map((
         [key, value],
       ) => [`${project}:${key}`, value]),
     ),
-  );
+    ...(region === null ? {} : { "aws:region": region }),
+  });
   return {
     resources,
     ofType: (type) => resources.filter((r) => r.type === type),
@@ -166,6 +193,14 @@ export function valueOf<T>(input: pulumi.Input<T>): Promise<T> {
     promise(): Promise<T>;
   };
   return output.promise();
+}
+
+/**
+ * Whether `resource` was declared with `protect` (the mocks' newResource
+ * does not see resource options, so this reads the SDK's own record of it).
+ */
+export function isProtected(resource: pulumi.Resource): boolean {
+  return (resource as unknown as { __protect?: boolean }).__protect === true;
 }
 
 /** Waits until every given resource is registered with the mocks. */
@@ -338,4 +373,39 @@ export function demoCodeDir(): TempDir {
     "export const handler = async () => ({ statusCode: 200 });\n",
   );
   return dir;
+}
+
+/**
+ * Starts the mocks for `account`, declares a KinesisTelemetry named `kt`
+ * over fresh layer zips (stem `namePrefix`), and hands it and a demo handler
+ * folder to `build`, which declares what it tests and waits for it; removes
+ * the folders afterwards.
+ */
+export async function withTelemetry<T>(
+  namePrefix: string,
+  account: MockAccount,
+  build: (telemetry: KinesisTelemetry, codeDir: string) => Promise<T>,
+): Promise<T & { recorder: Recorder; telemetry: KinesisTelemetry }> {
+  const layers = layerDirWithZips();
+  const code = demoCodeDir();
+  try {
+    const recorder = await startMocks(
+      "kinesis-telemetry",
+      "test",
+      {},
+      {},
+      account,
+    );
+    const telemetry = new KinesisTelemetry("kt", {
+      namePrefix,
+      layerDir: layers.path,
+      ssmPrefix: `/kinesis-telemetry/${namePrefix}/`,
+    });
+    const built = await build(telemetry, code.path);
+    await registered(telemetry.policy);
+    return { ...built, recorder, telemetry };
+  } finally {
+    layers.remove();
+    code.remove();
+  }
 }

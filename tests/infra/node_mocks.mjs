@@ -25,6 +25,9 @@ await pulumi.runtime.setMocks(
       return { id: `${args.name}-id`, state: { ...args.inputs, arn } };
     },
     call(args) {
+      if (args.token === "aws:index/getPartition:getPartition") {
+        return { id: "aws", partition: "aws", dnsSuffix: "amazonaws.com" };
+      }
       return args.inputs;
     },
   },

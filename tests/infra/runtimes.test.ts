@@ -3,17 +3,21 @@ import * as aws from "@pulumi/aws";
 import {
   checkRuntime,
   classifyRuntime,
+  deprecatedBy,
   IncompatibleTargetError,
   LAYER_COMPATIBLE_RUNTIMES,
   MAX_LAYER_RUNTIMES,
   parseArchitecture,
+  RUNTIME_DEPRECATIONS,
+  RUNTIMES_REVIEWED_ON,
 } from "../../infra/runtimes.ts";
 
 const PULUMI_RUNTIMES: string[] = Object.values(aws.lambda.Runtime);
 
-Deno.test("layer runtimes are exactly the Amazon Linux 2023 runtimes of @pulumi/aws's enum", () => {
+Deno.test("layer runtimes are exactly the supported Amazon Linux 2023 runtimes of @pulumi/aws's enum", () => {
   const al2023InEnum = PULUMI_RUNTIMES.filter((runtime) =>
-    classifyRuntime(runtime).os === "al2023"
+    classifyRuntime(runtime).os === "al2023" &&
+    !deprecatedBy(runtime, RUNTIMES_REVIEWED_ON)
   );
   assert.deepEqual([...LAYER_COMPATIBLE_RUNTIMES].sort(), al2023InEnum.sort());
   assert.ok(LAYER_COMPATIBLE_RUNTIMES.length <= MAX_LAYER_RUNTIMES);
@@ -49,7 +53,12 @@ Deno.test("operating systems of known runtimes", () => {
     "java17.al2023": "al2023",
     "dotnet6": "al2",
     "dotnet8": "al2023",
-    "dotnetcore3.1": "al1",
+    // .NET Core 3.1 and Node.js 10 ran on Amazon Linux 2, their
+    // predecessors on Amazon Linux 1.
+    "dotnetcore3.1": "al2",
+    "dotnetcore2.1": "al1",
+    "nodejs10.x": "al2",
+    "nodejs8.10": "al1",
     "ruby2.7": "al2",
     "ruby3.2": "al2",
     "ruby3.3": "al2023",
@@ -60,6 +69,22 @@ Deno.test("operating systems of known runtimes", () => {
   };
   for (const [runtime, os] of Object.entries(expected)) {
     assert.equal(classifyRuntime(runtime).os, os, runtime);
+  }
+});
+
+Deno.test("runtimes past Lambda's deprecation date are not declared on the layers, yet still attach", () => {
+  for (const runtime of ["nodejs20.x", "dotnet8"]) {
+    assert.ok(deprecatedBy(runtime, RUNTIMES_REVIEWED_ON), runtime);
+    assert.ok(!LAYER_COMPATIBLE_RUNTIMES.includes(runtime), runtime);
+    // Functions on them still run on Amazon Linux 2023 until Lambda blocks
+    // updates, so attaching stays allowed.
+    assert.doesNotThrow(() => checkRuntime(runtime), runtime);
+  }
+  assert.ok(!deprecatedBy("nodejs22.x", RUNTIMES_REVIEWED_ON));
+  assert.ok(deprecatedBy("nodejs22.x", "2027-04-30"));
+  assert.ok(!deprecatedBy("python3.13", "2026-12-02"));
+  for (const date of Object.values(RUNTIME_DEPRECATIONS)) {
+    assert.match(date, /^\d{4}-\d{2}-\d{2}$/);
   }
 });
 

@@ -13,11 +13,13 @@ const PROJECT = "kinesis-telemetry";
 function settingsFrom(
   values: Partial<Record<SettingName, string>>,
   stack = "dev",
+  region: string | undefined = "eu-west-1",
 ) {
   return readStackSettings({
     read: (key) => values[key],
     project: PROJECT,
     stack,
+    region,
   });
 }
 
@@ -40,18 +42,26 @@ function refused(
 
 Deno.test("defaults: on-demand, AWS managed key, derived names, arm64 demo", () => {
   assert.deepEqual(settingsFrom({}), {
+    region: "eu-west-1",
     layerDir: "dist",
-    namePrefix: "kinesis-telemetry-dev",
+    // The hash of project and stack is pinned: a change would rename every
+    // resource of every stack.
+    namePrefix: "kinesis-telemetry-dev-41ef2f32",
     ssmPrefix: "/kinesis-telemetry/dev/",
     shardCount: 0,
     retentionHours: 24,
     kmsKeyArn: undefined,
     maxRecordSizeKiB: 1024,
     recordFormat: "kpl",
-    keepOldLayerVersions: false,
+    keepOldLayerVersions: true,
+    protectStream: true,
+    shareWith: [],
     demoEnabled: true,
     demoArchitecture: "arm64",
     demoLogRetentionDays: 14,
+    managedInstancesDemo: false,
+    managedInstancesSubnetIds: [],
+    managedInstancesSecurityGroupIds: [],
   });
 });
 
@@ -61,7 +71,7 @@ Deno.test("empty strings mean the default (as Pulumi.yaml's empty defaults arriv
     ssmPrefix: " ",
     kmsKeyArn: "",
   }, "prod");
-  assert.equal(settings.namePrefix, "kinesis-telemetry-prod");
+  assert.equal(settings.namePrefix, "kinesis-telemetry-prod-5e668e3e");
   assert.equal(settings.ssmPrefix, "/kinesis-telemetry/prod/");
   assert.equal(settings.kmsKeyArn, undefined);
 });
@@ -79,12 +89,19 @@ Deno.test("every setting is read when given", () => {
       kmsKeyArn: key,
       maxRecordSizeKiB: "10240",
       recordFormat: "ndjson",
-      keepOldLayerVersions: "true",
+      keepOldLayerVersions: "false",
+      protectStream: "false",
+      shareWith: " 111122223333, o-a1b2c3d4e5 444455556666 ",
       demoEnabled: "false",
       demoArchitecture: "x86_64",
       demoLogRetentionDays: "30",
+      managedInstancesDemo: "true",
+      managedInstancesSubnetIds:
+        "subnet-0123456789abcdef0,subnet-0fedcba9876543210",
+      managedInstancesSecurityGroupIds: "sg-0123456789abcdef0",
     }),
     {
+      region: "eu-west-1",
       layerDir: "/tmp/layers",
       namePrefix: "telemetry-prod",
       ssmPrefix: "/teams/obs/telemetry/",
@@ -93,25 +110,72 @@ Deno.test("every setting is read when given", () => {
       kmsKeyArn: key,
       maxRecordSizeKiB: 10240,
       recordFormat: "ndjson",
-      keepOldLayerVersions: true,
+      keepOldLayerVersions: false,
+      protectStream: false,
+      shareWith: ["111122223333", "o-a1b2c3d4e5", "444455556666"],
       demoEnabled: false,
       demoArchitecture: "x86_64",
       demoLogRetentionDays: 30,
+      managedInstancesDemo: true,
+      managedInstancesSubnetIds: [
+        "subnet-0123456789abcdef0",
+        "subnet-0fedcba9876543210",
+      ],
+      managedInstancesSecurityGroupIds: ["sg-0123456789abcdef0"],
     },
   );
 });
 
-Deno.test("stack names with dots still give valid physical names", () => {
+Deno.test("stack names with dots, capitals or too many characters still give valid, distinct stems", () => {
   assert.equal(
     settingsFrom({}, "team.prod").namePrefix,
-    "kinesis-telemetry-team-prod",
+    "kinesis-telemetry-team-prod-6c7fbc22",
+  );
+  assert.notEqual(
+    settingsFrom({}, "team-prod").namePrefix,
+    settingsFrom({}, "team.prod").namePrefix,
+  );
+  assert.match(settingsFrom({}, "Prod").namePrefix, /^kinesis-telemetry-prod-/);
+  assert.notEqual(
+    settingsFrom({}, "Prod").namePrefix,
+    settingsFrom({}, "prod").namePrefix,
+  );
+  const long = settingsFrom({}, "x".repeat(50)).namePrefix;
+  assert.equal(long.length, 58);
+  assert.notEqual(long, settingsFrom({}, "x".repeat(51)).namePrefix);
+});
+
+Deno.test("the SSM prefix defaults to /<project>/<stack>/", () => {
+  assert.equal(settingsFrom({}, "prod").ssmPrefix, "/kinesis-telemetry/prod/");
+  assert.equal(
+    readStackSettings({
+      read: () => undefined,
+      project: "payments",
+      stack: "prod",
+      region: "eu-west-1",
+    }).ssmPrefix,
+    "/payments/prod/",
   );
 });
 
-Deno.test("a stack name too long for Lambda names asks for namePrefix", () => {
+Deno.test("the region is required and checked", () => {
   assert.throws(
-    () => settingsFrom({}, "x".repeat(50)),
-    /kinesis-telemetry:namePrefix \(derived from project and stack .*\): must be at most 58 characters/,
+    () =>
+      readStackSettings({
+        read: () => undefined,
+        project: PROJECT,
+        stack: "dev",
+        region: undefined,
+      }),
+    /^SettingError: aws:region: no AWS region.*pulumi config set aws:region/,
+  );
+  assert.throws(
+    () => settingsFrom({}, "dev", "Europe"),
+    /aws:region: must be an AWS region code like eu-west-1, got "Europe"/,
+  );
+  assert.equal(
+    settingsFrom({}, "dev", "us-gov-west-1").region,
+    "us-gov-west-1",
   );
 });
 
@@ -184,6 +248,25 @@ Deno.test("invalid values are refused with the key and what is accepted", () => 
     /starting and ending with "\/"/,
   );
   refused({ ssmPrefix: "/aws/telemetry/" }, "ssmPrefix", /reserved by AWS/);
+  refused(
+    { shareWith: "111122223333,everyone" },
+    "shareWith",
+    /12-digit account id or an organization id.*got "everyone"/,
+  );
+  refused(
+    { managedInstancesDemo: "true" },
+    "managedInstancesSubnetIds",
+    /must name at least one, like subnet-0123456789abcdef0/,
+  );
+  refused(
+    {
+      managedInstancesDemo: "true",
+      managedInstancesSubnetIds: "subnet-0123456789abcdef0",
+      managedInstancesSecurityGroupIds: "sg-1",
+    },
+    "managedInstancesSecurityGroupIds",
+    /must be ids like sg-0123456789abcdef0, got "sg-1"/,
+  );
   refused({ ssmPrefix: "/a b/" }, "ssmPrefix", /must be a path/);
   refused(
     { namePrefix: "-leading" },
@@ -217,11 +300,20 @@ Deno.test("Pulumi.yaml declares every setting with the code's type, description 
   }
 });
 
-Deno.test("Pulumi.yaml runs infra/index.ts with Node's own type stripping", () => {
+Deno.test("Pulumi.yaml runs the JavaScript entry that checks Node.js, then infra/index.ts with type stripping", () => {
   assert.equal(projectFile.name, PROJECT);
   assert.equal(projectFile.runtime.name, "nodejs");
   assert.equal(projectFile.runtime.options.typescript, false);
-  assert.equal(projectFile.main, "infra/index.ts");
+  assert.equal(projectFile.main, "infra/main.mjs");
+  const entry = readFileSync(
+    new URL("../../infra/main.mjs", import.meta.url),
+    "utf8",
+  );
+  // The check must run before the TypeScript is imported.
+  assert.ok(
+    entry.indexOf("nodeVersionProblem(process.versions.node)") <
+      entry.indexOf('await import("./index.ts")'),
+  );
 });
 
 Deno.test("Pulumi.dev.yaml sets a region and only declared settings, all valid", () => {
@@ -239,4 +331,27 @@ Deno.test("Pulumi.dev.yaml sets a region and only declared settings, all valid",
   }
   assert.ok(Object.keys(ours).length > 0);
   assert.doesNotThrow(() => settingsFrom(ours, "dev"));
+});
+
+Deno.test("the README's settings table lists every setting with its default", () => {
+  const readme = readFileSync(
+    new URL("../../README.md", import.meta.url),
+    "utf8",
+  );
+  const section = readme.slice(readme.indexOf("### Settings"));
+  const rows = new Map(
+    [...section.matchAll(/^\| `([A-Za-z:]+)` +\| ([^|]+)\|/gm)].map((
+      match,
+    ) => [match[1], match[2].trim()]),
+  );
+  for (const [name, declaration] of Object.entries(SETTING_DECLARATIONS)) {
+    const cell = rows.get(name);
+    assert.ok(cell !== undefined, `${name} missing from the README's table`);
+    const expected = declaration.default === ""
+      ? '`""`'
+      : `\`${declaration.default}\``;
+    assert.ok(cell.startsWith(expected), `${name}: ${cell} vs ${expected}`);
+  }
+  assert.equal(rows.size, Object.keys(SETTING_DECLARATIONS).length + 1);
+  assert.ok(rows.has("aws:region"));
 });
