@@ -84,6 +84,12 @@ if (import.meta.main) {
     "infra/",
   ]);
 
+  await gate("deno task conformance (AWS's emulator)", [
+    "run",
+    "-A",
+    "scripts/conformance.ts",
+  ]);
+
   console.log("\n== deno test");
   await Deno.remove("coverage", { recursive: true }).catch(() => {});
   const tests = await run(
