@@ -39,6 +39,8 @@ import { type BufferedEvent, KINESIS_LIMITS } from "./types.ts";
 export const BACKGROUND_FLUSH_BUDGET_MS = 1_000;
 /** Longest pause of background flushing after flushes that stored nothing. */
 export const MAX_BACKOFF_MS = 30_000;
+/** Wait for the answers of flushes that end at the SHUTDOWN deadline. */
+const SETTLE_GRACE_MS = 25;
 /** First pause after a flush that stored nothing. */
 export const FIRST_BACKOFF_MS = 250;
 
@@ -158,7 +160,7 @@ export class BackgroundShipper {
         await this.#sleep(wait);
         continue;
       }
-      const ended = await this.#firstEnded(deadline - this.#now());
+      const ended = await this.#ended(deadline - this.#now(), "first");
       if (!ended) break;
       // A round that could not even send a request would only spin.
       if (
@@ -167,6 +169,9 @@ export class BackgroundShipper {
         this.#slices.size === 0
       ) break;
     }
+    // Flushes started here end by the deadline (the sender aborts there);
+    // a few milliseconds let their last answers settle.
+    if (this.#slices.size > 0) await this.#ended(SETTLE_GRACE_MS, "all");
     const stranded = this.inFlightEvents;
     if (stranded > 0) {
       // Only a flush that started before a SHUTDOWN shorter than its budget
@@ -266,14 +271,15 @@ export class BackgroundShipper {
       Math.min(MAX_BACKOFF_MS, FIRST_BACKOFF_MS * 2 ** (this.#failures - 1));
   }
 
-  /** Resolves true when a flush ended, false after `withinMs`. */
-  #firstEnded(withinMs: number): Promise<boolean> {
+  /** Resolves true when the first (or every) flush ended, false after `withinMs`. */
+  #ended(withinMs: number, which: "first" | "all"): Promise<boolean> {
     if (withinMs <= 0) return Promise.resolve(false);
     const timers = this.#options.flusher.send.timers;
+    const running = [...this.#slices].map((slice) => slice.done);
     let timer: unknown;
     return Promise.race([
-      Promise.race([...this.#slices].map((slice) => slice.done)).then(() =>
-        true
+      (which === "all" ? Promise.all(running) : Promise.race(running)).then(
+        () => true,
       ),
       new Promise<boolean>((resolve) => {
         timer = timers.setTimeout(() => resolve(false), withinMs);
