@@ -180,14 +180,18 @@ Deno.test("managed lifecycle: json format counts 500 events as a full request", 
 
 Deno.test("managed lifecycle: at most maxInFlight requests run at once, each on its own events", async () => {
   const peak = { value: 0 };
-  let putter: ScriptedPutter;
+  const holder: { putter?: ScriptedPutter } = {};
   const h = harness({
     answers: (time) => [
-      peakCounting(() => putter, after(400, time.timers, storeAll), peak),
+      peakCounting(
+        () => holder.putter!,
+        after(400, time.timers, storeAll),
+        peak,
+      ),
     ],
     maxInFlight: 3,
   });
-  putter = h.putter;
+  holder.putter = h.putter;
   h.shipper.start();
   // About 8 requests' worth, arriving at once.
   const count = Math.ceil((8 * MAX_REQUEST_BYTES) / 2000);
@@ -224,6 +228,10 @@ Deno.test("managed lifecycle: failed requests put their events back, pause flush
   await h.time.tick(INTERVAL_MS + 60);
   assert.equal(h.shipper.inFlight, 1);
   while (h.shipper.inFlight > 0) await h.time.tick(5);
+  assert.ok(
+    h.time.now() - h.putter.calls[0].at <= BACKGROUND_FLUSH_BUDGET_MS + 5,
+    "a background flush gives up within its budget",
+  );
   assert.equal(h.buffer.length, 10, "the events are back in the buffer");
   assert.equal(h.buffer.takenBytes, 0);
   assert.equal(h.stats.delivered, 0);
