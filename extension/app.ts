@@ -258,30 +258,19 @@ export async function runExtension(deps: ExtensionDeps): Promise<number> {
       exitError: (errorType: string, message: string) =>
         api.exitError(errorType, message),
     };
+    const common = {
+      api: lifecycleApi,
+      stats,
+      logger,
+      config,
+      now,
+      timers,
+      stop: deps.stop,
+    };
     // One policy per mode, chosen once: the loops share the pipeline only.
     result = shipper
-      ? await runManagedLifecycle({
-        api: lifecycleApi,
-        shipper,
-        stats,
-        logger,
-        config,
-        now,
-        timers,
-        stop: deps.stop,
-      })
-      : await runLifecycle({
-        api: lifecycleApi,
-        buffer,
-        flusher,
-        progress,
-        stats,
-        logger,
-        config,
-        now,
-        timers,
-        stop: deps.stop,
-      });
+      ? await runManagedLifecycle({ ...common, shipper })
+      : await runLifecycle({ ...common, buffer, flusher, progress });
   } catch (error) {
     logger.error("lifecycle failed", { error });
     await api.exitError("Extension.Crash", String(error)).catch(() => {});

@@ -137,6 +137,27 @@ function peakCounting(
   };
 }
 
+/** Runs the loop of `h` with another Extensions API (and a stop signal). */
+function runWithApi(
+  h: ReturnType<typeof harness>,
+  api: LifecycleApi,
+  stop?: AbortSignal,
+) {
+  return runManagedLifecycle({
+    api,
+    shipper: h.shipper,
+    stats: h.stats,
+    logger: h.log.logger,
+    config: {
+      shutdownMarginMs: 150,
+      buffering: { maxItems: 1000, maxBytes: 262_144, timeoutMs: 100 },
+    },
+    now: h.time.now,
+    timers: h.time.timers,
+    stop,
+  });
+}
+
 Deno.test("managed lifecycle: a few events are flushed once the oldest is older than the interval", async () => {
   const h = harness({ answers: () => [storeAll] });
   h.shipper.start();
@@ -310,25 +331,13 @@ Deno.test("managed lifecycle: a permanent error stops flushing; the rest is left
 Deno.test("managed lifecycle: a stop signal drains like SHUTDOWN", async () => {
   const h = harness({ answers: () => [storeAll] });
   const stop = new AbortController();
-  const run = runManagedLifecycle({
-    api: {
-      next: (signal) =>
-        new Promise((_, reject) =>
-          signal?.addEventListener("abort", () => reject(new Error("aborted")))
-        ),
-      exitError: () => Promise.resolve(),
-    },
-    shipper: h.shipper,
-    stats: h.stats,
-    logger: h.log.logger,
-    config: {
-      shutdownMarginMs: 150,
-      buffering: { maxItems: 1000, maxBytes: 262_144, timeoutMs: 100 },
-    },
-    now: h.time.now,
-    timers: h.time.timers,
-    stop: stop.signal,
-  });
+  const run = runWithApi(h, {
+    next: (signal) =>
+      new Promise((_, reject) =>
+        signal?.addEventListener("abort", () => reject(new Error("aborted")))
+      ),
+    exitError: () => Promise.resolve(),
+  }, stop.signal);
   h.add(4);
   h.time.timers.setTimeout(() => stop.abort(), 10);
   assert.deepEqual(await h.time.drive(run), { exitCode: 0, reason: "SIGNAL" });
@@ -338,23 +347,12 @@ Deno.test("managed lifecycle: a stop signal drains like SHUTDOWN", async () => {
 Deno.test("managed lifecycle: event/next failing again and again ends with exit/error", async () => {
   const h = harness({ answers: () => [storeAll] });
   const exitErrors: string[] = [];
-  const run = runManagedLifecycle({
-    api: {
-      next: () => Promise.reject(new Error("connection refused")),
-      exitError: (errorType) => {
-        exitErrors.push(errorType);
-        return Promise.resolve();
-      },
+  const run = runWithApi(h, {
+    next: () => Promise.reject(new Error("connection refused")),
+    exitError: (errorType) => {
+      exitErrors.push(errorType);
+      return Promise.resolve();
     },
-    shipper: h.shipper,
-    stats: h.stats,
-    logger: h.log.logger,
-    config: {
-      shutdownMarginMs: 150,
-      buffering: { maxItems: 1000, maxBytes: 262_144, timeoutMs: 100 },
-    },
-    now: h.time.now,
-    timers: h.time.timers,
   });
   h.add(1);
   const result = await h.time.drive(run);
