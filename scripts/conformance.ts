@@ -139,7 +139,9 @@ export function formatReport(report: ConformanceReport): string[] {
   lines.push(
     `  stream: ${report.delivered} envelopes in ${report.records} records${
       types ? ` (${types})` : ""
-    }; emulator shutdown ${report.shutdownMs.toFixed(0)} ms`,
+    }; emulator shutdown ${
+      report.shutdownMs.toFixed(0)
+    } ms; ${report.unavailableRetries} invocations sent again after Runtime.Unavailable`,
   );
   return lines;
 }

@@ -28,7 +28,7 @@ export interface EmulatorOptions {
   taskDir: string;
   /** Scratch folder for overlays. */
   scratchDir: string;
-  /** The runtime's command (the emulator's bootstrap); its last word is the handler. */
+  /** The runtime's command (its last word is the handler); empty: `/var/task/bootstrap`. */
   bootstrap: readonly string[];
   /**
    * Host folders the function and the extensions must reach (interpreters,

@@ -81,6 +81,8 @@ export interface ConformanceReport {
   summary: Record<string, unknown> | undefined;
   /** From SIGTERM to the emulator's exit, ms. */
   shutdownMs: number;
+  /** Invocations sent again after the emulator answered `Runtime.Unavailable`. */
+  unavailableRetries: number;
   /** Tail of the emulator's output, for a failure. */
   outputTail: string[];
 }
@@ -105,6 +107,13 @@ ${
 code=$?
 echo "${EXIT_LINE_PREFIX}$code" >&2
 exit $code
+`;
+}
+
+/** `/var/task/bootstrap`: AWS's Python runtime interface client on the conformance handler. */
+export function functionBootstrap(python: string): string {
+  return `#!/bin/sh
+exec ${shellQuote(python)} -m awslambdaric handler.handler
 `;
 }
 
@@ -133,39 +142,68 @@ async function prepareOpt(
   await Deno.chmod(launcher, 0o755);
 }
 
-/** Sends `count` invocations, `concurrency` at a time; returns their answers by request id. */
+/** What the invocations got back. */
+interface InvokeOutcome {
+  /** Final answers by request id (refused attempts left out). */
+  answers: Map<string, { status: number; body: string }>;
+  /** Attempts the emulator refused with `Runtime.Unavailable` and that were sent again. */
+  unavailableRetries: number;
+}
+
+/** How often an invocation refused for want of an idle runtime is sent again. */
+const UNAVAILABLE_ATTEMPTS = 200;
+
+/**
+ * Sends `count` invocations, `concurrency` at a time. In LMI mode the
+ * emulator refuses an invocation at once (400 `Runtime.Unavailable`) when no
+ * runtime worker waits on `/next`, which happens between a worker's answer
+ * and its next poll: such an attempt never ran, and is sent again under a
+ * new request id after a short pause, as a caller would.
+ */
 async function invokeAll(
   emulator: Emulator,
   count: number,
   concurrency: number,
   lines: number,
-): Promise<Map<string, { status: number; body: string }>> {
+): Promise<InvokeOutcome> {
   const answers = new Map<string, { status: number; body: string }>();
+  let unavailableRetries = 0;
   let next = 0;
   const worker = async () => {
     while (next < count) {
       const index = next++;
-      const requestId = crypto.randomUUID();
-      try {
-        const answer = await emulator.invoke(requestId, {
-          lines,
-          sleepMs: 50,
-          index,
-        });
+      for (let attempt = 1;; attempt++) {
+        const requestId = crypto.randomUUID();
+        let answer: { status: number; body: string };
+        try {
+          answer = await emulator.invoke(requestId, {
+            lines,
+            sleepMs: 50,
+            index,
+          });
+        } catch (error) {
+          // The emulator stopped (an init failure ends it): status 0.
+          answer = {
+            status: 0,
+            body: error instanceof Error ? error.message : String(error),
+          };
+        }
+        const unavailable = answer.status === 400 &&
+          answer.body.includes("Runtime.Unavailable");
+        if (unavailable && attempt < UNAVAILABLE_ATTEMPTS) {
+          unavailableRetries++;
+          await new Promise((resolve) => setTimeout(resolve, 10));
+          continue;
+        }
         answers.set(requestId, { status: answer.status, body: answer.body });
-      } catch (error) {
-        // The emulator stopped (an init failure ends it): status 0.
-        answers.set(requestId, {
-          status: 0,
-          body: error instanceof Error ? error.message : String(error),
-        });
+        break;
       }
     }
   };
   await Promise.all(
     Array.from({ length: Math.max(1, concurrency) }, () => worker()),
   );
-  return answers;
+  return { answers, unavailableRetries };
 }
 
 /** Runs the extension under the emulator once and judges it. */
@@ -192,6 +230,15 @@ export async function runConformance(
       new URL("./function/handler.py", import.meta.url).pathname,
       join(taskDir, "handler.py"),
     );
+    // LMI mode ignores a command line for a zip function and looks for
+    // /var/task/bootstrap (as Lambda's custom runtimes do); classic mode
+    // takes it too when given no command.
+    const bootstrap = join(taskDir, "bootstrap");
+    await Deno.writeTextFile(
+      bootstrap,
+      functionBootstrap(options.tools.python),
+    );
+    await Deno.chmod(bootstrap, 0o755);
     const stream = `conformance-${options.mode}`;
     await kinesis.createStream(stream, 2);
 
@@ -214,6 +261,9 @@ export async function runConformance(
     // From source, Deno reads this process's cache (the npm packages'
     // metadata); an LMI extension runs as an unprivileged user and cannot
     // write there, which Deno tolerates.
+    // The emulator's own log level (`debug` shows every telemetry batch).
+    const rieLogLevel = Deno.env.get("LOG_LEVEL");
+    if (rieLogLevel) env.LOG_LEVEL = rieLogLevel;
     const cacheDir = denoDir((name) => Deno.env.get(name));
     if (options.extension.kind === "source") env.DENO_DIR = cacheDir;
 
@@ -223,12 +273,7 @@ export async function runConformance(
       optDir,
       taskDir,
       scratchDir,
-      bootstrap: [
-        options.tools.python,
-        "-m",
-        "awslambdaric",
-        "handler.handler",
-      ],
+      bootstrap: [],
       env,
       maxConcurrency: concurrency,
       reachable: [
@@ -242,13 +287,15 @@ export async function runConformance(
     log(
       `${options.mode}: emulator on ${emulator.address}, Runtime API ${emulator.runtimeApi}`,
     );
-    const answers = await invokeAll(
+    const { answers, unavailableRetries } = await invokeAll(
       emulator,
       options.invocations,
       concurrency,
       options.linesPerInvocation,
     );
-    log(`${options.mode}: ${answers.size} invocations answered`);
+    log(
+      `${options.mode}: ${answers.size} invocations answered, ${unavailableRetries} sent again after Runtime.Unavailable`,
+    );
     // Let the last telemetry batches (the emulator buffers up to its
     // subscription's timeout) reach the extension before SHUTDOWN.
     await new Promise((resolve) => setTimeout(resolve, 1_500));
@@ -295,6 +342,7 @@ export async function runConformance(
       types,
       summary,
       shutdownMs,
+      unavailableRetries,
       outputTail: emulator.lines.slice(-40),
     };
   } finally {
