@@ -175,6 +175,18 @@ export async function runExtension(deps: ExtensionDeps): Promise<number> {
     return 1;
   }
 
+  const managed = config.mode === "managed-instances";
+  const putter = deps.createPutter(config);
+  if (managed) {
+    // Nothing freezes a managed instance: telemetry arrives as soon as the
+    // subscription is made, and loading the SDK holds the event loop for
+    // hundreds of ms. A delivery answered that late makes the platform drop
+    // the next one (AWS's emulator: "previous batch hasn't processed yet",
+    // then platform.logsDropped), so the SDK loads here, during init.
+    await putter.prepare().catch((error) =>
+      logger.warn("Kinesis client could not be prepared", { error })
+    );
+  }
   const subscribed = await subscribeWithRetry(
     config,
     runtimeApi,
@@ -191,7 +203,6 @@ export async function runExtension(deps: ExtensionDeps): Promise<number> {
     await closeServer(server, timers);
     return 1;
   }
-  const managed = config.mode === "managed-instances";
   logger.info("ready", {
     stream: config.streamArn ?? config.streamName,
     format: config.format,
@@ -209,7 +220,6 @@ export async function runExtension(deps: ExtensionDeps): Promise<number> {
     types: config.types,
   });
 
-  const putter = deps.createPutter(config);
   let preload: unknown;
   const flusherOptions: Omit<FlusherOptions, "buffer"> = {
     format: config.format,
