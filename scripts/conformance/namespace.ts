@@ -76,6 +76,11 @@ export function namespaceScript(spec: NamespaceCommand): string {
   const lines = ["set -eu"];
   (spec.exposures ?? []).forEach((exposure, index) => {
     checkTarget(exposure.hidden);
+    if (`${spec.scratchDir}/`.startsWith(`${exposure.hidden}/`)) {
+      throw new Error(
+        `the scratch folder ${spec.scratchDir} lies in ${exposure.hidden}, which the namespace covers`,
+      );
+    }
     const view = `${spec.scratchDir}/hidden-${index}`;
     lines.push(
       `mkdir -p ${shellQuote(view)}`,
