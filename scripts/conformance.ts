@@ -40,7 +40,7 @@ export interface ConformanceArgs {
   concurrency: number;
   /** Function log lines per invocation. */
   lines: number;
-  /** Prints the emulator's output. */
+  /** Prints the emulator's output and one event of each type. */
   verbose: boolean;
 }
 
@@ -204,6 +204,11 @@ if (import.meta.main) {
           continue;
         }
         for (const line of formatReport(report)) console.log(line);
+        if (args.verbose) {
+          for (const [type, sample] of Object.entries(report.samples)) {
+            console.log(`  sample ${type}: ${JSON.stringify(sample)}`);
+          }
+        }
         if (report.ok) passed++;
         else {
           failed++;

@@ -77,6 +77,8 @@ export interface ConformanceReport {
   records: number;
   /** Counts of envelopes by event type. */
   types: Record<string, number>;
+  /** The first event of each type as the emulator sent it (`time`, `type`, `record`). */
+  samples: Record<string, { time: string; record: unknown }>;
   /** The extension's summary line, when it wrote one. */
   summary: Record<string, unknown> | undefined;
   /** From SIGTERM to the emulator's exit, ms. */
@@ -313,8 +315,13 @@ export async function runConformance(
       decodeRecord(record.data).map((decoded) => decoded.envelope)
     );
     const types: Record<string, number> = {};
+    const samples: Record<string, { time: string; record: unknown }> = {};
     for (const envelope of envelopes) {
       types[envelope.type] = (types[envelope.type] ?? 0) + 1;
+      samples[envelope.type] ??= {
+        time: envelope.time,
+        record: envelope.record,
+      };
     }
     const summary = findSummary(emulator.lines);
     const checks = judgeRun({
@@ -340,6 +347,7 @@ export async function runConformance(
       delivered: envelopes.length,
       records: records.length,
       types,
+      samples,
       summary,
       shutdownMs,
       unavailableRetries,

@@ -38,6 +38,7 @@ Deno.test("conformance: the report names every check and the figures", () => {
     delivered: 3,
     records: 1,
     types: { function: 2, "platform.start": 1 },
+    samples: {},
     summary: undefined,
     shutdownMs: 12.4,
     unavailableRetries: 2,
