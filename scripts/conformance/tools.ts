@@ -43,12 +43,44 @@ export function toolPaths(
   };
 }
 
-async function exists(path: string): Promise<boolean> {
+function exists(path: string): Promise<boolean> {
+  return Deno.stat(path).then(() => true, () => false);
+}
+
+/** What a finished command printed. */
+export interface CommandOutput {
+  /** Exit code (-1 when it could not start). */
+  code: number;
+  /** Its standard output. */
+  stdout: string;
+  /** Its standard error, or why it could not start. */
+  stderr: string;
+}
+
+/** Runs a command to its end and returns its exit code and output as text. */
+export async function runCommand(
+  command: string,
+  args: readonly string[] = [],
+): Promise<CommandOutput> {
   try {
-    await Deno.stat(path);
-    return true;
-  } catch {
-    return false;
+    const result = await new Deno.Command(command, {
+      args: [...args],
+      stdout: "piped",
+      stderr: "piped",
+      stdin: "null",
+    }).output();
+    const decoder = new TextDecoder();
+    return {
+      code: result.code,
+      stdout: decoder.decode(result.stdout),
+      stderr: decoder.decode(result.stderr),
+    };
+  } catch (error) {
+    return {
+      code: -1,
+      stdout: "",
+      stderr: error instanceof Error ? error.message : String(error),
+    };
   }
 }
 
@@ -56,24 +88,8 @@ async function output(
   command: string,
   args: string[],
 ): Promise<{ ok: boolean; text: string }> {
-  try {
-    const result = await new Deno.Command(command, {
-      args,
-      stdout: "piped",
-      stderr: "piped",
-      stdin: "null",
-    }).output();
-    const decoder = new TextDecoder();
-    return {
-      ok: result.success,
-      text: decoder.decode(result.stdout) + decoder.decode(result.stderr),
-    };
-  } catch (error) {
-    return {
-      ok: false,
-      text: error instanceof Error ? error.message : String(error),
-    };
-  }
+  const result = await runCommand(command, args);
+  return { ok: result.code === 0, text: result.stdout + result.stderr };
 }
 
 /**

@@ -13,6 +13,7 @@ import {
   parentOf,
   privateAncestor,
 } from "../../../scripts/conformance/namespace.ts";
+import { runCommand } from "../../../scripts/conformance/tools.ts";
 
 Deno.test("namespace: parentOf", () => {
   assert.equal(parentOf("/opt"), "/");
@@ -83,18 +84,8 @@ Deno.test("namespace: the script refuses odd targets and never overlays /", () =
   );
 });
 
-async function run(argv: string[]) {
-  const out = await new Deno.Command(argv[0], {
-    args: argv.slice(1),
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const decoder = new TextDecoder();
-  return {
-    code: out.code,
-    stdout: decoder.decode(out.stdout),
-    stderr: decoder.decode(out.stderr),
-  };
+function run(argv: string[]) {
+  return runCommand(argv[0], argv.slice(1));
 }
 
 Deno.test("namespace: under unshare the folders appear inside and nothing changes outside", async () => {

@@ -10,7 +10,7 @@ import {
   functionBootstrap,
   sourceLauncher,
 } from "../../../scripts/conformance/run.ts";
-import { toolPaths } from "../../../scripts/conformance/tools.ts";
+import { runCommand, toolPaths } from "../../../scripts/conformance/tools.ts";
 
 async function runScript(text: string, name: string) {
   const dir = await Deno.makeTempDir();
@@ -18,16 +18,7 @@ async function runScript(text: string, name: string) {
     const path = `${dir}/${name}`;
     await Deno.writeTextFile(path, text, { mode: 0o755 });
     await Deno.chmod(path, 0o755);
-    const out = await new Deno.Command(path, {
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    const decoder = new TextDecoder();
-    return {
-      code: out.code,
-      stdout: decoder.decode(out.stdout),
-      stderr: decoder.decode(out.stderr),
-    };
+    return await runCommand(path);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
