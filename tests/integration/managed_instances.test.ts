@@ -150,10 +150,11 @@ Deno.test({
   fn: async () => {
     const kinesis = await startLocalKinesis();
     await kinesis.createStream("lmi-backlog", 1);
-    // Every request takes 400 ms: the backlog outgrows what SHUTDOWN can send.
+    // Every request takes 600 ms, one at a time: SHUTDOWN can send about
+    // three requests of 500 events, far less than the backlog.
     const proxy = await startFaultProxy({
       target: kinesis.endpoint,
-      plan: { delayRequests: { select: { kind: "every", n: 1 }, ms: 400 } },
+      plan: { delayRequests: { select: { kind: "every", n: 1 }, ms: 600 } },
     });
     try {
       await using sandbox = await startManagedSandbox({
@@ -164,14 +165,14 @@ Deno.test({
           AWS_ENDPOINT_URL_KINESIS: proxy.endpoint,
           KINESIS_TELEMETRY_LISTENER_PORT: "0",
           KINESIS_TELEMETRY_FORMAT: "json",
-          KINESIS_TELEMETRY_MAX_IN_FLIGHT: "2",
+          KINESIS_TELEMETRY_MAX_IN_FLIGHT: "1",
         })],
       });
-      await load(sandbox, 2_000, {
+      await load(sandbox, 1_500, {
         style: "json",
-        logLines: 200,
+        logLines: LINES - 3,
         lineBytes: 200,
-        delayMs: 5,
+        delayMs: 200,
       });
       const startedAt = Date.now();
       const shutdown = await sandbox.shutdown();
@@ -184,6 +185,11 @@ Deno.test({
       assert.equal(extension.exitCode, 0);
       assert.ok(startedAt + extension.durationMs < shutdown.deadlineMs);
       const summary = summaryOf(sandbox);
+      console.log(
+        `LMI backlog: extension exited ${
+          Math.round(extension.durationMs)
+        } ms after SHUTDOWN (budget ${shutdown.budgetMs} ms); delivered ${summary.delivered}, dropped ${summary.droppedTotal}`,
+      );
       assert.equal(
         summary.received,
         summary.delivered + summary.filtered + summary.droppedTotal,
