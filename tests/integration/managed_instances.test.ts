@@ -12,7 +12,8 @@ import {
   projectExtension,
 } from "../../scripts/sandbox/extension_specs.ts";
 import { startFaultProxy } from "../../scripts/sandbox/kinesis_fault_proxy.ts";
-import { startLocalKinesis } from "../../scripts/sandbox/kinesis_local.ts";
+import { localKinesisClient } from "../../scripts/sandbox/kinesis_local.ts";
+import { startKinesisServer } from "../../scripts/bench/kinesis_server.ts";
 import {
   type ManagedSandbox,
   startManagedSandbox,
@@ -64,9 +65,11 @@ Deno.test({
   sanitizeOps: false,
   sanitizeResources: false,
   fn: async () => {
-    const kinesis = await startLocalKinesis();
+    // kinesalite in its own process: its work does not stall the sandbox's
+    // clock, which judges freshness and the shutdown deadline.
+    const kinesis = await startKinesisServer(["lmi-load"]);
+    const client = localKinesisClient(kinesis.endpoint);
     try {
-      await kinesis.createStream("lmi-load", 4);
       await using sandbox = await startManagedSandbox({
         fn: NODE_DEMO,
         maxConcurrency: CONCURRENCY,
@@ -86,7 +89,7 @@ Deno.test({
       assert.equal(shutdown.extensions[0].exitedByItself, true);
       // Freshness: emitted (the event's time) → stored (Kinesis arrival).
       const { envelopes, freshnessMs: freshness } = await readStoredEvents(
-        kinesis.client,
+        client,
         "lmi-load",
       );
       const check = checkDelivery(sandbox.events, envelopes, EXTENSION_NAME);
@@ -124,6 +127,7 @@ Deno.test({
         "every invocation's lines and platform events",
       );
     } finally {
+      client.destroy();
       await kinesis.stop();
     }
   },
@@ -135,8 +139,8 @@ Deno.test({
   sanitizeOps: false,
   sanitizeResources: false,
   fn: async () => {
-    const kinesis = await startLocalKinesis();
-    await kinesis.createStream("lmi-backlog", 1);
+    const kinesis = await startKinesisServer(["lmi-backlog"]);
+    const client = localKinesisClient(kinesis.endpoint);
     // Every request takes 600 ms, one at a time: SHUTDOWN can send about
     // three requests of 500 events, far less than the backlog.
     const proxy = await startFaultProxy({
@@ -167,7 +171,9 @@ Deno.test({
       assert.equal(
         extension.exitedByItself,
         true,
-        "exited before the deadline",
+        `exited before the deadline: ${JSON.stringify(shutdown)}\n${
+          sandbox.extensionLog.slice(-4).map((line) => line.line).join("\n")
+        }`,
       );
       assert.equal(extension.exitCode, 0);
       assert.ok(startedAt + extension.durationMs < shutdown.deadlineMs);
@@ -187,11 +193,12 @@ Deno.test({
           .shutdown_deadline > 0,
         "the backlog was larger than the shutdown could send",
       );
-      const records = await readAllRecords(kinesis.client, "lmi-backlog");
+      const records = await readAllRecords(client, "lmi-backlog");
       const stored = records.flatMap((record) => decodeRecord(record.data));
       assert.ok(stored.length >= summary.delivered);
     } finally {
       await proxy.stop();
+      client.destroy();
       await kinesis.stop();
     }
   },
