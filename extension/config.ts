@@ -361,7 +361,14 @@ export function parseConfig(env: EnvReader): Config {
     logLevel: choice("LOG_LEVEL", "info", LOG_LEVELS),
     flush: choice("FLUSH", "invoke", FLUSH_STRATEGIES),
     maxHoldMs: integer("MAX_HOLD_MS", 200, 10, 60_000),
-    shutdownMarginMs: integer("SHUTDOWN_MARGIN_MS", 150, 50, 1_500),
+    // A managed instance keeps running dozens of invocations beside the
+    // extension, so its event loop lags more: more time kept free there.
+    shutdownMarginMs: integer(
+      "SHUTDOWN_MARGIN_MS",
+      detected.mode === "managed-instances" ? 300 : 150,
+      50,
+      1_500,
+    ),
     requestTimeoutMs: integer("REQUEST_TIMEOUT_MS", 5_000, 100, 60_000),
     mode: detected.mode,
     modeReason: detected.reason,

@@ -150,9 +150,10 @@ export class BackgroundShipper {
       const requestsBefore = flusher.stats.kinesisRequests;
       while (
         this.#slices.size < config.maxInFlight && buffer.length > 0 &&
-        !this.#permanent && deadline - this.#now() > 10
+        !this.#permanent && deadline - this.#now() > SETTLE_GRACE_MS + 10
       ) {
-        this.#startSlice(deadline);
+        // Ends early enough for its last answer to settle by the deadline.
+        this.#startSlice(deadline - SETTLE_GRACE_MS);
       }
       if (this.#slices.size === 0) {
         const wait = Math.min(this.#tickMs, quietUntil - this.#now());
@@ -169,9 +170,14 @@ export class BackgroundShipper {
         this.#slices.size === 0
       ) break;
     }
-    // Flushes started here end by the deadline (the sender aborts there);
-    // a few milliseconds let their last answers settle.
-    if (this.#slices.size > 0) await this.#ended(SETTLE_GRACE_MS, "all");
+    // Flushes started here end by the deadline less the grace (the sender
+    // aborts there); the grace lets their last answers settle.
+    if (this.#slices.size > 0) {
+      await this.#ended(
+        Math.min(SETTLE_GRACE_MS, deadline - this.#now()),
+        "all",
+      );
+    }
     const stranded = this.inFlightEvents;
     if (stranded > 0) {
       // Only a flush that started before a SHUTDOWN shorter than its budget

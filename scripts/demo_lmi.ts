@@ -13,6 +13,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
+import type { KinesisClient } from "@aws-sdk/client-kinesis";
 import { decodeRecord, type Envelope } from "./lib/decode.ts";
 import { readAllRecords } from "./lib/kinesis_read.ts";
 import { checkDelivery, type DeliveryCheck } from "./sandbox/delivery_check.ts";
@@ -158,17 +159,10 @@ export async function runManagedDemo(
     );
     const shutdown = await sandbox.shutdown();
     await sandbox.stop();
-    const records = await readAllRecords(kinesis.client, stream);
-    const stored: Array<{ envelope: Envelope; arrivedAt: number }> = records
-      .flatMap((record) =>
-        decodeRecord(record.data).map((event) => ({
-          envelope: event.envelope,
-          arrivedAt: record.arrivedAt?.getTime() ?? NaN,
-        }))
-      );
+    const stored = await readStoredEvents(kinesis.client, stream);
     const check = checkDelivery(
       sandbox.events,
-      stored.map((entry) => entry.envelope),
+      stored.envelopes,
       extension.name,
     );
     const lines = sandbox.extensionLog.flatMap((line) => {
@@ -183,9 +177,7 @@ export async function runManagedDemo(
       invocations: sandbox.invocations,
       shutdown,
       check,
-      freshnessMs: stored.map((entry) =>
-        entry.arrivedAt - Date.parse(entry.envelope.time)
-      ).filter(Number.isFinite).sort((a, b) => a - b),
+      freshnessMs: stored.freshnessMs,
       ready: lines.find((line) => line.msg === "ready") ?? null,
       summary: lines.find((line) => line.msg === "summary") ?? null,
     };
@@ -209,13 +201,7 @@ export function managedDemoSucceeded(result: ManagedDemoResult): boolean {
 /** The final report as text lines. */
 export function formatManagedReport(result: ManagedDemoResult): string[] {
   const { check, ready, summary } = result;
-  const at = (p: number) =>
-    result.freshnessMs[
-      Math.min(
-        result.freshnessMs.length - 1,
-        Math.floor(result.freshnessMs.length * p),
-      )
-    ] ?? NaN;
+  const at = (p: number) => percentile(result.freshnessMs, p);
   const extension = result.shutdown.extensions[0];
   return [
     "",
@@ -252,6 +238,31 @@ export function formatManagedReport(result: ManagedDemoResult): string[] {
       ? `OK: every event the extension received is in Kinesis (${check.delivered}/${check.received}), nothing lost.`
       : "FAILED: events were lost, duplicated or dropped, or the extension did not exit cleanly.",
   ];
+}
+
+/** Every envelope of `stream`, and each one's freshness: its event's time → its Kinesis arrival (ms, sorted). */
+export async function readStoredEvents(
+  client: KinesisClient,
+  stream: string,
+): Promise<{ envelopes: Envelope[]; freshnessMs: number[] }> {
+  const envelopes: Envelope[] = [];
+  const freshnessMs: number[] = [];
+  for (const record of await readAllRecords(client, stream)) {
+    for (const { envelope } of decodeRecord(record.data)) {
+      envelopes.push(envelope);
+      const arrivedAt = record.arrivedAt?.getTime();
+      if (arrivedAt !== undefined) {
+        freshnessMs.push(arrivedAt - Date.parse(envelope.time));
+      }
+    }
+  }
+  return { envelopes, freshnessMs: freshnessMs.sort((a, b) => a - b) };
+}
+
+/** The `p` quantile (0–1) of sorted values; NaN when empty. */
+export function percentile(sorted: readonly number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ??
+    NaN;
 }
 
 function median(values: number[]): number {

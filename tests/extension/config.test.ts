@@ -346,8 +346,9 @@ Deno.test("config: Lambda Managed Instances is detected from its initialization 
     config.modeReason,
     "AWS_LAMBDA_INITIALIZATION_TYPE=lambda-managed-instances",
   );
-  // The schema LMI requires is the default there.
+  // The schema LMI requires is the default there, and a wider margin.
   assert.equal(config.schemaVersion, "2025-01-29");
+  assert.equal(config.shutdownMarginMs, 300);
 });
 
 Deno.test("config: AWS_LAMBDA_MAX_CONCURRENCY alone means Lambda Managed Instances", () => {
