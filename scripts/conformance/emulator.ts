@@ -7,8 +7,14 @@
  *
  * @module
  */
+import { dirname } from "node:path";
 import { type ManagedProcess, startProcess } from "../sandbox/child_process.ts";
-import { type BindMount, exposuresFor, namespaceArgv } from "./namespace.ts";
+import {
+  type BindMount,
+  exposuresFor,
+  namespaceArgv,
+  tmpKeeps,
+} from "./namespace.ts";
 
 /** The emulator's two modes. */
 export type EmulatorMode = "classic" | "lmi";
@@ -115,13 +121,14 @@ export async function startEmulator(
   } else {
     delete env.AWS_LAMBDA_MAX_CONCURRENCY;
   }
+  const reachable = [...(options.reachable ?? []), dirname(options.rieBinary)];
   const lines: string[] = [];
   const process = startProcess({
     label: `aws-lambda-rie (${options.mode})`,
     argv: namespaceArgv({
-      exposures: exposuresFor(options.reachable ?? []),
+      exposures: exposuresFor(reachable),
       binds,
-      freshTmp: true,
+      freshTmp: { keep: tmpKeeps(reachable) },
       scratchDir: options.scratchDir,
       cwd: "/var/task",
       command: [

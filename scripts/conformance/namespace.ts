@@ -16,7 +16,8 @@
  * private folder such as `/root` where Deno or Python may be installed. Such
  * a folder is covered by a tmpfs inside the namespace and only the folders
  * the run needs are bound back into it, at their own paths. Last, `/tmp`
- * gets a fresh tmpfs, like an execution environment's own `/tmp`.
+ * gets a fresh tmpfs, like an execution environment's own `/tmp`, with the
+ * folders the run needs from the old one bound back.
  *
  * @module
  */
@@ -44,8 +45,12 @@ export interface NamespaceCommand {
   exposures?: readonly Exposure[];
   /** Folders to bind-mount, in order. */
   binds: readonly BindMount[];
-  /** Mounts a fresh tmpfs on `/tmp` after the binds (their sources may be in the old one). */
-  freshTmp?: boolean;
+  /**
+   * Mounts a fresh tmpfs on `/tmp` after the binds (their sources may be in
+   * the old one); the folders listed here (under `/tmp`: the project of a
+   * clone made there, say) are bound back from the old one.
+   */
+  freshTmp?: { keep: readonly string[] };
   /** Folder for overlay upper/work folders (on the same file system as a temporary folder). */
   scratchDir: string;
   /** Working directory of the command, inside the namespace. */
@@ -131,7 +136,21 @@ export function namespaceScript(spec: NamespaceCommand): string {
     );
   });
   if (spec.freshTmp) {
-    lines.push("mount -t tmpfs -o mode=1777 tmpfs /tmp");
+    // The shell's working folder keeps the old /tmp reachable by relative
+    // paths once the new one covers it.
+    lines.push("cd /tmp", "mount -t tmpfs -o mode=1777 tmpfs /tmp");
+    for (const keep of spec.freshTmp.keep) {
+      checkTarget(keep);
+      if (!keep.startsWith("/tmp/")) {
+        throw new Error(`${keep} is not under /tmp`);
+      }
+      lines.push(
+        `mkdir -p ${shellQuote(keep)}`,
+        `mount --no-canonicalize --bind ${
+          shellQuote(`./${keep.slice("/tmp/".length)}`)
+        } ${shellQuote(keep)}`,
+      );
+    }
   }
   lines.push(`cd ${shellQuote(spec.cwd)}`, `exec "$@"`);
   return lines.join("\n");
@@ -168,6 +187,15 @@ export function privateAncestor(
     if (mode !== undefined && (mode & 0o001) === 0) return folder;
   }
   return undefined;
+}
+
+/** The paths under `/tmp`, which a fresh `/tmp` must keep (nested ones left to their parent). */
+export function tmpKeeps(paths: readonly string[]): string[] {
+  const under = [...new Set(paths.map((p) => p.replace(/\/+$/, "")))]
+    .filter((p) => p.startsWith("/tmp/"));
+  return under.filter((p) =>
+    !under.some((other) => other !== p && p.startsWith(`${other}/`))
+  );
 }
 
 /** Groups the paths that sit under private folders into exposures (reads folder modes with `Deno.statSync`). */

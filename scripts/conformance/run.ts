@@ -282,6 +282,7 @@ export async function runConformance(
         options.tools.pythonPrefix,
         dirname(Deno.execPath()),
         PROJECT_ROOT.replace(/\/$/, ""),
+        options.tools.awslambdaric,
         cacheDir,
       ],
       onLine: (line) => log(`  rie| ${line}`),

@@ -12,8 +12,16 @@ import {
   namespaceScript,
   parentOf,
   privateAncestor,
+  tmpKeeps,
 } from "../../../scripts/conformance/namespace.ts";
 import { runCommand } from "../../../scripts/conformance/tools.ts";
+
+Deno.test("namespace: tmpKeeps keeps outer folders under /tmp only", () => {
+  assert.deepEqual(tmpKeeps(["/tmp/a/", "/tmp/a/b", "/usr/x", "/tmp/c"]), [
+    "/tmp/a",
+    "/tmp/c",
+  ]);
+});
 
 Deno.test("namespace: parentOf", () => {
   assert.equal(parentOf("/opt"), "/");
@@ -118,16 +126,26 @@ Deno.test("namespace: under unshare the folders appear inside and nothing change
     assert.equal(marker, "inside");
     assert.equal(mode, "755", "the private folder is a tmpfs inside");
     assert.equal(tool, "tool");
-    // The exposures above sit in /tmp, which a fresh /tmp would hide.
+    // A fresh /tmp keeps only the folders it is told to (here the
+    // source folder, as a project cloned under /tmp).
     const fresh = await run(namespaceArgv({
       binds: [],
-      freshTmp: true,
+      freshTmp: { keep: tmpKeeps([`${work}/src`, `${work}/src/inner`]) },
       scratchDir: `${work}/scratch`,
       cwd: "/",
-      command: ["sh", "-c", "ls -A /tmp | wc -l; stat -c %a /tmp"],
+      command: [
+        "sh",
+        "-c",
+        `ls -A /tmp | wc -l; stat -c %a /tmp; cat ${work}/src/marker; echo; ls ${work} | wc -l`,
+      ],
     }));
     assert.equal(fresh.code, 0, fresh.stderr);
-    assert.deepEqual(fresh.stdout.trim().split("\n"), ["0", "1777"]);
+    assert.deepEqual(fresh.stdout.trim().split("\n"), [
+      "1",
+      "1777",
+      "inside",
+      "1",
+    ]);
     // Outside: the mount point was never made, the private folder is as it was.
     await assert.rejects(() => Deno.stat(missing));
     assert.equal((await Deno.stat(`${work}/private`)).mode! & 0o777, 0o700);
