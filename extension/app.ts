@@ -10,16 +10,22 @@ import { EventBuffer } from "./buffer.ts";
 import {
   type Config,
   ConfigError,
+  detectMode,
   type EnvReader,
   type LogLevel,
   parseConfig,
 } from "./config.ts";
 import { compressionPlan, loadCompressor } from "./compression.ts";
 import { createEnvelopeEncoder, newEnvironmentId } from "./encoder.ts";
-import { ExtensionsApiClient, type Registration } from "./extensions_api.ts";
-import { Flusher } from "./flusher.ts";
+import {
+  ExtensionsApiClient,
+  REGISTERED_EVENTS,
+  type Registration,
+} from "./extensions_api.ts";
+import { Flusher, type FlusherOptions } from "./flusher.ts";
 import type { KinesisPutter } from "./kinesis_client.ts";
 import { runLifecycle } from "./lifecycle.ts";
+import { BackgroundShipper, runManagedLifecycle } from "./managed_lifecycle.ts";
 import { createTelemetryHandler } from "./listener.ts";
 import { createLogger, type LineSink, type Logger } from "./log.ts";
 import { InvocationProgress, realTimers, type Timers } from "./progress.ts";
@@ -102,7 +108,11 @@ export async function runExtension(deps: ExtensionDeps): Promise<number> {
 
   let registration: Registration;
   try {
-    registration = await api.register();
+    // Lambda Managed Instances refuse any registration but SHUTDOWN, so the
+    // mode is known before the rest of the configuration is read.
+    registration = await api.register(
+      REGISTERED_EVENTS[detectMode(deps.env).mode],
+    );
   } catch (error) {
     logger.error("registration failed", { error });
     await api.initError("Extension.RegisterFailed", String(error)).catch(
@@ -173,6 +183,18 @@ export async function runExtension(deps: ExtensionDeps): Promise<number> {
     return 1;
   }
 
+  const managed = config.mode === "managed-instances";
+  const putter = deps.createPutter(config);
+  if (managed) {
+    // Nothing freezes a managed instance: telemetry arrives as soon as the
+    // subscription is made, and loading the SDK holds the event loop for
+    // hundreds of ms. A delivery answered that late makes the platform drop
+    // the next one (AWS's emulator: "previous batch hasn't processed yet",
+    // then platform.logsDropped), so the SDK loads here, during init.
+    await putter.prepare().catch((error) =>
+      logger.warn("Kinesis client could not be prepared", { error })
+    );
+  }
   const subscribed = await subscribeWithRetry(
     config,
     runtimeApi,
@@ -192,15 +214,22 @@ export async function runExtension(deps: ExtensionDeps): Promise<number> {
   logger.info("ready", {
     stream: config.streamArn ?? config.streamName,
     format: config.format,
-    flush: config.flush,
+    mode: config.mode,
+    modeReason: config.modeReason,
+    ...(managed
+      ? {
+        flush: "background",
+        flushIntervalMs: config.flushIntervalMs,
+        maxInFlight: config.maxInFlight,
+      }
+      : { flush: config.flush }),
+    schemaVersion: config.schemaVersion,
     port: server.port,
     types: config.types,
   });
 
-  const putter = deps.createPutter(config);
   let preload: unknown;
-  const flusher = new Flusher({
-    buffer,
+  const flusherOptions: Omit<FlusherOptions, "buffer"> = {
     format: config.format,
     maxRecordBytes: config.maxRecordBytes,
     compress: compression.perRecord,
@@ -217,7 +246,16 @@ export async function runExtension(deps: ExtensionDeps): Promise<number> {
         requestTimeoutMs: config.requestTimeoutMs,
       },
     },
-  });
+  };
+  const flusher = new Flusher({ buffer, ...flusherOptions });
+  const shipper = managed
+    ? new BackgroundShipper({
+      buffer,
+      flusher: flusherOptions,
+      config,
+      logger,
+    })
+    : undefined;
 
   // The SHUTDOWN deadline, once known: closing the listener must end by it.
   let exitBy: number | undefined;
@@ -230,25 +268,28 @@ export async function runExtension(deps: ExtensionDeps): Promise<number> {
         logger.warn("Kinesis client could not be prepared", { error })
       );
     }, PRELOAD_DELAY_MS);
-    result = await runLifecycle({
-      api: {
-        next: async (signal) => {
-          const event = await api.next(signal);
-          if (event.eventType === "SHUTDOWN") exitBy = event.deadlineMs;
-          return event;
-        },
-        exitError: (errorType, message) => api.exitError(errorType, message),
+    const lifecycleApi = {
+      next: async (signal?: AbortSignal) => {
+        const event = await api.next(signal);
+        if (event.eventType === "SHUTDOWN") exitBy = event.deadlineMs;
+        return event;
       },
-      buffer,
-      flusher,
-      progress,
+      exitError: (errorType: string, message: string) =>
+        api.exitError(errorType, message),
+    };
+    const common = {
+      api: lifecycleApi,
       stats,
       logger,
       config,
       now,
       timers,
       stop: deps.stop,
-    });
+    };
+    // One policy per mode, chosen once: the loops share the pipeline only.
+    result = shipper
+      ? await runManagedLifecycle({ ...common, shipper })
+      : await runLifecycle({ ...common, buffer, flusher, progress });
   } catch (error) {
     logger.error("lifecycle failed", { error });
     await api.exitError("Extension.Crash", String(error)).catch(() => {});
@@ -266,7 +307,7 @@ export async function runExtension(deps: ExtensionDeps): Promise<number> {
   );
   if (buffer.length > 0) {
     stats.drop(
-      flusher.lastOutcome?.lastError?.permanent
+      (shipper ?? flusher).lastOutcome?.lastError?.permanent
         ? "kinesis_rejected"
         : "shutdown_deadline",
       buffer.length,

@@ -31,6 +31,22 @@ export type LogLevel = "error" | "warn" | "info" | "debug";
  *   arrived, before the environment freezes (freshness over billed time).
  */
 export type FlushStrategy = "invoke" | "end";
+/**
+ * Which lifecycle the extension runs.
+ * - `on-demand`: an ordinary function (on-demand, provisioned concurrency,
+ *   SnapStart): INVOKE events, a freeze between invocations.
+ * - `managed-instances`: Lambda Managed Instances: SHUTDOWN only, no freeze,
+ *   many invocations at once, shipping in the background.
+ */
+export type LifecycleMode = "on-demand" | "managed-instances";
+
+/** The mode and the environment that decided it (logged at start). */
+export interface ModeDetection {
+  /** The mode. */
+  mode: LifecycleMode;
+  /** Why: the variables that decided it. */
+  reason: string;
+}
 
 /** Telemetry API buffering values sent with the subscription. */
 export interface BufferingConfig {
@@ -89,6 +105,14 @@ export interface Config {
   shutdownMarginMs: number;
   /** Longest single PutRecords attempt. */
   requestTimeoutMs: number;
+  /** Lifecycle mode, detected from the environment. */
+  mode: LifecycleMode;
+  /** Why that mode (the variables that decided it). */
+  modeReason: string;
+  /** Managed instances: oldest age of a buffered event before a flush starts. */
+  flushIntervalMs: number;
+  /** Managed instances: most PutRecords flushes running at once. */
+  maxInFlight: number;
 }
 
 /** A configuration value is missing or out of range. */
@@ -128,6 +152,37 @@ const MIB = 1024 * 1024;
 
 /** Reads one variable; a function so tests pass a plain object. */
 export type EnvReader = (name: string) => string | undefined;
+
+/** `AWS_LAMBDA_INITIALIZATION_TYPE` on Lambda Managed Instances. */
+export const MANAGED_INSTANCES_INIT_TYPE = "lambda-managed-instances";
+/** The only Telemetry API schema Lambda Managed Instances accepts. */
+export const MANAGED_INSTANCES_SCHEMA: SchemaVersion = "2025-01-29";
+
+/**
+ * Detects Lambda Managed Instances from what Lambda sets there:
+ * `AWS_LAMBDA_INITIALIZATION_TYPE=lambda-managed-instances`, or
+ * `AWS_LAMBDA_MAX_CONCURRENCY` (set only there, and by AWS's emulator in its
+ * LMI mode). Needed before registration, which differs between the modes,
+ * so it reads nothing that could make the configuration invalid.
+ */
+export function detectMode(env: EnvReader): ModeDetection {
+  const initType = env("AWS_LAMBDA_INITIALIZATION_TYPE")?.trim();
+  const concurrency = env("AWS_LAMBDA_MAX_CONCURRENCY")?.trim();
+  const reasons: string[] = [];
+  if (initType === MANAGED_INSTANCES_INIT_TYPE) {
+    reasons.push(`AWS_LAMBDA_INITIALIZATION_TYPE=${initType}`);
+  }
+  if (concurrency) reasons.push(`AWS_LAMBDA_MAX_CONCURRENCY=${concurrency}`);
+  if (reasons.length > 0) {
+    return { mode: "managed-instances", reason: reasons.join(", ") };
+  }
+  return {
+    mode: "on-demand",
+    reason: `AWS_LAMBDA_INITIALIZATION_TYPE=${
+      initType || "unset"
+    }, AWS_LAMBDA_MAX_CONCURRENCY unset`,
+  };
+}
 
 /**
  * Parses and validates the configuration. The buffer's default bound comes
@@ -291,6 +346,24 @@ export function parseConfig(
     );
   }
 
+  const detected = detectMode(env);
+  const schemaVersion = choice(
+    "SCHEMA_VERSION",
+    detected.mode === "managed-instances"
+      ? MANAGED_INSTANCES_SCHEMA
+      : "2022-12-13",
+    SCHEMA_VERSIONS,
+  );
+  if (
+    detected.mode === "managed-instances" &&
+    schemaVersion !== MANAGED_INSTANCES_SCHEMA
+  ) {
+    throw new ConfigError(
+      `${ENV_PREFIX}SCHEMA_VERSION`,
+      `${schemaVersion} is refused on Lambda Managed Instances (${detected.reason}): use ${MANAGED_INSTANCES_SCHEMA} or leave it unset`,
+    );
+  }
+
   return {
     streamName,
     streamArn,
@@ -298,7 +371,7 @@ export function parseConfig(
     kinesisEndpoint: read("AWS_ENDPOINT_URL_KINESIS") ??
       read("AWS_ENDPOINT_URL"),
     types: [...new Set(types)],
-    schemaVersion: choice("SCHEMA_VERSION", "2022-12-13", SCHEMA_VERSIONS),
+    schemaVersion,
     buffering,
     listenerPort,
     listenerHost,
@@ -312,7 +385,18 @@ export function parseConfig(
     logLevel: choice("LOG_LEVEL", "info", LOG_LEVELS),
     flush: choice("FLUSH", "invoke", FLUSH_STRATEGIES),
     maxHoldMs: integer("MAX_HOLD_MS", 200, 10, 60_000),
-    shutdownMarginMs: integer("SHUTDOWN_MARGIN_MS", 150, 50, 1_500),
+    // A managed instance keeps running dozens of invocations beside the
+    // extension, so its event loop lags more: more time kept free there.
+    shutdownMarginMs: integer(
+      "SHUTDOWN_MARGIN_MS",
+      detected.mode === "managed-instances" ? 300 : 150,
+      50,
+      1_500,
+    ),
     requestTimeoutMs: integer("REQUEST_TIMEOUT_MS", 5_000, 100, 60_000),
+    mode: detected.mode,
+    modeReason: detected.reason,
+    flushIntervalMs: integer("FLUSH_INTERVAL_MS", 250, 10, 60_000),
+    maxInFlight: integer("MAX_IN_FLIGHT", 3, 1, 16),
   };
 }

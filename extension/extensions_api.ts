@@ -37,6 +37,19 @@ export interface ShutdownEvent {
   shutdownReason: string;
 }
 
+/** Lifecycle events an extension can register for. */
+export type ExtensionEventType = "INVOKE" | "SHUTDOWN";
+
+/**
+ * Events registered for on ordinary functions, and on Lambda Managed
+ * Instances, where an external extension may register for SHUTDOWN only
+ * (anything else is refused with 403 `Extension.InvalidEventType`).
+ */
+export const REGISTERED_EVENTS = {
+  "on-demand": ["INVOKE", "SHUTDOWN"],
+  "managed-instances": ["SHUTDOWN"],
+} as const satisfies Record<string, readonly ExtensionEventType[]>;
+
 /** An event from `/event/next`. */
 export type LifecycleEvent = InvokeEvent | ShutdownEvent;
 
@@ -81,8 +94,10 @@ export class ExtensionsApiClient {
     return this.#identifier;
   }
 
-  /** Registers for INVOKE and SHUTDOWN, asking for the account id. */
-  async register(): Promise<Registration> {
+  /** Registers for `events` (INVOKE and SHUTDOWN by default), asking for the account id. */
+  async register(
+    events: readonly ExtensionEventType[] = REGISTERED_EVENTS["on-demand"],
+  ): Promise<Registration> {
     const response = await this.#fetch(`${this.#base}/register`, {
       method: "POST",
       headers: {
@@ -90,7 +105,7 @@ export class ExtensionsApiClient {
         "Lambda-Extension-Accept-Feature": "accountId",
         "Content-Type": "application/json",
       },
-      body: JSON.stringify({ events: ["INVOKE", "SHUTDOWN"] }),
+      body: JSON.stringify({ events }),
     });
     const text = await response.text();
     if (!response.ok) {

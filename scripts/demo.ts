@@ -10,6 +10,7 @@
  * deno task demo [--invocations N] [--runtime node|python|java] [--memory-mb N]
  *                [--format kpl|json|ndjson] [--log-format text|json]
  *                [--stream NAME (real AWS)] [--extension PATH]
+ * deno task demo --lmi …   # on a local Lambda Managed Instance (scripts/demo_lmi.ts)
  * ```
  *
  * @module
@@ -35,7 +36,10 @@ import {
   type ShutdownReport,
   startSandbox,
 } from "./sandbox/sandbox.ts";
+import { table } from "./lib/text_table.ts";
 import { readStream, tailClient } from "./tail.ts";
+
+export { table };
 
 /** Parsed command line of the demo. */
 export interface DemoOptions {
@@ -61,7 +65,8 @@ export const DEMO_USAGE =
                       [--format kpl|json|ndjson] [--log-format text|json] [--stream NAME|ARN] [--extension PATH]
   --memory-mb  the function's memory (128..10240): Lambda's memory limit and M/1,769 of a vCPU
   --stream     write to this real Kinesis stream (AWS credentials and AWS_REGION from the environment)
-  --extension  run this executable (an unpacked layer's extensions/kinesis-telemetry) instead of the source`;
+  --extension  run this executable (an unpacked layer's extensions/kinesis-telemetry) instead of the source
+  --lmi        on a local Lambda Managed Instance instead (see deno task demo --lmi --help)`;
 
 /** Parses the command line; throws with the usage on bad input. */
 export function parseDemoArgs(args: string[]): DemoOptions {
@@ -572,26 +577,11 @@ function describePayload(payload: unknown): string {
   return parts.join(" ");
 }
 
-/** A plain text table; `rightAligned` lists columns aligned right. */
-export function table(
-  header: string[],
-  rows: string[][],
-  rightAligned: number[] = [],
-): string {
-  const widths = header.map((cell, column) =>
-    Math.max(cell.length, ...rows.map((row) => row[column]?.length ?? 0))
-  );
-  const render = (row: string[]) =>
-    "  " +
-    row.map((cell, column) =>
-      rightAligned.includes(column)
-        ? cell.padStart(widths[column])
-        : cell.padEnd(widths[column])
-    ).join("  ").trimEnd();
-  return [render(header), ...rows.map(render)].join("\n");
-}
-
 async function main(): Promise<number> {
+  if (Deno.args.includes("--lmi")) {
+    const { managedDemoMain } = await import("./demo_lmi.ts");
+    return managedDemoMain(Deno.args.filter((arg) => arg !== "--lmi"));
+  }
   let options: DemoOptions;
   try {
     options = parseDemoArgs(Deno.args);

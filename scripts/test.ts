@@ -85,6 +85,12 @@ if (import.meta.main) {
   ]);
   await gate("deno task consumers", ["run", "-A", "scripts/consumers.ts"]);
 
+  await gate("deno task conformance (AWS's emulator)", [
+    "run",
+    "-A",
+    "scripts/conformance.ts",
+  ]);
+
   console.log("\n== deno test");
   await Deno.remove("coverage", { recursive: true }).catch(() => {});
   const tests = await run(

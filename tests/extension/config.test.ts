@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import {
   type Config,
   ConfigError,
+  detectMode,
   ENV_PREFIX,
   parseConfig,
 } from "../../extension/config.ts";
@@ -64,6 +65,11 @@ Deno.test("config: defaults with only a stream name and a region", () => {
       maxHoldMs: 200,
       shutdownMarginMs: 150,
       requestTimeoutMs: 5_000,
+      mode: "on-demand",
+      modeReason:
+        "AWS_LAMBDA_INITIALIZATION_TYPE=unset, AWS_LAMBDA_MAX_CONCURRENCY unset",
+      flushIntervalMs: 250,
+      maxInFlight: 3,
     },
   );
 });
@@ -386,5 +392,71 @@ Deno.test("config: a buffer bound the V8 heap cannot hold is refused", () => {
     parseConfig(read, 2048 * 1024 * 1024).maxBufferBytes,
     512 * 1024 * 1024,
     "a heap large enough takes it",
+  );
+});
+
+Deno.test("config: Lambda Managed Instances is detected from its initialization type", () => {
+  const config = parse({
+    AWS_LAMBDA_INITIALIZATION_TYPE: "lambda-managed-instances",
+  });
+  assert.equal(config.mode, "managed-instances");
+  assert.equal(
+    config.modeReason,
+    "AWS_LAMBDA_INITIALIZATION_TYPE=lambda-managed-instances",
+  );
+  // The schema LMI requires is the default there, and a wider margin.
+  assert.equal(config.schemaVersion, "2025-01-29");
+  assert.equal(config.shutdownMarginMs, 300);
+});
+
+Deno.test("config: AWS_LAMBDA_MAX_CONCURRENCY alone means Lambda Managed Instances", () => {
+  const detected = detectMode((name) =>
+    ({
+      AWS_LAMBDA_INITIALIZATION_TYPE: "on-demand",
+      AWS_LAMBDA_MAX_CONCURRENCY: "64",
+    })[name]
+  );
+  assert.deepEqual(detected, {
+    mode: "managed-instances",
+    reason: "AWS_LAMBDA_MAX_CONCURRENCY=64",
+  });
+  assert.equal(
+    detectMode((name) =>
+      name === "AWS_LAMBDA_INITIALIZATION_TYPE" ? "provisioned-concurrency" : ""
+    ).mode,
+    "on-demand",
+  );
+});
+
+Deno.test("config: an older schema is refused on Lambda Managed Instances", () => {
+  rejects(
+    {
+      AWS_LAMBDA_MAX_CONCURRENCY: "16",
+      KINESIS_TELEMETRY_SCHEMA_VERSION: "2022-12-13",
+    },
+    "KINESIS_TELEMETRY_SCHEMA_VERSION",
+    /refused on Lambda Managed Instances \(AWS_LAMBDA_MAX_CONCURRENCY=16\)/,
+  );
+  const ordinary = parse({ KINESIS_TELEMETRY_SCHEMA_VERSION: "2025-01-29" });
+  assert.equal(ordinary.mode, "on-demand");
+  assert.equal(ordinary.schemaVersion, "2025-01-29");
+});
+
+Deno.test("config: flush interval and requests in flight are read and bounded", () => {
+  const config = parse({
+    KINESIS_TELEMETRY_FLUSH_INTERVAL_MS: "400",
+    KINESIS_TELEMETRY_MAX_IN_FLIGHT: "4",
+  });
+  assert.equal(config.flushIntervalMs, 400);
+  assert.equal(config.maxInFlight, 4);
+  rejects(
+    { KINESIS_TELEMETRY_FLUSH_INTERVAL_MS: "5" },
+    "KINESIS_TELEMETRY_FLUSH_INTERVAL_MS",
+    /10–60000/,
+  );
+  rejects(
+    { KINESIS_TELEMETRY_MAX_IN_FLIGHT: "0" },
+    "KINESIS_TELEMETRY_MAX_IN_FLIGHT",
+    /1–16/,
   );
 });

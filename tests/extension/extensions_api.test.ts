@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import {
   ExtensionsApiClient,
   ExtensionsApiError,
+  REGISTERED_EVENTS,
 } from "../../extension/extensions_api.ts";
 import { serveLoopback } from "./_core_fixtures.ts";
 
@@ -298,4 +299,20 @@ Deno.test("extensions api: an injected fetch is used instead of the global one",
   assert.deepEqual(urls, [
     "http://runtime.invalid:9001/2020-01-01/extension/event/next",
   ]);
+});
+
+Deno.test("extensions api: on Lambda Managed Instances it registers for SHUTDOWN only", async () => {
+  const server = serveLoopback(() => registered());
+  try {
+    const client = new ExtensionsApiClient({
+      runtimeApi: server.host,
+      extensionName: "kinesis-telemetry",
+    });
+    await client.register(REGISTERED_EVENTS["managed-instances"]);
+    assert.deepEqual(JSON.parse(server.requests[0].body), {
+      events: ["SHUTDOWN"],
+    });
+  } finally {
+    await server.close();
+  }
 });

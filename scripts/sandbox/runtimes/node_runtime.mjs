@@ -10,6 +10,7 @@
  *
  * @module
  */
+import { AsyncLocalStorage } from "node:async_hooks";
 import http from "node:http";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
@@ -19,12 +20,19 @@ import util from "node:util";
 const [apiHost, apiPort] = (process.env.AWS_LAMBDA_RUNTIME_API ?? "").split(
   ":",
 );
-const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+// Lambda Managed Instances: the Node.js runtime runs this many invocations
+// at once in one process (AWS_LAMBDA_MAX_CONCURRENCY is set only there).
+const CONCURRENCY = Math.max(
+  1,
+  Math.floor(Number(process.env.AWS_LAMBDA_MAX_CONCURRENCY)) || 1,
+);
+const agent = new http.Agent({ keepAlive: true, maxSockets: CONCURRENCY });
 const BASE = "/2018-06-01/runtime";
 const LOG_LEVELS = ["TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"];
 
-/** The request id logs are attributed to (the current invocation). */
-let currentRequestId;
+/** The request id of the invocation whose code is running (one per async context). */
+const invocationContext = new AsyncLocalStorage();
+const currentRequestIdOf = () => invocationContext.getStore();
 
 /** Sends one request to the Runtime API; resolves with status, headers and body text. */
 function call(method, path, body, headers = {}) {
@@ -77,10 +85,10 @@ function formatLog(level, params) {
     // Lambda's runtime keeps a multi-line message on one line with \r.
     const message = util.format(...params).replace(/\n/g, "\r");
     return `${timestamp}\t${
-      currentRequestId ?? "undefined"
+      currentRequestIdOf() ?? "undefined"
     }\t${level}\t${message}`;
   }
-  const entry = { timestamp, level, requestId: currentRequestId };
+  const entry = { timestamp, level, requestId: currentRequestIdOf() };
   if (params.length === 1 && !(params[0] instanceof Error)) {
     entry.message = params[0];
     try {
@@ -192,38 +200,50 @@ async function main() {
     });
     process.exit(1);
   }
+  await Promise.all(
+    Array.from({ length: CONCURRENCY }, () => invocationLoop(handler)),
+  );
+}
+
+/** Takes invocations one after another; CONCURRENCY of these run at once. */
+async function invocationLoop(handler) {
   for (;;) {
     const next = await call("GET", `${BASE}/invocation/next`);
     if (next.status !== 200) {
       throw new Error(`invocation/next answered ${next.status}: ${next.body}`);
     }
     const requestId = next.headers["lambda-runtime-aws-request-id"];
-    currentRequestId = requestId;
     process.env._X_AMZN_TRACE_ID = next.headers["lambda-runtime-trace-id"] ??
       "";
-    try {
-      const result = await runHandler(
-        handler,
-        JSON.parse(next.body),
-        contextFor(next.headers),
-      );
-      await call(
-        "POST",
-        `${BASE}/invocation/${requestId}/response`,
-        JSON.stringify(result ?? null),
-      );
-    } catch (error) {
-      const document = errorDocument(error);
-      console.error(`Invoke Error ${JSON.stringify(document)}`);
-      await call(
-        "POST",
-        `${BASE}/invocation/${requestId}/error`,
-        JSON.stringify(document),
-        {
-          "Lambda-Runtime-Function-Error-Type": document.errorType,
-        },
-      );
-    }
+    await invocationContext.run(requestId, () => invokeOnce(handler, next));
+  }
+}
+
+/** Runs one invocation and posts its response or error. */
+async function invokeOnce(handler, next) {
+  const requestId = next.headers["lambda-runtime-aws-request-id"];
+  try {
+    const result = await runHandler(
+      handler,
+      JSON.parse(next.body),
+      contextFor(next.headers),
+    );
+    await call(
+      "POST",
+      `${BASE}/invocation/${requestId}/response`,
+      JSON.stringify(result ?? null),
+    );
+  } catch (error) {
+    const document = errorDocument(error);
+    console.error(`Invoke Error ${JSON.stringify(document)}`);
+    await call(
+      "POST",
+      `${BASE}/invocation/${requestId}/error`,
+      JSON.stringify(document),
+      {
+        "Lambda-Runtime-Function-Error-Type": document.errorType,
+      },
+    );
   }
 }
 

@@ -1,0 +1,623 @@
+/**
+ * A local Lambda Managed Instances (LMI) execution environment: the same
+ * APIs, processes and telemetry delivery as {@linkcode startSandbox}, with
+ * what differs on a managed instance:
+ *
+ * - `maxConcurrency` invocations run at once (`AWS_LAMBDA_MAX_CONCURRENCY`),
+ *   and nothing freezes between or during them;
+ * - external extensions may register for `SHUTDOWN` only: anything else is
+ *   refused with 403 `Extension.InvalidEventType`, as AWS's Runtime Interface
+ *   Emulator refuses it in LMI mode;
+ * - the Telemetry API accepts schema `2025-01-29` only, and events have its
+ *   shapes (`lambda-managed-instances` init, reports with `durationMs` only);
+ * - function logs are JSON, and the environment says
+ *   `AWS_LAMBDA_INITIALIZATION_TYPE=lambda-managed-instances`.
+ *
+ * ```ts
+ * await using sandbox = await startManagedSandbox({ fn, extensions: [spec], maxConcurrency: 64 });
+ * await Promise.all(payloads.map((payload) => sandbox.invoke(payload)));
+ * await sandbox.shutdown();
+ * ```
+ *
+ * @module
+ */
+import { createApiHandler, type LambdaPlatform } from "./api_server.ts";
+import {
+  type ManagedProcess,
+  type ProcessExit,
+  startProcess,
+} from "./child_process.ts";
+import {
+  apiError,
+  type ExtensionErrorReport,
+  ExtensionHost,
+} from "./extension_host.ts";
+import { functionLogRecord } from "./function_logs.ts";
+import { lambdaEnvironment, runtimeLaunch } from "./lambda_env.ts";
+import {
+  MANAGED_INIT_TYPE,
+  managedInitPhaseRecord,
+  managedInitStartRecord,
+  managedReportRecord,
+} from "./managed_platform_events.ts";
+import { ConcurrentRuntimeHost } from "./managed_runtime_host.ts";
+import {
+  type PlatformStatus,
+  runtimeDoneRecord,
+  startRecord,
+} from "./platform_events.ts";
+import type {
+  ExtensionExitReport,
+  FunctionSpec,
+  LogLine,
+  ShutdownReport,
+} from "./sandbox.ts";
+import type { DeliveryPolicy, EmittedEvent } from "./telemetry_delivery.ts";
+import { TelemetryHub } from "./telemetry_hub.ts";
+import { SandboxTimeoutError, settleWithin, withTimeout } from "./timing.ts";
+import type { ExtensionSpec } from "./extension_host.ts";
+
+/** The only Telemetry API schema accepted on Lambda Managed Instances. */
+export const MANAGED_SCHEMA_VERSION = "2025-01-29";
+
+/** Settings of a managed-instances sandbox. */
+export interface ManagedSandboxOptions {
+  /** The function (the Node.js runtime: it runs invocations concurrently). */
+  fn: FunctionSpec;
+  /** External extensions, started in order. */
+  extensions?: ExtensionSpec[];
+  /** Invocations at once (`AWS_LAMBDA_MAX_CONCURRENCY`, 64). */
+  maxConcurrency?: number;
+  /** Function name (`sandbox-function`). */
+  functionName?: string;
+  /** Function version (`1`: LMI runs published versions). */
+  functionVersion?: string;
+  /** Memory of the execution environment in MB (2,048). */
+  memorySizeMB?: number;
+  /** Region (`us-east-1`). */
+  region?: string;
+  /** Account id given to extensions that accept the `accountId` feature. */
+  accountId?: string;
+  /** Function timeout per invocation (30 s). */
+  timeoutMs?: number;
+  /** Init budget (10 s here; LMI allows up to 130 s). */
+  initTimeoutMs?: number;
+  /** Shutdown budget with external extensions (2 s). */
+  shutdownBudgetMs?: number;
+  /** Telemetry delivery retry policy. */
+  delivery?: DeliveryPolicy;
+  /** Called for every output line of every process, as it arrives. */
+  onLog?(line: LogLine): void;
+}
+
+/** What one invocation on a managed instance did. */
+export interface ManagedInvocationRecord {
+  /** Request id. */
+  requestId: string;
+  /** `success` or `error`. */
+  status: PlatformStatus;
+  /** The response body as text. */
+  response: string;
+  /** Epoch ms when it was handed out. */
+  startedAt: number;
+  /** Handed out → runtime response (the report's durationMs). */
+  durationMs: number;
+  /** Invocations running at the moment it was handed out (itself included). */
+  concurrent: number;
+}
+
+/** A running managed-instances sandbox. */
+export interface ManagedSandbox {
+  /** `127.0.0.1:<port>`, as `AWS_LAMBDA_RUNTIME_API`. */
+  readonly runtimeApi: string;
+  /** Invocations at once. */
+  readonly maxConcurrency: number;
+  /** Init phase duration. */
+  readonly initDurationMs: number;
+  /** Every telemetry event emitted, in order, with what became of it. */
+  readonly events: readonly EmittedEvent[];
+  /** Every finished invocation. */
+  readonly invocations: readonly ManagedInvocationRecord[];
+  /** Every output line of the extensions. */
+  readonly extensionLog: readonly LogLine[];
+  /** Every output line of the function runtime. */
+  readonly functionLog: readonly LogLine[];
+  /** Errors extensions reported with /init/error or /exit/error. */
+  readonly extensionErrors: readonly ExtensionErrorReport[];
+  /** Runs one invocation; up to `maxConcurrency` run at once, more wait for a free slot. */
+  invoke(payload: unknown): Promise<ManagedInvocationRecord>;
+  /** Sends SHUTDOWN and ends every process by the deadline. */
+  shutdown(
+    reason?: "SPINDOWN" | "TIMEOUT" | "FAILURE",
+  ): Promise<ShutdownReport>;
+  /** Kills whatever still runs and closes the server. Idempotent. */
+  stop(): Promise<void>;
+  /** Same as `stop`. */
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+/** Starts a managed-instances sandbox and runs its init; rejects (after cleaning up) when init fails. */
+export async function startManagedSandbox(
+  options: ManagedSandboxOptions,
+): Promise<ManagedSandbox> {
+  if (options.fn.runtime !== "node") {
+    throw new Error(
+      "the managed-instances sandbox runs the node runtime (its client runs invocations concurrently)",
+    );
+  }
+  const environment = new ManagedEnvironment(options);
+  try {
+    await environment.init();
+  } catch (error) {
+    await environment.stop();
+    throw error;
+  }
+  return environment;
+}
+
+type Phase = "init" | "ready" | "shutdown" | "ended";
+
+/** Registration on a managed instance: SHUTDOWN only, as AWS's emulator enforces. */
+export function managedRegistrationRefusal(body: unknown) {
+  const events = (body as { events?: unknown } | undefined)?.events;
+  if (!Array.isArray(events)) return null;
+  const refused = events.find((event) => event !== "SHUTDOWN");
+  if (refused === undefined) return null;
+  return apiError(
+    403,
+    "Extension.InvalidEventType",
+    `${String(refused)}: ErrorInvalidEventType`,
+  );
+}
+
+/** A subscription on a managed instance: schema 2025-01-29 only. */
+export function managedSubscriptionRefusal(body: unknown) {
+  const schemaVersion = (body as { schemaVersion?: unknown } | undefined)
+    ?.schemaVersion;
+  if (schemaVersion === MANAGED_SCHEMA_VERSION) return null;
+  return apiError(
+    400,
+    "ValidationError",
+    `schemaVersion must be ${MANAGED_SCHEMA_VERSION} on Lambda Managed Instances (got ${
+      JSON.stringify(schemaVersion)
+    })`,
+  );
+}
+
+class ManagedEnvironment implements ManagedSandbox, LambdaPlatform {
+  readonly invocations: ManagedInvocationRecord[] = [];
+  readonly extensionLog: LogLine[] = [];
+  readonly functionLog: LogLine[] = [];
+  readonly maxConcurrency: number;
+  initDurationMs = 0;
+
+  readonly #options: ManagedSandboxOptions;
+  readonly #server: Deno.HttpServer<Deno.NetAddr>;
+  readonly #httpClient: Deno.HttpClient;
+  readonly #hub: TelemetryHub;
+  readonly #extensions: ExtensionHost;
+  readonly #runtimeHost: ConcurrentRuntimeHost;
+  readonly #initFailure = Promise.withResolvers<never>();
+  readonly #fnName: string;
+  readonly #fnVersion: string;
+  readonly #region: string;
+  readonly #accountId: string;
+  #runtime: ManagedProcess | null = null;
+  #phase: Phase = "init";
+  #stopping: Promise<void> | null = null;
+  #slots: Array<() => void> = [];
+  #active = 0;
+  #exitWatch: Promise<never> | null = null;
+
+  constructor(options: ManagedSandboxOptions) {
+    this.#options = options;
+    this.maxConcurrency = options.maxConcurrency ?? 64;
+    this.#fnName = options.functionName ?? "sandbox-function";
+    this.#fnVersion = options.functionVersion ?? "1";
+    this.#region = options.region ?? "us-east-1";
+    this.#accountId = options.accountId ?? "123456789012";
+    const onInitError = (message: string) => {
+      if (this.#phase === "init") this.#initFailure.reject(new Error(message));
+    };
+    this.#initFailure.promise.catch(() => {});
+    this.#httpClient = Deno.createHttpClient({});
+    this.#hub = new TelemetryHub({
+      policy: options.delivery,
+      fetch: (input, init) =>
+        fetch(input, { ...init, client: this.#httpClient }),
+    });
+    this.#extensions = new ExtensionHost(options.extensions ?? [], {
+      functionName: this.#fnName,
+      functionVersion: this.#fnVersion,
+      handler: options.fn.handler,
+      accountId: this.#accountId,
+      hub: this.#hub,
+      acceptsRegistration: () => this.#phase === "init",
+      onInitError,
+    });
+    this.#runtimeHost = new ConcurrentRuntimeHost(onInitError);
+    this.#server = Deno.serve(
+      { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+      createApiHandler(this),
+    );
+  }
+
+  get runtimeApi(): string {
+    return `127.0.0.1:${this.#server.addr.port}`;
+  }
+
+  get events(): readonly EmittedEvent[] {
+    return this.#hub.events;
+  }
+
+  get extensionErrors(): readonly ExtensionErrorReport[] {
+    return this.#extensions.errors;
+  }
+
+  async init(): Promise<void> {
+    const started = performance.now();
+    const budget = this.#options.initTimeoutMs ?? 10_000;
+    const remaining = () => Math.max(1, budget - (performance.now() - started));
+    const { fn } = this.#options;
+    if (fn.runtime === "java") {
+      // The LMI mode runs its functions through the sandbox's own clients,
+      // which serve several invocations at once; there is none for Java.
+      throw new Error("the Managed Instances sandbox runs node or python");
+    }
+    const launch = runtimeLaunch(fn.runtime, fn.taskRoot, fn.handler);
+    const memorySizeMB = this.#options.memorySizeMB ?? 2_048;
+    this.#hub.emit(
+      "platform.initStart",
+      managedInitStartRecord({
+        functionName: this.#fnName,
+        functionVersion: this.#fnVersion,
+        runtimeVersion: launch.runtimeVersion,
+        instanceId: crypto.randomUUID(),
+        instanceMaxMemoryBytes: memorySizeMB * 1024 * 1024,
+      }),
+    );
+    const baseEnv = {
+      ...lambdaEnvironment(this.runtimeApi, {
+        name: this.#fnName,
+        version: this.#fnVersion,
+        memorySizeMB,
+        region: this.#region,
+        accountId: this.#accountId,
+        logFormat: "JSON",
+        credentials: {
+          accessKeyId: "AKIDLOCALSANDBOX",
+          secretAccessKey: "local-sandbox-secret",
+        },
+        variables: fn.variables ?? {},
+      }),
+      ...launch.env,
+      AWS_LAMBDA_INITIALIZATION_TYPE: MANAGED_INIT_TYPE,
+      AWS_LAMBDA_MAX_CONCURRENCY: String(this.maxConcurrency),
+      KINESIS_TELEMETRY_LISTENER_HOST: "127.0.0.1",
+    };
+    for (const extension of this.#extensions.extensions) {
+      extension.process = startProcess({
+        label: extension.spec.name,
+        argv: extension.spec.argv,
+        env: { ...baseEnv, ...extension.spec.env },
+        cwd: extension.spec.cwd,
+        onLine: (line, stream) =>
+          this.#onLine(extension.spec.name, line, stream),
+      });
+    }
+    await this.#initStep(
+      Promise.all(this.#extensions.extensions.map((e) => e.registered.promise)),
+      remaining(),
+      () =>
+        `extensions did not register: ${
+          this.#extensions.unregistered().join(", ")
+        }`,
+    );
+    this.#runtime = startProcess({
+      label: "runtime",
+      argv: launch.argv,
+      env: baseEnv,
+      cwd: fn.taskRoot,
+      onLine: (line, stream) => this.#onLine("function", line, stream),
+    });
+    try {
+      await this.#initStep(
+        this.#runtimeHost.whenWaiting(),
+        remaining(),
+        () => "the function runtime did not finish its init",
+      );
+    } catch (error) {
+      this.#hub.emit(
+        "platform.initRuntimeDone",
+        managedInitPhaseRecord("error", { errorType: "Runtime.InitError" }),
+      );
+      throw error;
+    }
+    this.#hub.emit(
+      "platform.initRuntimeDone",
+      managedInitPhaseRecord("success"),
+    );
+    await this.#initStep(
+      this.#extensions.allWaiting(),
+      remaining(),
+      () => "extensions did not call /event/next after init",
+    );
+    this.initDurationMs = performance.now() - started;
+    this.#hub.emit(
+      "platform.initReport",
+      managedInitPhaseRecord("success", { durationMs: this.initDurationMs }),
+    );
+    this.#phase = "ready";
+  }
+
+  async #initStep(
+    step: Promise<unknown>,
+    withinMs: number,
+    describe: () => string,
+  ): Promise<void> {
+    try {
+      await withTimeout(
+        Promise.race([step, this.#initFailure.promise, this.#anyExit()]),
+        withinMs,
+        "init step",
+      );
+    } catch (error) {
+      const reason = error instanceof SandboxTimeoutError
+        ? `${describe()} (after ${Math.round(withinMs)} ms)`
+        : error instanceof Error
+        ? error.message
+        : String(error);
+      const details = this.#extensions.errors.map((e) =>
+        `\n  ${e.name} ${e.kind}/error ${e.errorType}: ${e.body}`
+      ).join("");
+      throw new Error(`sandbox init failed: ${reason}${details}`);
+    }
+  }
+
+  async invoke(payload: unknown): Promise<ManagedInvocationRecord> {
+    if (this.#phase !== "ready") {
+      throw new Error(`cannot invoke: the sandbox is ${this.#phase}`);
+    }
+    // Beyond maxConcurrency an invocation waits for a free slot.
+    if (this.#active >= this.maxConcurrency) {
+      await new Promise<void>((resolve) => this.#slots.push(resolve));
+    }
+    this.#active++;
+    const concurrent = this.#active;
+    const requestId = crypto.randomUUID();
+    try {
+      const timeoutMs = this.#options.timeoutMs ?? 30_000;
+      const traceId = `Root=1-${Math.floor(Date.now() / 1000).toString(16)}-${
+        crypto.randomUUID().replaceAll("-", "").slice(0, 24)
+      };Sampled=0`;
+      this.#hub.emit(
+        "platform.start",
+        startRecord(requestId, this.#fnVersion, traceId),
+      );
+      const handedOut = this.#runtimeHost.handOut({
+        requestId,
+        payload: JSON.stringify(payload ?? {}),
+        deadlineMs: Date.now() + timeoutMs,
+        invokedFunctionArn:
+          `arn:aws:lambda:${this.#region}:${this.#accountId}:function:${this.#fnName}:${this.#fnVersion}`,
+        traceId,
+      });
+      const outcome = await withTimeout(
+        Promise.race([handedOut.outcome, this.#anyExit()]),
+        timeoutMs,
+        `invocation ${requestId} timed out`,
+      );
+      this.#hub.emit(
+        "platform.runtimeDone",
+        runtimeDoneRecord(
+          requestId,
+          outcome.status,
+          outcome.timings,
+          outcome.errorType,
+        ),
+      );
+      // No extension holds an invocation here: it ends with the response.
+      const durationMs = outcome.respondedAt - handedOut.handedOutAt;
+      this.#hub.emit(
+        "platform.report",
+        managedReportRecord(
+          requestId,
+          outcome.status,
+          durationMs,
+          outcome.errorType,
+        ),
+      );
+      const record: ManagedInvocationRecord = {
+        requestId,
+        status: outcome.status,
+        response: outcome.body,
+        startedAt: handedOut.startedAt,
+        durationMs,
+        concurrent,
+      };
+      this.invocations.push(record);
+      return record;
+    } finally {
+      this.#runtimeHost.finish(requestId);
+      this.#active--;
+      this.#slots.shift()?.();
+    }
+  }
+
+  async shutdown(
+    reason: "SPINDOWN" | "TIMEOUT" | "FAILURE" = "SPINDOWN",
+  ): Promise<ShutdownReport> {
+    if (this.#phase !== "ready") {
+      throw new Error(`cannot shut down: the sandbox is ${this.#phase}`);
+    }
+    if (this.#active > 0) {
+      throw new Error(
+        `cannot shut down: ${this.#active} invocation(s) still run`,
+      );
+    }
+    this.#phase = "shutdown";
+    const budget = this.#options.shutdownBudgetMs ?? 2_000;
+    const started = performance.now();
+    const deadline = started + budget;
+    const deadlineMs = Date.now() + budget;
+    const notTold = this.#extensions.send("SHUTDOWN", {
+      shutdownReason: reason,
+      deadlineMs,
+    });
+    for (const extension of notTold) extension.process?.signal("SIGKILL");
+    const runtime = this.#runtime;
+    const sigtermAt = performance.now();
+    runtime?.signal("SIGTERM");
+    const processes = this.#processes();
+    await settleWithin(
+      Promise.all(processes.map((process) => process.exited)),
+      budget,
+      null,
+    );
+    for (const process of processes) {
+      if (!process.exit) process.signal("SIGKILL");
+    }
+    await withTimeout(
+      Promise.all(processes.map((process) => process.exited)),
+      5_000,
+      "processes did not end after SIGKILL",
+    );
+    await this.#hub.close();
+    this.#phase = "ended";
+    const runtimeExit = runtime?.exit;
+    return {
+      reason,
+      // No freeze and no separate runtime window here: the runtime gets
+      // SIGTERM together with the extensions' SHUTDOWN.
+      runtime: runtimeExit
+        ? {
+          exitedByItself: runtimeExit.signal !== "SIGKILL",
+          exitCode: runtimeExit.code,
+          signal: runtimeExit.signal,
+          durationMs: runtimeExit.at - sigtermAt,
+        }
+        : null,
+      deadlineMs,
+      budgetMs: budget,
+      durationMs: performance.now() - started,
+      extensions: this.#extensions.extensions.map((extension) =>
+        exitReport(
+          extension.spec.name,
+          extension.process!.exit!,
+          started,
+          deadline,
+        )
+      ),
+    };
+  }
+
+  stop(): Promise<void> {
+    this.#stopping ??= this.#stopNow();
+    return this.#stopping;
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.stop();
+  }
+
+  async #stopNow(): Promise<void> {
+    this.#phase = "ended";
+    this.#runtimeHost.close();
+    this.#extensions.close();
+    const processes = this.#processes();
+    for (const process of processes) process.signal("SIGKILL");
+    try {
+      await withTimeout(
+        Promise.all(processes.map((process) => process.exited)),
+        5_000,
+        "processes did not end after SIGKILL",
+      );
+    } finally {
+      await this.#hub.close();
+      await this.#server.shutdown();
+      this.#httpClient.close();
+    }
+  }
+
+  #onLine(source: string, line: string, stream: "stdout" | "stderr"): void {
+    const time = new Date();
+    const logLine = { source, stream, line, time: time.toISOString() };
+    this.#options.onLog?.(logLine);
+    if (source === "function") {
+      this.functionLog.push(logLine);
+      // Function logs are JSON on managed instances; the runtime's lines
+      // carry their own requestId (many invocations interleave).
+      this.#hub.emit(
+        "function",
+        functionLogRecord(line, "JSON", { time, requestId: null, stream }),
+      );
+    } else {
+      this.extensionLog.push(logLine);
+      this.#hub.emit("extension", line);
+    }
+  }
+
+  #processes(): ManagedProcess[] {
+    const processes = this.#extensions.extensions.flatMap((e) =>
+      e.process ? [e.process] : []
+    );
+    if (this.#runtime) processes.push(this.#runtime);
+    return processes;
+  }
+
+  /** Rejects when any process ends (none may end before SHUTDOWN); one watcher for all waits. */
+  #anyExit(): Promise<never> {
+    if (this.#exitWatch && this.#runtime) return this.#exitWatch;
+    this.#exitWatch = Promise.race(
+      this.#processes().map((process) =>
+        process.exited.then((exit) => {
+          throw new Error(
+            `${process.label} exited (code ${exit.code}${
+              exit.signal ? `, ${exit.signal}` : ""
+            })`,
+          );
+        })
+      ),
+    );
+    this.#exitWatch.catch(() => {});
+    return this.#exitWatch;
+  }
+
+  // ---- the APIs: LMI's rules first, then the shared hosts ----------------------
+
+  nextInvocation = () => this.#runtimeHost.next();
+  invocationResponse: LambdaPlatform["invocationResponse"] = (id, body, at) =>
+    this.#runtimeHost.respond(id, body, at);
+  invocationError: LambdaPlatform["invocationError"] = (id, type, body, at) =>
+    this.#runtimeHost.fail(id, type, body, at);
+  runtimeInitError: LambdaPlatform["runtimeInitError"] = (type, body) =>
+    this.#runtimeHost.initError(type, body);
+  registerExtension: LambdaPlatform["registerExtension"] = (
+    name,
+    features,
+    body,
+  ) =>
+    managedRegistrationRefusal(body) ??
+      this.#extensions.register(name, features, body);
+  nextExtensionEvent: LambdaPlatform["nextExtensionEvent"] = (id) =>
+    this.#extensions.next(id);
+  extensionError: LambdaPlatform["extensionError"] = (id, kind, type, body) =>
+    this.#extensions.reportError(id, kind, type, body);
+  subscribeTelemetry: LambdaPlatform["subscribeTelemetry"] = (id, body) =>
+    managedSubscriptionRefusal(body) ?? this.#extensions.subscribe(id, body);
+}
+
+function exitReport(
+  name: string,
+  exit: ProcessExit,
+  started: number,
+  deadline: number,
+): ExtensionExitReport {
+  return {
+    name,
+    exitedByItself: exit.signal !== "SIGKILL" && exit.at <= deadline,
+    exitCode: exit.code,
+    signal: exit.signal,
+    durationMs: exit.at - started,
+  };
+}

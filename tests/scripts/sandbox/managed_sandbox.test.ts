@@ -1,0 +1,150 @@
+/**
+ * The sandbox's Lambda Managed Instances mode: concurrent invocations, no
+ * freeze, SHUTDOWN-only registration, schema 2025-01-29 and its event
+ * shapes, with the project's extension from source against kinesalite.
+ */
+import assert from "node:assert/strict";
+import { decodeRecord } from "../../../scripts/lib/decode.ts";
+import { readAllRecords } from "../../../scripts/lib/kinesis_read.ts";
+import { checkDelivery } from "../../../scripts/sandbox/delivery_check.ts";
+import {
+  EXTENSION_NAME,
+  projectExtension,
+} from "../../../scripts/sandbox/extension_specs.ts";
+import { startLocalKinesis } from "../../../scripts/sandbox/kinesis_local.ts";
+import {
+  managedRegistrationRefusal,
+  managedSubscriptionRefusal,
+  startManagedSandbox,
+} from "../../../scripts/sandbox/managed_sandbox.ts";
+
+const NODE_DEMO = {
+  runtime: "node" as const,
+  taskRoot: new URL("../../../infra/demo-function", import.meta.url).pathname,
+  handler: "index.handler",
+};
+
+Deno.test("managed sandbox: registration of anything but SHUTDOWN is refused as LMI refuses it", () => {
+  assert.deepEqual(
+    managedRegistrationRefusal({ events: ["INVOKE", "SHUTDOWN"] }),
+    {
+      status: 403,
+      json: {
+        errorType: "Extension.InvalidEventType",
+        errorMessage: "INVOKE: ErrorInvalidEventType",
+      },
+    },
+  );
+  assert.equal(managedRegistrationRefusal({ events: ["SHUTDOWN"] }), null);
+  assert.equal(managedRegistrationRefusal({ events: [] }), null);
+});
+
+Deno.test("managed sandbox: the Telemetry API takes schema 2025-01-29 only", () => {
+  assert.equal(
+    managedSubscriptionRefusal({ schemaVersion: "2025-01-29" }),
+    null,
+  );
+  const refused = managedSubscriptionRefusal({ schemaVersion: "2022-12-13" });
+  assert.equal(refused?.status, 400);
+  assert.equal(
+    (refused?.json as { errorType: string }).errorType,
+    "ValidationError",
+  );
+});
+
+Deno.test("managed sandbox: concurrent invocations, SHUTDOWN-only extension, 2025-01-29 shapes, all delivered", async () => {
+  const kinesis = await startLocalKinesis();
+  try {
+    await kinesis.createStream("lmi", 2);
+    await using sandbox = await startManagedSandbox({
+      fn: NODE_DEMO,
+      maxConcurrency: 8,
+      extensions: [projectExtension({
+        KINESIS_TELEMETRY_STREAM: "lmi",
+        AWS_ENDPOINT_URL_KINESIS: kinesis.endpoint,
+        KINESIS_TELEMETRY_LISTENER_PORT: "0",
+      })],
+    });
+    // Over HTTP, as an extension asking for INVOKE would be answered.
+    const refused = await fetch(
+      `http://${sandbox.runtimeApi}/2020-01-01/extension/register`,
+      {
+        method: "POST",
+        headers: { "Lambda-Extension-Name": EXTENSION_NAME },
+        body: JSON.stringify({ events: ["INVOKE", "SHUTDOWN"] }),
+      },
+    );
+    assert.equal(refused.status, 403);
+    assert.deepEqual(await refused.json(), {
+      errorType: "Extension.InvalidEventType",
+      errorMessage: "INVOKE: ErrorInvalidEventType",
+    });
+
+    const records = await Promise.all(
+      Array.from(
+        { length: 16 },
+        (_, index) => sandbox.invoke({ style: "json", delayMs: 100 + index }),
+      ),
+    );
+    assert.equal(records.length, 16);
+    assert.equal(
+      Math.max(...records.map((record) => record.concurrent)),
+      8,
+      "eight ran at once",
+    );
+    const shutdown = await sandbox.shutdown();
+    assert.equal(shutdown.extensions[0].exitedByItself, true);
+    assert.equal(shutdown.extensions[0].exitCode, 0);
+
+    const events = sandbox.events.map((entry) => entry.event);
+    const initStart = events.find((e) => e.type === "platform.initStart")!
+      .record as Record<string, unknown>;
+    assert.equal(initStart.initializationType, "lambda-managed-instances");
+    assert.equal(typeof initStart.instanceId, "string");
+    assert.ok(!("functionArn" in initStart));
+    const registered = events.find((e) => e.type === "platform.extension")!
+      .record as { events: string[] };
+    assert.deepEqual(registered.events, ["SHUTDOWN"]);
+    for (const report of events.filter((e) => e.type === "platform.report")) {
+      assert.deepEqual(
+        Object.keys((report.record as { metrics: object }).metrics),
+        ["durationMs"],
+      );
+    }
+    const functionRecords = events.filter((e) => e.type === "function");
+    assert.ok(functionRecords.length > 0);
+    for (const event of functionRecords) {
+      assert.equal(typeof event.record, "object", "function logs are JSON");
+    }
+    const ids = new Set(records.map((record) => record.requestId));
+    assert.ok(
+      functionRecords.every((event) =>
+        ids.has((event.record as { requestId?: string }).requestId ?? "")
+      ),
+      "every function line carries its own invocation's request id",
+    );
+
+    const ready = sandbox.extensionLog.map((line) => JSON.parse(line.line))
+      .find((line) => line.msg === "ready");
+    assert.equal(ready.mode, "managed-instances");
+    assert.equal(
+      ready.modeReason,
+      "AWS_LAMBDA_INITIALIZATION_TYPE=lambda-managed-instances, AWS_LAMBDA_MAX_CONCURRENCY=8",
+    );
+    assert.equal(ready.schemaVersion, "2025-01-29");
+
+    const stored = await readAllRecords(kinesis.client, "lmi");
+    const check = checkDelivery(
+      sandbox.events,
+      stored.flatMap((record) => decodeRecord(record.data)).map((d) =>
+        d.envelope
+      ),
+      EXTENSION_NAME,
+    );
+    assert.deepEqual(check.lost, []);
+    assert.deepEqual(check.duplicates, []);
+    assert.ok(check.delivered > 16 * 3);
+  } finally {
+    await kinesis.stop();
+  }
+});
