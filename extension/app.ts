@@ -332,7 +332,7 @@ async function subscribeWithRetry(
   let lastError = "";
   for (let attempt = 1; attempt <= SUBSCRIBE_ATTEMPTS; attempt++) {
     try {
-      await subscribe({
+      const outcome = await subscribe({
         runtimeApi,
         identifier,
         types: config.types,
@@ -341,6 +341,14 @@ async function subscribeWithRetry(
         port,
         fetch: fetchFn,
       });
+      if (outcome.unsupported) {
+        // Not an init failure: the function must still run where a local
+        // emulator has no Telemetry API, but nothing will be shipped there.
+        logger.warn(
+          "telemetry subscription accepted without a Telemetry API: no events will arrive",
+          { errorType: outcome.unsupported },
+        );
+      }
       return true;
     } catch (error) {
       lastError = (error as Error)?.message ?? String(error);

@@ -61,8 +61,21 @@ export function subscriptionBody(
   };
 }
 
+/**
+ * What a 2xx answer said: `unsupported` holds the `errorType` of an answer
+ * that accepted the call without any telemetry to come (AWS's Runtime
+ * Interface Emulator in its classic mode answers 202
+ * `{"errorType":"Telemetry.NotSupported"}`).
+ */
+export interface SubscriptionOutcome {
+  /** The error type of an accepted subscription that delivers nothing. */
+  unsupported?: string;
+}
+
 /** Sends `PUT /2022-07-01/telemetry`; throws {@linkcode SubscriptionError} on a non-2xx answer. */
-export async function subscribe(request: SubscriptionRequest): Promise<void> {
+export async function subscribe(
+  request: SubscriptionRequest,
+): Promise<SubscriptionOutcome> {
   const doFetch = request.fetch ?? fetch;
   const response = await doFetch(
     `http://${request.runtimeApi}/2022-07-01/telemetry`,
@@ -83,5 +96,16 @@ export async function subscribe(request: SubscriptionRequest): Promise<void> {
       }`,
       response.status,
     );
+  }
+  return { unsupported: errorTypeOf(text) };
+}
+
+function errorTypeOf(text: string): string | undefined {
+  if (!text.startsWith("{")) return undefined;
+  try {
+    const body = JSON.parse(text) as { errorType?: unknown };
+    return typeof body.errorType === "string" ? body.errorType : undefined;
+  } catch {
+    return undefined;
   }
 }

@@ -71,6 +71,29 @@ Deno.test("telemetry api: a local emulator's 202 counts as success", async () =>
   }
 });
 
+Deno.test("telemetry api: a 202 that says Telemetry.NotSupported is reported, not taken as telemetry to come", async () => {
+  const server = serveLoopback(() =>
+    new Response(
+      JSON.stringify({
+        errorMessage: "Telemetry API is not supported",
+        errorType: "Telemetry.NotSupported",
+      }),
+      { status: 202 },
+    )
+  );
+  try {
+    const outcome = await subscribe({
+      ...REQUEST,
+      types: [...REQUEST.types],
+      runtimeApi: server.host,
+      identifier: "id",
+    });
+    assert.equal(outcome.unsupported, "Telemetry.NotSupported");
+  } finally {
+    await server.close();
+  }
+});
+
 Deno.test("telemetry api: a refusal throws SubscriptionError with status and text", async () => {
   const server = serveLoopback(() =>
     new Response("Logs API subscription exists", { status: 400 })
