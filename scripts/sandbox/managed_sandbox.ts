@@ -54,7 +54,12 @@ import type {
 } from "./sandbox.ts";
 import type { DeliveryPolicy, EmittedEvent } from "./telemetry_delivery.ts";
 import { TelemetryHub } from "./telemetry_hub.ts";
-import { SandboxTimeoutError, settleWithin, withTimeout } from "./timing.ts";
+import {
+  delay,
+  SandboxTimeoutError,
+  settleWithin,
+  withTimeout,
+} from "./timing.ts";
 import type { ExtensionSpec } from "./extension_host.ts";
 
 /** The only Telemetry API schema accepted on Lambda Managed Instances. */
@@ -456,6 +461,9 @@ class ManagedEnvironment implements ManagedSandbox, LambdaPlatform {
       );
     }
     this.#phase = "shutdown";
+    // The last invocations' lines may still be on their way (Node writes to
+    // a pipe asynchronously): read them before SIGTERM can cut them off.
+    await this.#quietOutput();
     const budget = this.#options.shutdownBudgetMs ?? 2_000;
     const started = performance.now();
     const deadline = started + budget;
@@ -536,6 +544,18 @@ class ManagedEnvironment implements ManagedSandbox, LambdaPlatform {
       await this.#hub.close();
       await this.#server.shutdown();
       this.#httpClient.close();
+    }
+  }
+
+  /** Waits until no line arrived for ten turns of 2 ms (at most ~300 ms). */
+  async #quietOutput(): Promise<void> {
+    let quietTurns = 0;
+    for (let turn = 0; turn < 150 && quietTurns < 10; turn++) {
+      const seen = this.functionLog.length + this.extensionLog.length;
+      await delay(2);
+      quietTurns = this.functionLog.length + this.extensionLog.length === seen
+        ? quietTurns + 1
+        : 0;
     }
   }
 

@@ -123,6 +123,10 @@ Deno.test({
       // Only the summary line itself comes after the listener closed.
       assert.ok(check.neverReceived.length <= 1);
       assert.ok(
+        sandbox.functionLog.length >= invocations * LINES,
+        `every invocation's lines: ${sandbox.functionLog.length} for ${invocations}`,
+      );
+      assert.ok(
         check.received >= invocations * (LINES + 3),
         "every invocation's lines and platform events",
       );
