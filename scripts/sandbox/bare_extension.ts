@@ -34,13 +34,19 @@ async function main(): Promise<void> {
       return new Response(null, { status: 200 });
     },
   );
+  // The Telemetry API's buffering timeout, from the command line (25 ms).
+  const bufferTimeoutMs = Number(Deno.args[0] ?? 25);
   const subscribed = await fetch(`${api}/2022-07-01/telemetry`, {
     method: "PUT",
     headers: { "Lambda-Extension-Identifier": id },
     body: JSON.stringify({
       schemaVersion: "2022-12-13",
       types: ["platform", "function", "extension"],
-      buffering: { maxItems: 1000, maxBytes: 262144, timeoutMs: 25 },
+      buffering: {
+        maxItems: 1000,
+        maxBytes: 262144,
+        timeoutMs: bufferTimeoutMs,
+      },
       destination: {
         protocol: "HTTP",
         URI: `http://sandbox.localdomain:${listener.addr.port}`,

@@ -50,10 +50,12 @@ export function layerExtension(
 }
 
 /** The bare floor extension (`bare_extension.ts`). */
-export function bareExtension(): ExtensionSpec {
+export function bareExtension(bufferTimeoutMs = 25): ExtensionSpec {
   return sourceExtension(
     BARE_EXTENSION_NAME,
     new URL("./bare_extension.ts", import.meta.url).pathname,
     ["--allow-net", "--allow-env=AWS_LAMBDA_RUNTIME_API", "--no-prompt"],
+    {},
+    [String(bufferTimeoutMs)],
   );
 }
