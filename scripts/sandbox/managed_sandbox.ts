@@ -10,8 +10,11 @@
  *   Emulator refuses it in LMI mode;
  * - the Telemetry API accepts schema `2025-01-29` only, and events have its
  *   shapes (`lambda-managed-instances` init, reports with `durationMs` only);
- * - function logs are JSON, and the environment says
- *   `AWS_LAMBDA_INITIALIZATION_TYPE=lambda-managed-instances`.
+ * - an invocation has `platform.start` and `platform.report` only (no
+ *   `platform.runtimeDone`), SHUTDOWN's reason is `spindown` (lower case);
+ * - function logs are JSON (`AWS_LAMBDA_LOG_FORMAT`), yet each record is the
+ *   line as written, a string, as AWS's emulator sends it; the environment
+ *   says `AWS_LAMBDA_INITIALIZATION_TYPE=lambda-managed-instances`.
  *
  * ```ts
  * await using sandbox = await startManagedSandbox({ fn, extensions: [spec], maxConcurrency: 64 });
@@ -32,20 +35,16 @@ import {
   type ExtensionErrorReport,
   ExtensionHost,
 } from "./extension_host.ts";
-import { functionLogRecord } from "./function_logs.ts";
 import { lambdaEnvironment, runtimeLaunch } from "./lambda_env.ts";
 import {
   MANAGED_INIT_TYPE,
   managedInitPhaseRecord,
   managedInitStartRecord,
   managedReportRecord,
+  managedStartRecord,
 } from "./managed_platform_events.ts";
 import { ConcurrentRuntimeHost } from "./managed_runtime_host.ts";
-import {
-  type PlatformStatus,
-  runtimeDoneRecord,
-  startRecord,
-} from "./platform_events.ts";
+import type { PlatformStatus } from "./platform_events.ts";
 import type {
   ExtensionExitReport,
   FunctionSpec,
@@ -64,6 +63,12 @@ import type { ExtensionSpec } from "./extension_host.ts";
 
 /** The only Telemetry API schema accepted on Lambda Managed Instances. */
 export const MANAGED_SCHEMA_VERSION = "2025-01-29";
+
+/**
+ * SHUTDOWN reasons on a managed instance: lower case, as AWS's emulator
+ * sends `spindown` in LMI mode (ordinary functions get `SPINDOWN`).
+ */
+export type ManagedShutdownReason = "spindown" | "timeout" | "failure";
 
 /** Settings of a managed-instances sandbox. */
 export interface ManagedSandboxOptions {
@@ -131,10 +136,8 @@ export interface ManagedSandbox {
   readonly extensionErrors: readonly ExtensionErrorReport[];
   /** Runs one invocation; up to `maxConcurrency` run at once, more wait for a free slot. */
   invoke(payload: unknown): Promise<ManagedInvocationRecord>;
-  /** Sends SHUTDOWN and ends every process by the deadline. */
-  shutdown(
-    reason?: "SPINDOWN" | "TIMEOUT" | "FAILURE",
-  ): Promise<ShutdownReport>;
+  /** Sends SHUTDOWN (reason `spindown` unless told) and ends every process by the deadline. */
+  shutdown(reason?: ManagedShutdownReason): Promise<ShutdownReport>;
   /** Kills whatever still runs and closes the server. Idempotent. */
   stop(): Promise<void>;
   /** Same as `stop`. */
@@ -395,16 +398,17 @@ class ManagedEnvironment implements ManagedSandbox, LambdaPlatform {
       const traceId = `Root=1-${Math.floor(Date.now() / 1000).toString(16)}-${
         crypto.randomUUID().replaceAll("-", "").slice(0, 24)
       };Sampled=0`;
+      const invokedFunctionArn =
+        `arn:aws:lambda:${this.#region}:${this.#accountId}:function:${this.#fnName}:${this.#fnVersion}`;
       this.#hub.emit(
         "platform.start",
-        startRecord(requestId, this.#fnVersion, traceId),
+        managedStartRecord(requestId, this.#fnVersion, invokedFunctionArn),
       );
       const handedOut = this.#runtimeHost.handOut({
         requestId,
         payload: JSON.stringify(payload ?? {}),
         deadlineMs: Date.now() + timeoutMs,
-        invokedFunctionArn:
-          `arn:aws:lambda:${this.#region}:${this.#accountId}:function:${this.#fnName}:${this.#fnVersion}`,
+        invokedFunctionArn,
         traceId,
       });
       const outcome = await withTimeout(
@@ -412,16 +416,8 @@ class ManagedEnvironment implements ManagedSandbox, LambdaPlatform {
         timeoutMs,
         `invocation ${requestId} timed out`,
       );
-      this.#hub.emit(
-        "platform.runtimeDone",
-        runtimeDoneRecord(
-          requestId,
-          outcome.status,
-          outcome.timings,
-          outcome.errorType,
-        ),
-      );
-      // No extension holds an invocation here: it ends with the response.
+      // No platform.runtimeDone on a managed instance: its spans go in the
+      // report. No extension holds an invocation here: it ends with the response.
       const durationMs = outcome.respondedAt - handedOut.handedOutAt;
       this.#hub.emit(
         "platform.report",
@@ -429,6 +425,7 @@ class ManagedEnvironment implements ManagedSandbox, LambdaPlatform {
           requestId,
           outcome.status,
           durationMs,
+          outcome.timings,
           outcome.errorType,
         ),
       );
@@ -450,7 +447,7 @@ class ManagedEnvironment implements ManagedSandbox, LambdaPlatform {
   }
 
   async shutdown(
-    reason: "SPINDOWN" | "TIMEOUT" | "FAILURE" = "SPINDOWN",
+    reason: ManagedShutdownReason = "spindown",
   ): Promise<ShutdownReport> {
     if (this.#phase !== "ready") {
       throw new Error(`cannot shut down: the sandbox is ${this.#phase}`);
@@ -565,12 +562,11 @@ class ManagedEnvironment implements ManagedSandbox, LambdaPlatform {
     this.#options.onLog?.(logLine);
     if (source === "function") {
       this.functionLog.push(logLine);
-      // Function logs are JSON on managed instances; the runtime's lines
-      // carry their own requestId (many invocations interleave).
-      this.#hub.emit(
-        "function",
-        functionLogRecord(line, "JSON", { time, requestId: null, stream }),
-      );
+      // The record is the line as written, a string, whatever the log
+      // format: AWS's emulator does not parse JSON lines in LMI. The
+      // runtime's JSON lines carry their own requestId (many invocations
+      // interleave).
+      this.#hub.emit("function", line);
     } else {
       this.extensionLog.push(logLine);
       this.#hub.emit("extension", line);

@@ -105,30 +105,70 @@ Deno.test("managed sandbox: concurrent invocations, SHUTDOWN-only extension, 202
     const registered = events.find((e) => e.type === "platform.extension")!
       .record as { events: string[] };
     assert.deepEqual(registered.events, ["SHUTDOWN"]);
-    for (const report of events.filter((e) => e.type === "platform.report")) {
-      assert.deepEqual(
-        Object.keys((report.record as { metrics: object }).metrics),
-        ["durationMs"],
+    const ids = new Set(records.map((record) => record.requestId));
+    // Per invocation, as AWS's emulator sends them in LMI mode: start and
+    // report, no runtimeDone.
+    assert.equal(
+      events.filter((e) => e.type === "platform.runtimeDone").length,
+      0,
+    );
+    const starts = events.filter((e) => e.type === "platform.start");
+    assert.equal(starts.length, 16);
+    for (const start of starts) {
+      const record = start.record as Record<string, unknown>;
+      assert.deepEqual(Object.keys(record), [
+        "requestId",
+        "version",
+        "functionArn",
+      ]);
+      assert.ok(ids.has(String(record.requestId)));
+      assert.equal(record.version, "1");
+      assert.equal(
+        record.functionArn,
+        "arn:aws:lambda:us-east-1:123456789012:function:sandbox-function:1",
       );
     }
+    const reports = events.filter((e) => e.type === "platform.report");
+    assert.equal(reports.length, 16);
+    for (const report of reports) {
+      const record = report.record as {
+        metrics: object;
+        spans: Array<{ name: string; start: string; durationMs: number }>;
+      };
+      assert.deepEqual(Object.keys(record.metrics), ["durationMs"]);
+      assert.deepEqual(record.spans.map((span) => span.name), [
+        "responseLatency",
+        "responseDuration",
+      ]);
+      for (const span of record.spans) {
+        assert.ok(!Number.isNaN(Date.parse(span.start)));
+        assert.ok(span.durationMs >= 0);
+      }
+    }
+    assert.equal(shutdown.reason, "spindown");
     const functionRecords = events.filter((e) => e.type === "function");
     assert.ok(functionRecords.length > 0);
     for (const event of functionRecords) {
-      assert.equal(typeof event.record, "object", "function logs are JSON");
+      assert.equal(
+        typeof event.record,
+        "string",
+        "a function log record is the line as written",
+      );
     }
-    const ids = new Set(records.map((record) => record.requestId));
+    const functionLines = functionRecords.map((event) =>
+      JSON.parse(event.record as string) as {
+        message?: string;
+        requestId?: string;
+      }
+    );
     // The demo function's SIGTERM handler logs at SHUTDOWN, outside any
     // invocation: those lines carry no request id, every other one its own.
-    const inInvocations = functionRecords.filter((event) =>
-      !String((event.record as { message?: string }).message).includes(
-        "SIGTERM",
-      )
+    const inInvocations = functionLines.filter((line) =>
+      !String(line.message).includes("SIGTERM")
     );
-    assert.ok(inInvocations.length < functionRecords.length);
+    assert.ok(inInvocations.length < functionLines.length);
     assert.ok(
-      inInvocations.every((event) =>
-        ids.has((event.record as { requestId?: string }).requestId ?? "")
-      ),
+      inInvocations.every((line) => ids.has(line.requestId ?? "")),
       "every function line carries its own invocation's request id",
     );
 
