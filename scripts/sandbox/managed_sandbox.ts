@@ -192,6 +192,35 @@ export function managedSubscriptionRefusal(body: unknown) {
   );
 }
 
+/**
+ * Buffering defaults of a subscription on a managed instance, as AWS's
+ * emulator applies them in LMI mode: 10,000 items (ordinary functions get
+ * 1,000), 262,144 bytes, 1,000 ms; the ranges are the same as elsewhere.
+ */
+export const MANAGED_BUFFERING_DEFAULTS = {
+  maxItems: 10_000,
+  maxBytes: 262_144,
+  timeoutMs: 1_000,
+} as const;
+
+/** The subscription body with LMI's buffering defaults for what it leaves out. */
+export function withManagedBufferingDefaults(body: unknown): unknown {
+  if (typeof body !== "object" || body === null || Array.isArray(body)) {
+    return body;
+  }
+  const buffering = (body as { buffering?: unknown }).buffering ?? {};
+  if (
+    typeof buffering !== "object" || buffering === null ||
+    Array.isArray(buffering)
+  ) {
+    return body;
+  }
+  return {
+    ...body,
+    buffering: { ...MANAGED_BUFFERING_DEFAULTS, ...buffering },
+  };
+}
+
 class ManagedEnvironment implements ManagedSandbox, LambdaPlatform {
   readonly invocations: ManagedInvocationRecord[] = [];
   readonly extensionLog: LogLine[] = [];
@@ -620,7 +649,8 @@ class ManagedEnvironment implements ManagedSandbox, LambdaPlatform {
   extensionError: LambdaPlatform["extensionError"] = (id, kind, type, body) =>
     this.#extensions.reportError(id, kind, type, body);
   subscribeTelemetry: LambdaPlatform["subscribeTelemetry"] = (id, body) =>
-    managedSubscriptionRefusal(body) ?? this.#extensions.subscribe(id, body);
+    managedSubscriptionRefusal(body) ??
+      this.#extensions.subscribe(id, withManagedBufferingDefaults(body));
 }
 
 function exitReport(

@@ -16,6 +16,7 @@ import {
   managedRegistrationRefusal,
   managedSubscriptionRefusal,
   startManagedSandbox,
+  withManagedBufferingDefaults,
 } from "../../../scripts/sandbox/managed_sandbox.ts";
 
 const NODE_DEMO = {
@@ -50,6 +51,25 @@ Deno.test("managed sandbox: the Telemetry API takes schema 2025-01-29 only", () 
     (refused?.json as { errorType: string }).errorType,
     "ValidationError",
   );
+});
+
+Deno.test("managed sandbox: a subscription gets LMI's buffering defaults for what it leaves out", () => {
+  assert.deepEqual(
+    withManagedBufferingDefaults({ schemaVersion: "2025-01-29" }),
+    {
+      schemaVersion: "2025-01-29",
+      buffering: { maxItems: 10_000, maxBytes: 262_144, timeoutMs: 1_000 },
+    },
+  );
+  assert.deepEqual(
+    withManagedBufferingDefaults({ buffering: { timeoutMs: 25 } }),
+    { buffering: { maxItems: 10_000, maxBytes: 262_144, timeoutMs: 25 } },
+  );
+  // What is not an object is left for the validation to refuse.
+  assert.deepEqual(withManagedBufferingDefaults({ buffering: 5 }), {
+    buffering: 5,
+  });
+  assert.equal(withManagedBufferingDefaults(null), null);
 });
 
 Deno.test("managed sandbox: concurrent invocations, SHUTDOWN-only extension, 2025-01-29 shapes, all delivered", async () => {
