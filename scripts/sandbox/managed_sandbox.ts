@@ -51,7 +51,11 @@ import type {
   LogLine,
   ShutdownReport,
 } from "./sandbox.ts";
-import type { DeliveryPolicy, EmittedEvent } from "./telemetry_delivery.ts";
+import {
+  DEFAULT_DELIVERY_POLICY,
+  type DeliveryPolicy,
+  type EmittedEvent,
+} from "./telemetry_delivery.ts";
 import { TelemetryHub } from "./telemetry_hub.ts";
 import {
   delay,
@@ -69,6 +73,28 @@ export const MANAGED_SCHEMA_VERSION = "2025-01-29";
  * sends `spindown` in LMI mode (ordinary functions get `SPINDOWN`).
  */
 export type ManagedShutdownReason = "spindown" | "timeout" | "failure";
+
+/**
+ * Delivery on a managed instance, as AWS's emulator does it in LMI mode: one
+ * attempt per batch, so a listener answer >= 400 or a transport error drops
+ * the batch (and a `platform.logsDropped` tells of it), no retry.
+ */
+export const MANAGED_DELIVERY_POLICY: DeliveryPolicy = {
+  ...DEFAULT_DELIVERY_POLICY,
+  maxAttempts: 1,
+};
+
+/**
+ * The `Sequence-Id` header of a telemetry POST on a managed instance: the
+ * base64 SHA-256 of the body, as AWS's emulator sends it in LMI mode.
+ */
+export async function sequenceId(body: string): Promise<string> {
+  const digest = await crypto.subtle.digest(
+    "SHA-256",
+    new TextEncoder().encode(body),
+  );
+  return btoa(String.fromCharCode(...new Uint8Array(digest)));
+}
 
 /** Settings of a managed-instances sandbox. */
 export interface ManagedSandboxOptions {
@@ -94,7 +120,10 @@ export interface ManagedSandboxOptions {
   initTimeoutMs?: number;
   /** Shutdown budget with external extensions (2 s). */
   shutdownBudgetMs?: number;
-  /** Telemetry delivery retry policy. */
+  /**
+   * Telemetry delivery retry policy: {@linkcode MANAGED_DELIVERY_POLICY}
+   * (one attempt, as AWS's emulator in LMI mode) unless told.
+   */
   delivery?: DeliveryPolicy;
   /** Called for every output line of every process, as it arrives. */
   onLog?(line: LogLine): void;
@@ -259,9 +288,14 @@ class ManagedEnvironment implements ManagedSandbox, LambdaPlatform {
     this.#initFailure.promise.catch(() => {});
     this.#httpClient = Deno.createHttpClient({});
     this.#hub = new TelemetryHub({
-      policy: options.delivery,
-      fetch: (input, init) =>
-        fetch(input, { ...init, client: this.#httpClient }),
+      policy: options.delivery ?? MANAGED_DELIVERY_POLICY,
+      fetch: async (input, init) => {
+        const headers = new Headers(init?.headers);
+        if (typeof init?.body === "string") {
+          headers.set("Sequence-Id", await sequenceId(init.body));
+        }
+        return fetch(input, { ...init, headers, client: this.#httpClient });
+      },
     });
     this.#extensions = new ExtensionHost(options.extensions ?? [], {
       functionName: this.#fnName,

@@ -8,6 +8,10 @@ import { decodeRecord } from "../../../scripts/lib/decode.ts";
 import { readAllRecords } from "../../../scripts/lib/kinesis_read.ts";
 import { checkDelivery } from "../../../scripts/sandbox/delivery_check.ts";
 import {
+  MANAGED_FIXTURE_NAME,
+  managedFixtureExtension,
+} from "./_managed_fixture_extension.ts";
+import {
   EXTENSION_NAME,
   projectExtension,
 } from "../../../scripts/sandbox/extension_specs.ts";
@@ -15,6 +19,7 @@ import { startLocalKinesis } from "../../../scripts/sandbox/kinesis_local.ts";
 import {
   managedRegistrationRefusal,
   managedSubscriptionRefusal,
+  sequenceId,
   startManagedSandbox,
   withManagedBufferingDefaults,
 } from "../../../scripts/sandbox/managed_sandbox.ts";
@@ -215,4 +220,84 @@ Deno.test("managed sandbox: concurrent invocations, SHUTDOWN-only extension, 202
   } finally {
     await kinesis.stop();
   }
+});
+
+interface FixturePost {
+  sequenceId: string | null;
+  bodySha256: string;
+  types: string[];
+}
+
+/** Runs 4 invocations with the managed fixture extension; its log lines, parsed. */
+async function runWithFixture(mode: string) {
+  await using sandbox = await startManagedSandbox({
+    fn: NODE_DEMO,
+    maxConcurrency: 2,
+    extensions: [managedFixtureExtension(mode)],
+  });
+  for (let index = 0; index < 4; index++) {
+    await sandbox.invoke({ style: "json" });
+  }
+  const shutdown = await sandbox.shutdown();
+  const lines = sandbox.extensionLog.map((line) => JSON.parse(line.line));
+  return {
+    shutdown,
+    events: sandbox.events,
+    subscribed: lines.find((line) => line.subscribed)?.subscribed,
+    posts: lines.flatMap((line) => line.post ? [line.post as FixturePost] : []),
+    shutdownReason: lines.find((line) => line.shutdown)?.shutdown,
+  };
+}
+
+Deno.test("managed sandbox: Sequence-Id is the base64 SHA-256 of the body", async () => {
+  assert.equal(
+    await sequenceId(""),
+    "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=",
+  );
+});
+
+Deno.test("managed sandbox: telemetry POSTs carry Sequence-Id, the subscription is answered 200 OK, SHUTDOWN says spindown", async () => {
+  const run = await runWithFixture("");
+  assert.deepEqual(run.subscribed, { status: 200, body: "OK" });
+  assert.equal(run.shutdownReason, "spindown");
+  assert.ok(run.posts.length > 0);
+  for (const post of run.posts) {
+    assert.equal(post.sequenceId, post.bodySha256);
+  }
+  const types = run.posts.flatMap((post) => post.types);
+  assert.equal(types.filter((type) => type === "platform.start").length, 4);
+  assert.equal(types.filter((type) => type === "platform.report").length, 4);
+  assert.ok(!types.includes("platform.runtimeDone"));
+  // It subscribed to platform events only.
+  const platform = run.events.filter((entry) =>
+    entry.event.type.startsWith("platform.")
+  );
+  assert.ok(
+    platform.every((entry) =>
+      entry.acknowledgedBy.includes(MANAGED_FIXTURE_NAME)
+    ),
+  );
+});
+
+Deno.test("managed sandbox: a listener answer >= 400 drops the batch at once (no retry) and platform.logsDropped tells of it", async () => {
+  const run = await runWithFixture("failing-listener");
+  assert.ok(run.posts.length > 0);
+  // One attempt per batch: no body was POSTed twice.
+  const bodies = run.posts.map((post) => post.bodySha256);
+  assert.equal(new Set(bodies).size, bodies.length);
+  // It subscribed to platform events only.
+  const delivered = run.events.filter((entry) =>
+    entry.event.type.startsWith("platform.") &&
+    entry.event.type !== "platform.logsDropped"
+  );
+  assert.ok(
+    delivered.every((entry) =>
+      entry.droppedBy.includes(MANAGED_FIXTURE_NAME) &&
+      entry.acknowledgedBy.length === 0
+    ),
+    "every event was dropped, none acknowledged",
+  );
+  assert.ok(
+    run.events.some((entry) => entry.event.type === "platform.logsDropped"),
+  );
 });
