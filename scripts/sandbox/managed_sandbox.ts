@@ -12,13 +12,17 @@
  *   shapes (`lambda-managed-instances` init, reports with `durationMs` only);
  * - an invocation has `platform.start` and `platform.report` only (no
  *   `platform.runtimeDone`), SHUTDOWN's reason is `spindown` (lower case);
+ * - no invocation queue: with no runtime worker waiting on `/next`, an
+ *   invocation is refused with {@linkcode RuntimeUnavailableError} (AWS's
+ *   400 `Runtime.Unavailable`); `invokeWhenTaken` sends it again, as the
+ *   conformance run does (`queueInvocations` restores a queue);
  * - function logs are JSON (`AWS_LAMBDA_LOG_FORMAT`), yet each record is the
  *   line as written, a string, as AWS's emulator sends it; the environment
  *   says `AWS_LAMBDA_INITIALIZATION_TYPE=lambda-managed-instances`.
  *
  * ```ts
  * await using sandbox = await startManagedSandbox({ fn, extensions: [spec], maxConcurrency: 64 });
- * await Promise.all(payloads.map((payload) => sandbox.invoke(payload)));
+ * await Promise.all(payloads.map((payload) => sandbox.invokeWhenTaken(payload)));
  * await sandbox.shutdown();
  * ```
  *
@@ -125,8 +129,31 @@ export interface ManagedSandboxOptions {
    * (one attempt, as AWS's emulator in LMI mode) unless told.
    */
   delivery?: DeliveryPolicy;
+  /**
+   * Queue invocations beyond the waiting workers (and beyond
+   * `maxConcurrency`) instead of refusing them (false: AWS's emulator in LMI
+   * mode has no queue).
+   */
+  queueInvocations?: boolean;
   /** Called for every output line of every process, as it arrives. */
   onLog?(line: LogLine): void;
+}
+
+/**
+ * An invocation refused because no runtime worker was waiting on `/next`:
+ * AWS's emulator answers 400 `{"errorType":"Runtime.Unavailable"}` then.
+ */
+export class RuntimeUnavailableError extends Error {
+  /** The error type AWS's emulator answers with. */
+  readonly errorType = "Runtime.Unavailable";
+
+  /** Creates the error. */
+  constructor() {
+    super(
+      "Runtime.Unavailable: no runtime worker is waiting for an invocation",
+    );
+    this.name = "RuntimeUnavailableError";
+  }
 }
 
 /** What one invocation on a managed instance did. */
@@ -163,8 +190,16 @@ export interface ManagedSandbox {
   readonly functionLog: readonly LogLine[];
   /** Errors extensions reported with /init/error or /exit/error. */
   readonly extensionErrors: readonly ExtensionErrorReport[];
-  /** Runs one invocation; up to `maxConcurrency` run at once, more wait for a free slot. */
+  /** Invocations refused with `Runtime.Unavailable` so far. */
+  readonly refusedInvocations: number;
+  /**
+   * Runs one invocation; rejects with {@linkcode RuntimeUnavailableError}
+   * when no runtime worker waits (with `queueInvocations`: up to
+   * `maxConcurrency` run at once, more wait for a free slot).
+   */
   invoke(payload: unknown): Promise<ManagedInvocationRecord>;
+  /** `invoke`, sent again (under a new request id) while it is refused with `Runtime.Unavailable`. */
+  invokeWhenTaken(payload: unknown): Promise<ManagedInvocationRecord>;
   /** Sends SHUTDOWN (reason `spindown` unless told) and ends every process by the deadline. */
   shutdown(reason?: ManagedShutdownReason): Promise<ShutdownReport>;
   /** Kills whatever still runs and closes the server. Idempotent. */
@@ -256,6 +291,7 @@ class ManagedEnvironment implements ManagedSandbox, LambdaPlatform {
   readonly functionLog: LogLine[] = [];
   readonly maxConcurrency: number;
   initDurationMs = 0;
+  refusedInvocations = 0;
 
   readonly #options: ManagedSandboxOptions;
   readonly #server: Deno.HttpServer<Deno.NetAddr>;
@@ -449,8 +485,14 @@ class ManagedEnvironment implements ManagedSandbox, LambdaPlatform {
     if (this.#phase !== "ready") {
       throw new Error(`cannot invoke: the sandbox is ${this.#phase}`);
     }
-    // Beyond maxConcurrency an invocation waits for a free slot.
-    if (this.#active >= this.maxConcurrency) {
+    if (!this.#options.queueInvocations) {
+      // No queue, as on AWS: only a worker waiting on /next takes it.
+      if (this.#runtimeHost.waiting === 0) {
+        this.refusedInvocations++;
+        throw new RuntimeUnavailableError();
+      }
+    } else if (this.#active >= this.maxConcurrency) {
+      // Beyond maxConcurrency an invocation waits for a free slot.
       await new Promise<void>((resolve) => this.#slots.push(resolve));
     }
     this.#active++;
@@ -506,6 +548,18 @@ class ManagedEnvironment implements ManagedSandbox, LambdaPlatform {
       this.#runtimeHost.finish(requestId);
       this.#active--;
       this.#slots.shift()?.();
+    }
+  }
+
+  async invokeWhenTaken(payload: unknown): Promise<ManagedInvocationRecord> {
+    while (true) {
+      try {
+        return await this.invoke(payload);
+      } catch (error) {
+        if (!(error instanceof RuntimeUnavailableError)) throw error;
+        // A worker polls again right after its answer: try again shortly.
+        await delay(2);
+      }
     }
   }
 

@@ -39,7 +39,7 @@ async function load(
   await Promise.all(
     Array.from({ length: CONCURRENCY }, async () => {
       while (Date.now() < until) {
-        await sandbox.invoke(payload);
+        await sandbox.invokeWhenTaken(payload);
         count++;
       }
     }),
@@ -95,7 +95,7 @@ Deno.test({
       const check = checkDelivery(sandbox.events, envelopes, EXTENSION_NAME);
       const summary = summaryOf(sandbox);
       console.log(
-        `LMI load: ${invocations} invocations, ${check.emitted} events emitted, ${check.received} received, ${check.delivered} stored; freshness median ${
+        `LMI load: ${invocations} invocations (${sandbox.refusedInvocations} attempts refused with Runtime.Unavailable and sent again), ${check.emitted} events emitted, ${check.received} received, ${check.delivered} stored; freshness median ${
           percentile(freshness, 0.5)
         } ms, p99 ${percentile(freshness, 0.99)} ms, max ${
           freshness.at(-1)

@@ -19,6 +19,7 @@ import { startLocalKinesis } from "../../../scripts/sandbox/kinesis_local.ts";
 import {
   managedRegistrationRefusal,
   managedSubscriptionRefusal,
+  RuntimeUnavailableError,
   sequenceId,
   startManagedSandbox,
   withManagedBufferingDefaults,
@@ -108,7 +109,8 @@ Deno.test("managed sandbox: concurrent invocations, SHUTDOWN-only extension, 202
     const records = await Promise.all(
       Array.from(
         { length: 16 },
-        (_, index) => sandbox.invoke({ style: "json", delayMs: 100 + index }),
+        (_, index) =>
+          sandbox.invokeWhenTaken({ style: "json", delayMs: 100 + index }),
       ),
     );
     assert.equal(records.length, 16);
@@ -236,7 +238,7 @@ async function runWithFixture(mode: string) {
     extensions: [managedFixtureExtension(mode)],
   });
   for (let index = 0; index < 4; index++) {
-    await sandbox.invoke({ style: "json" });
+    await sandbox.invokeWhenTaken({ style: "json" });
   }
   const shutdown = await sandbox.shutdown();
   const lines = sandbox.extensionLog.map((line) => JSON.parse(line.line));
@@ -300,4 +302,47 @@ Deno.test("managed sandbox: a listener answer >= 400 drops the batch at once (no
   assert.ok(
     run.events.some((entry) => entry.event.type === "platform.logsDropped"),
   );
+});
+
+Deno.test("managed sandbox: with every runtime worker busy an invocation is refused with Runtime.Unavailable, no queue", async () => {
+  await using sandbox = await startManagedSandbox({
+    fn: NODE_DEMO,
+    maxConcurrency: 2,
+  });
+  // Started in one turn: at most two workers wait on /next, so the third
+  // finds none.
+  const attempts = Array.from(
+    { length: 3 },
+    () => sandbox.invoke({ style: "json", delayMs: 200 }),
+  );
+  const settled = await Promise.allSettled(attempts);
+  const refused = settled.filter((result) => result.status === "rejected");
+  assert.ok(refused.length >= 1);
+  for (const result of refused) {
+    assert.ok(result.reason instanceof RuntimeUnavailableError);
+    assert.equal(result.reason.errorType, "Runtime.Unavailable");
+  }
+  assert.equal(sandbox.refusedInvocations, refused.length);
+  const starts = sandbox.events.filter((entry) =>
+    entry.event.type === "platform.start"
+  );
+  assert.equal(starts.length, 3 - refused.length, "a refused one never starts");
+  // Sent again once a worker is back, it runs.
+  const record = await sandbox.invokeWhenTaken({ style: "json" });
+  assert.equal(record.status, "success");
+  await sandbox.shutdown();
+});
+
+Deno.test("managed sandbox: queueInvocations keeps what no worker takes for later", async () => {
+  await using sandbox = await startManagedSandbox({
+    fn: NODE_DEMO,
+    maxConcurrency: 2,
+    queueInvocations: true,
+  });
+  const records = await Promise.all(
+    Array.from({ length: 5 }, () => sandbox.invoke({ style: "json" })),
+  );
+  assert.equal(records.length, 5);
+  assert.equal(sandbox.refusedInvocations, 0);
+  await sandbox.shutdown();
 });
