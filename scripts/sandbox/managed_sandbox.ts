@@ -47,6 +47,7 @@ import {
   managedReportRecord,
   managedStartRecord,
 } from "./managed_platform_events.ts";
+import { BusyListenerGate } from "./managed_delivery_gate.ts";
 import { ConcurrentRuntimeHost } from "./managed_runtime_host.ts";
 import type { PlatformStatus } from "./platform_events.ts";
 import type {
@@ -135,6 +136,12 @@ export interface ManagedSandboxOptions {
    * mode has no queue).
    */
   queueInvocations?: boolean;
+  /**
+   * Drop a telemetry batch that became ready while the previous one was
+   * unanswered, as AWS's emulator does in LMI mode (true; see
+   * `managed_delivery_gate.ts`). False sends it after the previous one.
+   */
+  dropWhileBusy?: boolean;
   /** Called for every output line of every process, as it arrives. */
   onLog?(line: LogLine): void;
 }
@@ -192,6 +199,8 @@ export interface ManagedSandbox {
   readonly extensionErrors: readonly ExtensionErrorReport[];
   /** Invocations refused with `Runtime.Unavailable` so far. */
   readonly refusedInvocations: number;
+  /** Telemetry batches dropped because the previous one was still unanswered. */
+  readonly batchesDroppedWhileBusy: number;
   /**
    * Runs one invocation; rejects with {@linkcode RuntimeUnavailableError}
    * when no runtime worker waits (with `queueInvocations`: up to
@@ -297,6 +306,7 @@ class ManagedEnvironment implements ManagedSandbox, LambdaPlatform {
   readonly #server: Deno.HttpServer<Deno.NetAddr>;
   readonly #httpClient: Deno.HttpClient;
   readonly #hub: TelemetryHub;
+  readonly #gate = new BusyListenerGate();
   readonly #extensions: ExtensionHost;
   readonly #runtimeHost: ConcurrentRuntimeHost;
   readonly #initFailure = Promise.withResolvers<never>();
@@ -323,15 +333,16 @@ class ManagedEnvironment implements ManagedSandbox, LambdaPlatform {
     };
     this.#initFailure.promise.catch(() => {});
     this.#httpClient = Deno.createHttpClient({});
+    const post: typeof fetch = async (input, init) => {
+      const headers = new Headers(init?.headers);
+      if (typeof init?.body === "string") {
+        headers.set("Sequence-Id", await sequenceId(init.body));
+      }
+      return fetch(input, { ...init, headers, client: this.#httpClient });
+    };
     this.#hub = new TelemetryHub({
       policy: options.delivery ?? MANAGED_DELIVERY_POLICY,
-      fetch: async (input, init) => {
-        const headers = new Headers(init?.headers);
-        if (typeof init?.body === "string") {
-          headers.set("Sequence-Id", await sequenceId(init.body));
-        }
-        return fetch(input, { ...init, headers, client: this.#httpClient });
-      },
+      fetch: options.dropWhileBusy === false ? post : this.#gate.wrap(post),
     });
     this.#extensions = new ExtensionHost(options.extensions ?? [], {
       functionName: this.#fnName,
@@ -351,6 +362,10 @@ class ManagedEnvironment implements ManagedSandbox, LambdaPlatform {
 
   get runtimeApi(): string {
     return `127.0.0.1:${this.#server.addr.port}`;
+  }
+
+  get batchesDroppedWhileBusy(): number {
+    return this.#gate.dropped;
   }
 
   get events(): readonly EmittedEvent[] {
@@ -736,9 +751,22 @@ class ManagedEnvironment implements ManagedSandbox, LambdaPlatform {
     this.#extensions.next(id);
   extensionError: LambdaPlatform["extensionError"] = (id, kind, type, body) =>
     this.#extensions.reportError(id, kind, type, body);
-  subscribeTelemetry: LambdaPlatform["subscribeTelemetry"] = (id, body) =>
-    managedSubscriptionRefusal(body) ??
-      this.#extensions.subscribe(id, withManagedBufferingDefaults(body));
+  subscribeTelemetry: LambdaPlatform["subscribeTelemetry"] = (id, body) => {
+    const refusal = managedSubscriptionRefusal(body);
+    if (refusal) return refusal;
+    const withDefaults = withManagedBufferingDefaults(body) as {
+      buffering?: { timeoutMs?: unknown };
+      destination?: { URI?: unknown };
+    };
+    const answer = this.#extensions.subscribe(id, withDefaults);
+    if (answer.status === 200) {
+      this.#gate.subscribed(
+        String(withDefaults.destination?.URI),
+        Number(withDefaults.buffering?.timeoutMs),
+      );
+    }
+    return answer;
+  };
 }
 
 function exitReport(
