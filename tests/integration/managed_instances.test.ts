@@ -95,7 +95,7 @@ Deno.test({
       const check = checkDelivery(sandbox.events, envelopes, EXTENSION_NAME);
       const summary = summaryOf(sandbox);
       console.log(
-        `LMI load: ${invocations} invocations (${sandbox.refusedInvocations} attempts refused with Runtime.Unavailable and sent again), ${check.emitted} events emitted, ${check.received} received, ${check.delivered} stored; freshness median ${
+        `LMI load: ${invocations} invocations (${sandbox.refusedInvocations} attempts refused with Runtime.Unavailable and sent again), ${sandbox.batchesDroppedWhileBusy} batches dropped while the listener was busy, ${check.emitted} events emitted, ${check.received} received, ${check.delivered} stored; freshness median ${
           percentile(freshness, 0.5)
         } ms, p99 ${percentile(freshness, 0.99)} ms, max ${
           freshness.at(-1)
@@ -111,6 +111,11 @@ Deno.test({
       assert.deepEqual(check.lost.length, 0, "every received event stored");
       assert.equal(check.duplicates.length, 0, "no duplicates");
       assert.equal(check.droppedBeforeListener.length, 0);
+      assert.equal(
+        sandbox.batchesDroppedWhileBusy,
+        0,
+        "the listener answered every batch before the next was due",
+      );
       assert.equal(summary.refused, 0, "no delivery refused");
       assert.equal(summary.droppedTotal, 0);
       assert.equal(summary.possibleDuplicates, 0);
