@@ -16,6 +16,7 @@
 import {
   type PlatformStatus,
   roundMs,
+  runtimeDoneRecord,
   type RuntimeDoneTimings,
 } from "./platform_events.ts";
 
@@ -81,23 +82,12 @@ export function managedReportRecord(
   timings: RuntimeDoneTimings,
   errorType?: string,
 ): Record<string, unknown> {
-  const responseStart = timings.startedAt + timings.latencyMs;
   return {
     requestId,
     status,
     ...(errorType ? { errorType } : {}),
     metrics: { durationMs: roundMs(durationMs) },
-    spans: [
-      {
-        name: "responseLatency",
-        start: new Date(timings.startedAt).toISOString(),
-        durationMs: roundMs(timings.latencyMs),
-      },
-      {
-        name: "responseDuration",
-        start: new Date(responseStart).toISOString(),
-        durationMs: roundMs(timings.responseMs),
-      },
-    ],
+    // The same spans as an ordinary function's platform.runtimeDone.
+    spans: runtimeDoneRecord(requestId, status, timings).spans,
   };
 }
