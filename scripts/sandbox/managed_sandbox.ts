@@ -62,6 +62,7 @@ import {
   type EmittedEvent,
 } from "./telemetry_delivery.ts";
 import { TelemetryHub } from "./telemetry_hub.ts";
+import { parseSubscription } from "./subscription.ts";
 import {
   delay,
   SandboxTimeoutError,
@@ -307,6 +308,8 @@ class ManagedEnvironment implements ManagedSandbox, LambdaPlatform {
   readonly #httpClient: Deno.HttpClient;
   readonly #hub: TelemetryHub;
   readonly #gate = new BusyListenerGate();
+  /** Identifiers of the extensions that subscribed (once each on LMI). */
+  readonly #subscribed = new Set<string>();
   readonly #extensions: ExtensionHost;
   readonly #runtimeHost: ConcurrentRuntimeHost;
   readonly #initFailure = Promise.withResolvers<never>();
@@ -758,8 +761,17 @@ class ManagedEnvironment implements ManagedSandbox, LambdaPlatform {
       buffering?: { timeoutMs?: unknown };
       destination?: { URI?: unknown };
     };
+    // AWS's emulator validates the body, then refuses a second subscriber of
+    // the same name with a bare 500 (`subscriber already exists`, logged).
+    if (
+      id !== null && this.#subscribed.has(id) &&
+      parseSubscription(withDefaults).ok
+    ) {
+      return apiError(500, "InternalServerError", "Internal Server Error");
+    }
     const answer = this.#extensions.subscribe(id, withDefaults);
-    if (answer.status === 200) {
+    if (answer.status === 200 && id !== null) {
+      this.#subscribed.add(id);
       this.#gate.subscribed(
         String(withDefaults.destination?.URI),
         Number(withDefaults.buffering?.timeoutMs),

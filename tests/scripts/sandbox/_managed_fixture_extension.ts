@@ -3,7 +3,8 @@
  * SHUTDOWN only, subscribes with schema 2025-01-29 to platform events, and
  * logs one JSON line per telemetry POST: `{"post": {...}}` with the
  * `Sequence-Id` header, the base64 SHA-256 of the body it got, and the
- * events' types. `FIXTURE_MODE=failing-listener` makes its listener answer
+ * events' types; it subscribes a second time and logs that answer
+ * (`resubscribed`). `FIXTURE_MODE=failing-listener` makes its listener answer
  * 500 to every POST.
  *
  * @module
@@ -64,25 +65,25 @@ async function main(): Promise<void> {
       });
     },
   );
-  const subscribed = await fetch(`${api}/2022-07-01/telemetry`, {
-    method: "PUT",
-    headers: { "Lambda-Extension-Identifier": id },
-    body: JSON.stringify({
-      schemaVersion: "2025-01-29",
-      types: ["platform"],
-      buffering: { timeoutMs: 25 },
-      destination: {
-        protocol: "HTTP",
-        URI: `http://sandbox.localdomain:${listener.addr.port}`,
-      },
-    }),
-  });
-  console.log(JSON.stringify({
-    subscribed: {
-      status: subscribed.status,
-      body: await subscribed.text(),
-    },
-  }));
+  const subscribe = async () => {
+    const answer = await fetch(`${api}/2022-07-01/telemetry`, {
+      method: "PUT",
+      headers: { "Lambda-Extension-Identifier": id },
+      body: JSON.stringify({
+        schemaVersion: "2025-01-29",
+        types: ["platform"],
+        buffering: { timeoutMs: 25 },
+        destination: {
+          protocol: "HTTP",
+          URI: `http://sandbox.localdomain:${listener.addr.port}`,
+        },
+      }),
+    });
+    return { status: answer.status, body: await answer.text() };
+  };
+  console.log(JSON.stringify({ subscribed: await subscribe() }));
+  // LMI takes one subscription per extension.
+  console.log(JSON.stringify({ resubscribed: await subscribe() }));
   while (true) {
     const next = await fetch(`${api}/2020-01-01/extension/event/next`, {
       headers: { "Lambda-Extension-Identifier": id },

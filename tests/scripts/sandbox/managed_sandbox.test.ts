@@ -246,6 +246,7 @@ async function runWithFixture(mode: string) {
     shutdown,
     events: sandbox.events,
     subscribed: lines.find((line) => line.subscribed)?.subscribed,
+    resubscribed: lines.find((line) => line.resubscribed)?.resubscribed,
     posts: lines.flatMap((line) => line.post ? [line.post as FixturePost] : []),
     shutdownReason: lines.find((line) => line.shutdown)?.shutdown,
   };
@@ -258,9 +259,17 @@ Deno.test("managed sandbox: Sequence-Id is the base64 SHA-256 of the body", asyn
   );
 });
 
-Deno.test("managed sandbox: telemetry POSTs carry Sequence-Id, the subscription is answered 200 OK, SHUTDOWN says spindown", async () => {
+Deno.test("managed sandbox: telemetry POSTs carry Sequence-Id, the subscription is answered 200 OK (a second one 500), SHUTDOWN says spindown", async () => {
   const run = await runWithFixture("");
   assert.deepEqual(run.subscribed, { status: 200, body: "OK" });
+  // A second subscription is refused as AWS's emulator refuses it.
+  assert.deepEqual(run.resubscribed, {
+    status: 500,
+    body: JSON.stringify({
+      errorType: "InternalServerError",
+      errorMessage: "Internal Server Error",
+    }),
+  });
   assert.equal(run.shutdownReason, "spindown");
   assert.ok(run.posts.length > 0);
   for (const post of run.posts) {
