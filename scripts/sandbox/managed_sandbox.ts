@@ -208,7 +208,10 @@ export interface ManagedSandbox {
    * `maxConcurrency` run at once, more wait for a free slot).
    */
   invoke(payload: unknown): Promise<ManagedInvocationRecord>;
-  /** `invoke`, sent again (under a new request id) while it is refused with `Runtime.Unavailable`. */
+  /**
+   * `invoke`, sent again (under a new request id) while it is refused with
+   * `Runtime.Unavailable`, for up to the function timeout.
+   */
   invokeWhenTaken(payload: unknown): Promise<ManagedInvocationRecord>;
   /** Sends SHUTDOWN (reason `spindown` unless told) and ends every process by the deadline. */
   shutdown(reason?: ManagedShutdownReason): Promise<ShutdownReport>;
@@ -570,11 +573,14 @@ class ManagedEnvironment implements ManagedSandbox, LambdaPlatform {
   }
 
   async invokeWhenTaken(payload: unknown): Promise<ManagedInvocationRecord> {
+    // A runtime that never polls again (it died) must not keep this forever.
+    const giveUpAt = performance.now() + (this.#options.timeoutMs ?? 30_000);
     while (true) {
       try {
         return await this.invoke(payload);
       } catch (error) {
         if (!(error instanceof RuntimeUnavailableError)) throw error;
+        if (performance.now() > giveUpAt) throw error;
         // A worker polls again right after its answer: try again shortly.
         await delay(2);
       }
