@@ -143,7 +143,7 @@ export async function runManagedDemo(
       Array.from({ length: options.concurrency }, async () => {
         while (next < options.invocations) {
           const index = next++;
-          await running.invoke({
+          await running.invokeWhenTaken({
             style: "json",
             logLines: 20,
             delayMs: 50 + (index % 7) * 20,
@@ -155,7 +155,7 @@ export async function runManagedDemo(
     progress(
       `▸ ${sandbox.invocations.length} invocations, up to ${
         Math.max(...sandbox.invocations.map((i) => i.concurrent))
-      } at once; SHUTDOWN`,
+      } at once (${sandbox.refusedInvocations} attempts refused with Runtime.Unavailable and sent again, as AWS's emulator refuses them); SHUTDOWN`,
     );
     const shutdown = await sandbox.shutdown();
     await sandbox.stop();

@@ -4,13 +4,21 @@
  * `initializationType` is `lambda-managed-instances`, `platform.initStart`
  * names the instance instead of the function's ARN, and `platform.report`
  * metrics hold only `durationMs` (no billed duration, memory or init
- * duration: instances are billed per instance, not per invocation). The
+ * duration: instances are billed per instance, not per invocation) plus the
+ * response spans. An invocation has `platform.start` (with the invoked ARN,
+ * no tracing) and `platform.report`, and no `platform.runtimeDone`. The
  * shapes follow AWS's Runtime Interface Emulator in its LMI mode
- * (`internal/lambda-managed-instances/interop/model.go`).
+ * (`internal/lambda-managed-instances/interop/model.go`), as observed by
+ * `deno task conformance --mode lmi`.
  *
  * @module
  */
-import { type PlatformStatus, roundMs } from "./platform_events.ts";
+import {
+  type PlatformStatus,
+  roundMs,
+  runtimeDoneRecord,
+  type RuntimeDoneTimings,
+} from "./platform_events.ts";
 
 /** `initializationType` on Lambda Managed Instances. */
 export const MANAGED_INIT_TYPE = "lambda-managed-instances";
@@ -52,11 +60,26 @@ export function managedInitPhaseRecord(
   };
 }
 
-/** `platform.report` on a managed instance: metrics hold only `durationMs`. */
+/** `platform.start` on a managed instance: the invoked function's ARN, no `tracing`. */
+export function managedStartRecord(
+  requestId: string,
+  version: string,
+  functionArn: string,
+): Record<string, unknown> {
+  return { requestId, version, functionArn };
+}
+
+/**
+ * `platform.report` on a managed instance: metrics hold only `durationMs`,
+ * and the spans that ordinary functions put in `platform.runtimeDone`
+ * (`responseLatency`, `responseDuration`) are here, since LMI sends no
+ * `platform.runtimeDone`.
+ */
 export function managedReportRecord(
   requestId: string,
   status: PlatformStatus,
   durationMs: number,
+  timings: RuntimeDoneTimings,
   errorType?: string,
 ): Record<string, unknown> {
   return {
@@ -64,5 +87,7 @@ export function managedReportRecord(
     status,
     ...(errorType ? { errorType } : {}),
     metrics: { durationMs: roundMs(durationMs) },
+    // The same spans as an ordinary function's platform.runtimeDone.
+    spans: runtimeDoneRecord(requestId, status, timings).spans,
   };
 }

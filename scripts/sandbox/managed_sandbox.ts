@@ -10,12 +10,19 @@
  *   Emulator refuses it in LMI mode;
  * - the Telemetry API accepts schema `2025-01-29` only, and events have its
  *   shapes (`lambda-managed-instances` init, reports with `durationMs` only);
- * - function logs are JSON, and the environment says
- *   `AWS_LAMBDA_INITIALIZATION_TYPE=lambda-managed-instances`.
+ * - an invocation has `platform.start` and `platform.report` only (no
+ *   `platform.runtimeDone`), SHUTDOWN's reason is `spindown` (lower case);
+ * - no invocation queue: with no runtime worker waiting on `/next`, an
+ *   invocation is refused with {@linkcode RuntimeUnavailableError} (AWS's
+ *   400 `Runtime.Unavailable`); `invokeWhenTaken` sends it again, as the
+ *   conformance run does (`queueInvocations` restores a queue);
+ * - function logs are JSON (`AWS_LAMBDA_LOG_FORMAT`), yet each record is the
+ *   line as written, a string, as AWS's emulator sends it; the environment
+ *   says `AWS_LAMBDA_INITIALIZATION_TYPE=lambda-managed-instances`.
  *
  * ```ts
  * await using sandbox = await startManagedSandbox({ fn, extensions: [spec], maxConcurrency: 64 });
- * await Promise.all(payloads.map((payload) => sandbox.invoke(payload)));
+ * await Promise.all(payloads.map((payload) => sandbox.invokeWhenTaken(payload)));
  * await sandbox.shutdown();
  * ```
  *
@@ -32,28 +39,30 @@ import {
   type ExtensionErrorReport,
   ExtensionHost,
 } from "./extension_host.ts";
-import { functionLogRecord } from "./function_logs.ts";
 import { lambdaEnvironment, runtimeLaunch } from "./lambda_env.ts";
 import {
   MANAGED_INIT_TYPE,
   managedInitPhaseRecord,
   managedInitStartRecord,
   managedReportRecord,
+  managedStartRecord,
 } from "./managed_platform_events.ts";
+import { BusyListenerGate } from "./managed_delivery_gate.ts";
 import { ConcurrentRuntimeHost } from "./managed_runtime_host.ts";
-import {
-  type PlatformStatus,
-  runtimeDoneRecord,
-  startRecord,
-} from "./platform_events.ts";
+import type { PlatformStatus } from "./platform_events.ts";
 import type {
   ExtensionExitReport,
   FunctionSpec,
   LogLine,
   ShutdownReport,
 } from "./sandbox.ts";
-import type { DeliveryPolicy, EmittedEvent } from "./telemetry_delivery.ts";
+import {
+  DEFAULT_DELIVERY_POLICY,
+  type DeliveryPolicy,
+  type EmittedEvent,
+} from "./telemetry_delivery.ts";
 import { TelemetryHub } from "./telemetry_hub.ts";
+import { parseSubscription } from "./subscription.ts";
 import {
   delay,
   SandboxTimeoutError,
@@ -64,6 +73,34 @@ import type { ExtensionSpec } from "./extension_host.ts";
 
 /** The only Telemetry API schema accepted on Lambda Managed Instances. */
 export const MANAGED_SCHEMA_VERSION = "2025-01-29";
+
+/**
+ * SHUTDOWN reasons on a managed instance: lower case, as AWS's emulator
+ * sends `spindown` in LMI mode (ordinary functions get `SPINDOWN`).
+ */
+export type ManagedShutdownReason = "spindown" | "timeout" | "failure";
+
+/**
+ * Delivery on a managed instance, as AWS's emulator does it in LMI mode: one
+ * attempt per batch, so a listener answer >= 400 or a transport error drops
+ * the batch (and a `platform.logsDropped` tells of it), no retry.
+ */
+export const MANAGED_DELIVERY_POLICY: DeliveryPolicy = {
+  ...DEFAULT_DELIVERY_POLICY,
+  maxAttempts: 1,
+};
+
+/**
+ * The `Sequence-Id` header of a telemetry POST on a managed instance: the
+ * base64 SHA-256 of the body, as AWS's emulator sends it in LMI mode.
+ */
+export async function sequenceId(body: string): Promise<string> {
+  const digest = await crypto.subtle.digest(
+    "SHA-256",
+    new TextEncoder().encode(body),
+  );
+  return btoa(String.fromCharCode(...new Uint8Array(digest)));
+}
 
 /** Settings of a managed-instances sandbox. */
 export interface ManagedSandboxOptions {
@@ -89,10 +126,42 @@ export interface ManagedSandboxOptions {
   initTimeoutMs?: number;
   /** Shutdown budget with external extensions (2 s). */
   shutdownBudgetMs?: number;
-  /** Telemetry delivery retry policy. */
+  /**
+   * Telemetry delivery retry policy: {@linkcode MANAGED_DELIVERY_POLICY}
+   * (one attempt, as AWS's emulator in LMI mode) unless told.
+   */
   delivery?: DeliveryPolicy;
+  /**
+   * Queue invocations beyond the waiting workers (and beyond
+   * `maxConcurrency`) instead of refusing them (false: AWS's emulator in LMI
+   * mode has no queue).
+   */
+  queueInvocations?: boolean;
+  /**
+   * Drop a telemetry batch that became ready while the previous one was
+   * unanswered, as AWS's emulator does in LMI mode (true; see
+   * `managed_delivery_gate.ts`). False sends it after the previous one.
+   */
+  dropWhileBusy?: boolean;
   /** Called for every output line of every process, as it arrives. */
   onLog?(line: LogLine): void;
+}
+
+/**
+ * An invocation refused because no runtime worker was waiting on `/next`:
+ * AWS's emulator answers 400 `{"errorType":"Runtime.Unavailable"}` then.
+ */
+export class RuntimeUnavailableError extends Error {
+  /** The error type AWS's emulator answers with. */
+  readonly errorType = "Runtime.Unavailable";
+
+  /** Creates the error. */
+  constructor() {
+    super(
+      "Runtime.Unavailable: no runtime worker is waiting for an invocation",
+    );
+    this.name = "RuntimeUnavailableError";
+  }
 }
 
 /** What one invocation on a managed instance did. */
@@ -129,12 +198,23 @@ export interface ManagedSandbox {
   readonly functionLog: readonly LogLine[];
   /** Errors extensions reported with /init/error or /exit/error. */
   readonly extensionErrors: readonly ExtensionErrorReport[];
-  /** Runs one invocation; up to `maxConcurrency` run at once, more wait for a free slot. */
+  /** Invocations refused with `Runtime.Unavailable` so far. */
+  readonly refusedInvocations: number;
+  /** Telemetry batches dropped because the previous one was still unanswered. */
+  readonly batchesDroppedWhileBusy: number;
+  /**
+   * Runs one invocation; rejects with {@linkcode RuntimeUnavailableError}
+   * when no runtime worker waits (with `queueInvocations`: up to
+   * `maxConcurrency` run at once, more wait for a free slot).
+   */
   invoke(payload: unknown): Promise<ManagedInvocationRecord>;
-  /** Sends SHUTDOWN and ends every process by the deadline. */
-  shutdown(
-    reason?: "SPINDOWN" | "TIMEOUT" | "FAILURE",
-  ): Promise<ShutdownReport>;
+  /**
+   * `invoke`, sent again (under a new request id) while it is refused with
+   * `Runtime.Unavailable`, for up to the function timeout.
+   */
+  invokeWhenTaken(payload: unknown): Promise<ManagedInvocationRecord>;
+  /** Sends SHUTDOWN (reason `spindown` unless told) and ends every process by the deadline. */
+  shutdown(reason?: ManagedShutdownReason): Promise<ShutdownReport>;
   /** Kills whatever still runs and closes the server. Idempotent. */
   stop(): Promise<void>;
   /** Same as `stop`. */
@@ -189,17 +269,50 @@ export function managedSubscriptionRefusal(body: unknown) {
   );
 }
 
+/**
+ * Buffering defaults of a subscription on a managed instance, as AWS's
+ * emulator applies them in LMI mode: 10,000 items (ordinary functions get
+ * 1,000), 262,144 bytes, 1,000 ms; the ranges are the same as elsewhere.
+ */
+export const MANAGED_BUFFERING_DEFAULTS = {
+  maxItems: 10_000,
+  maxBytes: 262_144,
+  timeoutMs: 1_000,
+} as const;
+
+/** The subscription body with LMI's buffering defaults for what it leaves out. */
+export function withManagedBufferingDefaults(body: unknown): unknown {
+  if (typeof body !== "object" || body === null || Array.isArray(body)) {
+    return body;
+  }
+  const buffering = (body as { buffering?: unknown }).buffering ?? {};
+  if (
+    typeof buffering !== "object" || buffering === null ||
+    Array.isArray(buffering)
+  ) {
+    return body;
+  }
+  return {
+    ...body,
+    buffering: { ...MANAGED_BUFFERING_DEFAULTS, ...buffering },
+  };
+}
+
 class ManagedEnvironment implements ManagedSandbox, LambdaPlatform {
   readonly invocations: ManagedInvocationRecord[] = [];
   readonly extensionLog: LogLine[] = [];
   readonly functionLog: LogLine[] = [];
   readonly maxConcurrency: number;
   initDurationMs = 0;
+  refusedInvocations = 0;
 
   readonly #options: ManagedSandboxOptions;
   readonly #server: Deno.HttpServer<Deno.NetAddr>;
   readonly #httpClient: Deno.HttpClient;
   readonly #hub: TelemetryHub;
+  readonly #gate = new BusyListenerGate();
+  /** Identifiers of the extensions that subscribed (once each on LMI). */
+  readonly #subscribed = new Set<string>();
   readonly #extensions: ExtensionHost;
   readonly #runtimeHost: ConcurrentRuntimeHost;
   readonly #initFailure = Promise.withResolvers<never>();
@@ -226,10 +339,16 @@ class ManagedEnvironment implements ManagedSandbox, LambdaPlatform {
     };
     this.#initFailure.promise.catch(() => {});
     this.#httpClient = Deno.createHttpClient({});
+    const post: typeof fetch = async (input, init) => {
+      const headers = new Headers(init?.headers);
+      if (typeof init?.body === "string") {
+        headers.set("Sequence-Id", await sequenceId(init.body));
+      }
+      return fetch(input, { ...init, headers, client: this.#httpClient });
+    };
     this.#hub = new TelemetryHub({
-      policy: options.delivery,
-      fetch: (input, init) =>
-        fetch(input, { ...init, client: this.#httpClient }),
+      policy: options.delivery ?? MANAGED_DELIVERY_POLICY,
+      fetch: options.dropWhileBusy === false ? post : this.#gate.wrap(post),
     });
     this.#extensions = new ExtensionHost(options.extensions ?? [], {
       functionName: this.#fnName,
@@ -249,6 +368,10 @@ class ManagedEnvironment implements ManagedSandbox, LambdaPlatform {
 
   get runtimeApi(): string {
     return `127.0.0.1:${this.#server.addr.port}`;
+  }
+
+  get batchesDroppedWhileBusy(): number {
+    return this.#gate.dropped;
   }
 
   get events(): readonly EmittedEvent[] {
@@ -383,8 +506,14 @@ class ManagedEnvironment implements ManagedSandbox, LambdaPlatform {
     if (this.#phase !== "ready") {
       throw new Error(`cannot invoke: the sandbox is ${this.#phase}`);
     }
-    // Beyond maxConcurrency an invocation waits for a free slot.
-    if (this.#active >= this.maxConcurrency) {
+    if (!this.#options.queueInvocations) {
+      // No queue, as on AWS: only a worker waiting on /next takes it.
+      if (this.#runtimeHost.waiting === 0) {
+        this.refusedInvocations++;
+        throw new RuntimeUnavailableError();
+      }
+    } else if (this.#active >= this.maxConcurrency) {
+      // Beyond maxConcurrency an invocation waits for a free slot.
       await new Promise<void>((resolve) => this.#slots.push(resolve));
     }
     this.#active++;
@@ -395,16 +524,17 @@ class ManagedEnvironment implements ManagedSandbox, LambdaPlatform {
       const traceId = `Root=1-${Math.floor(Date.now() / 1000).toString(16)}-${
         crypto.randomUUID().replaceAll("-", "").slice(0, 24)
       };Sampled=0`;
+      const invokedFunctionArn =
+        `arn:aws:lambda:${this.#region}:${this.#accountId}:function:${this.#fnName}:${this.#fnVersion}`;
       this.#hub.emit(
         "platform.start",
-        startRecord(requestId, this.#fnVersion, traceId),
+        managedStartRecord(requestId, this.#fnVersion, invokedFunctionArn),
       );
       const handedOut = this.#runtimeHost.handOut({
         requestId,
         payload: JSON.stringify(payload ?? {}),
         deadlineMs: Date.now() + timeoutMs,
-        invokedFunctionArn:
-          `arn:aws:lambda:${this.#region}:${this.#accountId}:function:${this.#fnName}:${this.#fnVersion}`,
+        invokedFunctionArn,
         traceId,
       });
       const outcome = await withTimeout(
@@ -412,16 +542,8 @@ class ManagedEnvironment implements ManagedSandbox, LambdaPlatform {
         timeoutMs,
         `invocation ${requestId} timed out`,
       );
-      this.#hub.emit(
-        "platform.runtimeDone",
-        runtimeDoneRecord(
-          requestId,
-          outcome.status,
-          outcome.timings,
-          outcome.errorType,
-        ),
-      );
-      // No extension holds an invocation here: it ends with the response.
+      // No platform.runtimeDone on a managed instance: its spans go in the
+      // report. No extension holds an invocation here: it ends with the response.
       const durationMs = outcome.respondedAt - handedOut.handedOutAt;
       this.#hub.emit(
         "platform.report",
@@ -429,6 +551,7 @@ class ManagedEnvironment implements ManagedSandbox, LambdaPlatform {
           requestId,
           outcome.status,
           durationMs,
+          outcome.timings,
           outcome.errorType,
         ),
       );
@@ -449,8 +572,23 @@ class ManagedEnvironment implements ManagedSandbox, LambdaPlatform {
     }
   }
 
+  async invokeWhenTaken(payload: unknown): Promise<ManagedInvocationRecord> {
+    // A runtime that never polls again (it died) must not keep this forever.
+    const giveUpAt = performance.now() + (this.#options.timeoutMs ?? 30_000);
+    while (true) {
+      try {
+        return await this.invoke(payload);
+      } catch (error) {
+        if (!(error instanceof RuntimeUnavailableError)) throw error;
+        if (performance.now() > giveUpAt) throw error;
+        // A worker polls again right after its answer: try again shortly.
+        await delay(2);
+      }
+    }
+  }
+
   async shutdown(
-    reason: "SPINDOWN" | "TIMEOUT" | "FAILURE" = "SPINDOWN",
+    reason: ManagedShutdownReason = "spindown",
   ): Promise<ShutdownReport> {
     if (this.#phase !== "ready") {
       throw new Error(`cannot shut down: the sandbox is ${this.#phase}`);
@@ -565,12 +703,11 @@ class ManagedEnvironment implements ManagedSandbox, LambdaPlatform {
     this.#options.onLog?.(logLine);
     if (source === "function") {
       this.functionLog.push(logLine);
-      // Function logs are JSON on managed instances; the runtime's lines
-      // carry their own requestId (many invocations interleave).
-      this.#hub.emit(
-        "function",
-        functionLogRecord(line, "JSON", { time, requestId: null, stream }),
-      );
+      // The record is the line as written, a string, whatever the log
+      // format: AWS's emulator does not parse JSON lines in LMI. The
+      // runtime's JSON lines carry their own requestId (many invocations
+      // interleave).
+      this.#hub.emit("function", line);
     } else {
       this.extensionLog.push(logLine);
       this.#hub.emit("extension", line);
@@ -623,8 +760,31 @@ class ManagedEnvironment implements ManagedSandbox, LambdaPlatform {
     this.#extensions.next(id);
   extensionError: LambdaPlatform["extensionError"] = (id, kind, type, body) =>
     this.#extensions.reportError(id, kind, type, body);
-  subscribeTelemetry: LambdaPlatform["subscribeTelemetry"] = (id, body) =>
-    managedSubscriptionRefusal(body) ?? this.#extensions.subscribe(id, body);
+  subscribeTelemetry: LambdaPlatform["subscribeTelemetry"] = (id, body) => {
+    const refusal = managedSubscriptionRefusal(body);
+    if (refusal) return refusal;
+    const withDefaults = withManagedBufferingDefaults(body) as {
+      buffering?: { timeoutMs?: unknown };
+      destination?: { URI?: unknown };
+    };
+    // AWS's emulator validates the body, then refuses a second subscriber of
+    // the same name with a bare 500 (`subscriber already exists`, logged).
+    if (
+      id !== null && this.#subscribed.has(id) &&
+      parseSubscription(withDefaults).ok
+    ) {
+      return apiError(500, "InternalServerError", "Internal Server Error");
+    }
+    const answer = this.#extensions.subscribe(id, withDefaults);
+    if (answer.status === 200 && id !== null) {
+      this.#subscribed.add(id);
+      this.#gate.subscribed(
+        String(withDefaults.destination?.URI),
+        Number(withDefaults.buffering?.timeoutMs),
+      );
+    }
+    return answer;
+  };
 }
 
 function exitReport(
