@@ -97,6 +97,28 @@ export interface KinesisTarget {
   };
 }
 
+/**
+ * Permanent errors that one record can cause (a record above the stream's
+ * limit, a bad partition key): the sender splits the request to find the
+ * records at fault instead of failing the whole batch.
+ */
+export const RECORD_ERRORS: ReadonlySet<string> = new Set([
+  "ValidationException",
+  "InvalidArgumentException",
+]);
+
+/**
+ * Signature errors a wrong clock causes. Once the SDK has corrected its
+ * clock offset from the answer's `Date` header (`clockSkewCorrected`), a
+ * retry is signed with the right time, so they are not permanent then.
+ */
+const CLOCK_SKEW_ERRORS = new Set([
+  "InvalidSignatureException",
+  "SignatureDoesNotMatch",
+  "RequestExpired",
+  "RequestTimeTooSkewed",
+]);
+
 const PERMANENT = new Set([
   "AccessDeniedException",
   "ResourceNotFoundException",
@@ -209,7 +231,7 @@ export function classifyError(
     name?: string;
     code?: string;
     message?: string;
-    $metadata?: { httpStatusCode?: number };
+    $metadata?: { httpStatusCode?: number; clockSkewCorrected?: boolean };
   };
   const code = err?.name && err.name !== "Error"
     ? err.name
@@ -229,7 +251,8 @@ export function classifyError(
       // out, an internal failure late in the request): treat it as unknown,
       // so possibleDuplicates over-counts rather than under-counts.
       outcomeKnown: status < 500,
-      permanent: PERMANENT.has(code),
+      permanent: PERMANENT.has(code) &&
+        !(CLOCK_SKEW_ERRORS.has(code) && err.$metadata?.clockSkewCorrected),
       code,
     });
   }
