@@ -257,7 +257,7 @@ export async function runExtension(deps: ExtensionDeps): Promise<number> {
   );
   if (buffer.length > 0) {
     stats.drop(
-      flusher.lastOutcome?.lastError?.permanent
+      flusher.lastOutcome?.lastError?.blocksStream
         ? "kinesis_rejected"
         : "shutdown_deadline",
       buffer.length,

@@ -86,6 +86,8 @@ export class BatchCursor {
   #next = 0;
   /** A record made for the previous batch that did not fit it. */
   #held: MadeRecord | undefined;
+  /** Why the record after the last batch could not be made. */
+  #error: unknown;
 
   /**
    * Creates a cursor over `events` (not copied: they must not change while
@@ -131,10 +133,20 @@ export class BatchCursor {
    * @throws RangeError when one event cannot fit a record on its own.
    */
   next(maxBytes: number = this.#maxRequestBytes): Batch | undefined {
+    if (this.#error) throw this.#error;
     const limit = Math.min(maxBytes, this.#maxRequestBytes);
     const batch: Batch = { records: [], bytes: 0 };
     while (batch.records.length < this.#maxRecords) {
-      const made = this.#held ?? this.#make();
+      let made: MadeRecord | undefined;
+      try {
+        made = this.#held ?? this.#make();
+      } catch (error) {
+        // The records before the one that cannot be made still go; the
+        // error comes with the next call.
+        if (batch.records.length === 0) throw error;
+        this.#error = error;
+        break;
+      }
       if (!made) break;
       if (batch.records.length > 0 && batch.bytes + made.bytes > limit) {
         this.#held = made;

@@ -55,6 +55,15 @@ export class KinesisRequestError extends Error {
     this.permanent = options.permanent;
     this.code = options.code;
   }
+
+  /**
+   * Whether no request to the stream can succeed now (access denied, no
+   * such stream…), unlike a permanent error one record causes, which the
+   * sender isolates by splitting the request.
+   */
+  get blocksStream(): boolean {
+    return this.permanent && !RECORD_ERRORS.has(this.code);
+  }
 }
 
 /** Sends PutRecords requests. */

@@ -200,7 +200,7 @@ async function finish(
     const round = Math.max((deadline - now()) / 2, SHUTDOWN_ROUND_MIN_MS);
     const requestsBefore = options.stats.kinesisRequests;
     lastOutcome = await flusher.flush(Math.min(deadline, now() + round));
-    if (lastOutcome.lastError?.permanent) break;
+    if (lastOutcome.lastError?.blocksStream) break;
     // Without progress, a round that could not even send a request, or one
     // squeezed into the last few milliseconds, would only spin until the
     // deadline; throttled entries are worth another round before that.
