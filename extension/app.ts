@@ -141,19 +141,29 @@ export async function runExtension(deps: ExtensionDeps): Promise<number> {
 
   let server: ListeningServer;
   try {
+    const handler = createTelemetryHandler({
+      buffer,
+      encode: encoder,
+      stats,
+      logger,
+      progress,
+      maxBodyBytes: config.maxBodyBytes,
+      excludeTypes: config.excludeTypes,
+      ownLogEvents,
+      now,
+    });
     server = deps.serve(
       config.listenerPort,
-      createTelemetryHandler({
-        buffer,
-        encode: encoder,
-        stats,
-        logger,
-        progress,
-        maxBodyBytes: config.maxBodyBytes,
-        excludeTypes: config.excludeTypes,
-        ownLogEvents,
-        now,
-      }),
+      // Each delivery is noted in progress: the lifecycle waits for them
+      // (runtimeDone of a heavy invocation, the last lines at SHUTDOWN).
+      async (request) => {
+        progress.deliveryStarted(now());
+        try {
+          return await handler(request);
+        } finally {
+          progress.deliveryEnded(now());
+        }
+      },
       config.listenerHost,
     );
   } catch (error) {

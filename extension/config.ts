@@ -25,6 +25,16 @@ export type LogLevel = "error" | "warn" | "info" | "debug";
  *   arrived, before the environment freezes (freshness over billed time).
  */
 export type FlushStrategy = "invoke" | "end";
+/**
+ * What an invocation does with a backlog the hold cannot drain (events
+ * arriving faster than one hold per invocation ships).
+ * - `extend` (default): keeps flushing after the runtime is done, up to
+ *   `backlogHoldMs`, while Kinesis takes events: billed time instead of
+ *   telemetry Lambda drops once the buffer is full.
+ * - `drop`: keeps the `maxHoldMs` bound; when the buffer is full Lambda
+ *   drops deliveries (its `platform.logsDropped` events say how many).
+ */
+export type BacklogPolicy = "extend" | "drop";
 
 /** Telemetry API buffering values sent with the subscription. */
 export interface BufferingConfig {
@@ -77,6 +87,10 @@ export interface Config {
   flush: FlushStrategy;
   /** Longest time spent on one invocation before returning to `/event/next`. */
   maxHoldMs: number;
+  /** What an invocation does with a backlog the hold cannot drain. */
+  backlog: BacklogPolicy;
+  /** With `backlog: "extend"`: the longest post-runtime time spent draining it. */
+  backlogHoldMs: number;
   /** Time kept free before the SHUTDOWN deadline for the summary and exit. */
   shutdownMarginMs: number;
   /** Longest single PutRecords attempt. */
@@ -112,6 +126,7 @@ const PARTITION_KEYS: readonly PartitionKeyStrategy[] = [
 ];
 const LOG_LEVELS: readonly LogLevel[] = ["error", "warn", "info", "debug"];
 const FLUSH_STRATEGIES: readonly FlushStrategy[] = ["invoke", "end"];
+const BACKLOG_POLICIES: readonly BacklogPolicy[] = ["extend", "drop"];
 const STREAM_NAME = /^[a-zA-Z0-9_.-]{1,128}$/;
 const STREAM_ARN =
   /^arn:aws[a-z-]*:kinesis:([a-z0-9-]+):(\d{12}):stream\/([a-zA-Z0-9_.-]{1,128})$/;
@@ -268,6 +283,7 @@ export function parseConfig(env: EnvReader): Config {
     );
   }
 
+  const maxHoldMs = integer("MAX_HOLD_MS", 200, 10, 60_000);
   return {
     streamName,
     streamArn,
@@ -287,7 +303,14 @@ export function parseConfig(env: EnvReader): Config {
     excludeTypes: new Set(list("EXCLUDE_TYPES")),
     logLevel: choice("LOG_LEVEL", "info", LOG_LEVELS),
     flush: choice("FLUSH", "invoke", FLUSH_STRATEGIES),
-    maxHoldMs: integer("MAX_HOLD_MS", 200, 10, 60_000),
+    maxHoldMs,
+    backlog: choice("BACKLOG", "extend", BACKLOG_POLICIES),
+    backlogHoldMs: integer(
+      "BACKLOG_HOLD_MS",
+      Math.max(1_000, maxHoldMs),
+      maxHoldMs,
+      60_000,
+    ),
     shutdownMarginMs: integer("SHUTDOWN_MARGIN_MS", 150, 50, 1_500),
     requestTimeoutMs: integer("REQUEST_TIMEOUT_MS", 5_000, 100, 60_000),
   };

@@ -18,11 +18,15 @@ export interface RequestSizerOptions {
   initialBytesPerMs: number;
 }
 
-/** Default sizes: 64 KiB to 1 MiB, starting from 2 MB/s. */
+/**
+ * Default sizes: 64 KiB to 1 MiB, starting from 0.5 MB/s (a guess on the
+ * low side: a first request too large is abandoned, one too small only
+ * makes the next one larger).
+ */
 export const DEFAULT_SIZER_OPTIONS: RequestSizerOptions = {
   minBytes: 64 * 1024,
   maxBytes: 1024 * 1024,
-  initialBytesPerMs: 2_000,
+  initialBytesPerMs: 500,
 };
 
 /**

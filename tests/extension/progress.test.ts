@@ -74,3 +74,22 @@ Deno.test("progress: several waiters for the same event all resolve", async () =
   assert.deepEqual(await Promise.all(waits), [true, true]);
   assert.equal(time.pending(), 0);
 });
+
+Deno.test("progress: deliveries are tracked; waitForDelivery wakes on the next answered one or times out", async () => {
+  const time = fakeTime();
+  const progress = new InvocationProgress(time.timers);
+  assert.equal(progress.lastDeliveryAt, undefined);
+  const woken = progress.waitForDelivery(1_000);
+  progress.deliveryStarted(time.now() + 5);
+  assert.equal(progress.openDeliveries, 1);
+  assert.equal(progress.lastDeliveryAt, time.now() + 5);
+  progress.deliveryEnded(time.now() + 7);
+  assert.equal(progress.openDeliveries, 0);
+  assert.equal(progress.lastDeliveryAt, time.now() + 7);
+  assert.equal(await woken, true);
+  assert.equal(time.pending(), 0, "the timeout was cleared");
+  const timedOut = progress.waitForDelivery(50);
+  await time.runAll();
+  assert.equal(await timedOut, false);
+  assert.equal(await progress.waitForDelivery(0), false);
+});
