@@ -38,11 +38,14 @@ export interface FlushOutcome {
   /** Events Kinesis refused for good (counted dropped, `kinesis_rejected`). */
   rejected: number;
   /**
-   * Whether Kinesis failed this flush: nothing stored, and requests failed
-   * or every entry was refused. Slowness alone (a large request abandoned at
-   * the deadline) is not failure: the next request is smaller.
+   * Whether Kinesis failed this flush: nothing stored, and requests were
+   * refused or every entry was. Slowness (a request abandoned at the
+   * deadline, which may well have stored its records) is not failure: the
+   * next request is smaller.
    */
   failed: boolean;
+  /** Whether nothing was stored and every request went unanswered (abandoned). */
+  unanswered: boolean;
 }
 
 /** How one flush may end early. */
@@ -129,12 +132,14 @@ export class Flusher {
       lastError: undefined,
       rejected: 0,
       failed: false,
+      unanswered: false,
     };
     if (events.length === 0) return outcome;
     const started = send.now();
     const leftover: BufferedEvent[] = [];
     let requests = 0;
     let failures = false;
+    let answered = false;
     let cursor: BatchCursor | undefined;
     try {
       cursor = new BatchCursor(events, {
@@ -186,10 +191,8 @@ export class Flusher {
         stats.kinesisRequestFailures += result.failedRequests;
         stats.retried += result.retriedEvents;
         if (result.lastError) outcome.lastError = result.lastError;
-        if (
-          result.failedRequests > 0 && !result.abandoned ||
-          result.abandoned && this.#sizer.abandonedAtMinimum
-        ) failures = true;
+        if (result.failedRequests > 0 && !result.abandoned) failures = true;
+        if (!result.abandoned) answered = true;
         for (const record of result.delivered) {
           for (const event of record.events) {
             if (event.uncertain) stats.possibleDuplicates++;
@@ -221,6 +224,7 @@ export class Flusher {
     stats.delivered += outcome.delivered;
     outcome.remaining = leftover.length;
     outcome.failed = outcome.delivered === 0 && failures;
+    outcome.unanswered = outcome.delivered === 0 && requests > 0 && !answered;
     buffer.requeue(leftover);
     if (outcome.cutShort) stats.flushesCutShort++;
     this.#report(events, outcome, send.now() - started);

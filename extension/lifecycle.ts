@@ -96,6 +96,8 @@ export const MAX_BREAKER_MS = 30_000;
  * deliveries": Lambda's timer and the POST itself take a little longer.
  */
 export const QUIET_SLACK_MS = 25;
+/** Flushes in a row without one answer that count as an outage. */
+export const UNANSWERED_FLUSHES = 3;
 /** Shortest time left worth starting a flush with. */
 const MIN_FLUSH_MS = 10;
 
@@ -182,8 +184,11 @@ export async function runLifecycle(
       event.deadlineMs,
     );
     const first = await flush(holdDeadline);
+    // Kinesis not answering: anything more would only cost time.
+    const kinesisDown = first !== undefined &&
+      (first.failed || first.unanswered);
     if (
-      first && previousRequestId &&
+      first && !kinesisDown && previousRequestId &&
       progress.has("platform.report", previousRequestId)
     ) {
       // The previous invocation's report often arrives at the thaw, while
@@ -193,7 +198,8 @@ export async function runLifecycle(
     }
     let runtimeDoneAt: number | undefined;
     if (
-      requestId !== undefined && (heavy || (config.flush === "end" && platform))
+      requestId !== undefined && !kinesisDown &&
+      (heavy || (config.flush === "end" && platform))
     ) {
       runtimeDoneAt = await keepShipping(
         options,
@@ -265,7 +271,9 @@ async function keepShipping(
       runtimeDone,
     );
     // Kinesis failing: staying would only cost time, nothing could be shipped.
-    if (outcome?.failed || !canFlush()) return undefined;
+    if (outcome?.failed || outcome?.unanswered || !canFlush()) {
+      return undefined;
+    }
     if (runtimeDone()) break;
     if (outcome && options.buffer.length > 0) continue;
     const since = Math.max(progress.lastDeliveryAt ?? invokedAt, invokedAt);
@@ -324,11 +332,13 @@ async function finish(
 }
 
 /**
- * Pauses flushing after flushes that delivered nothing, so a Kinesis outage
- * costs the hold time on a few invocations, not on every one.
+ * Pauses flushing after flushes that delivered nothing because Kinesis
+ * failed, so an outage costs the hold time on a few invocations, not on
+ * every one.
  */
 class FlushBreaker {
   #failures = 0;
+  #unanswered = 0;
   #pausedUntil = 0;
   constructor(private readonly now: () => number) {}
 
@@ -337,12 +347,17 @@ class FlushBreaker {
   }
 
   record(outcome: FlushOutcome): void {
-    // A flush that stored nothing because Kinesis failed (requests refused,
-    // every entry throttled, no answer even to a smallest request) pauses
-    // flushing; slowness alone does not (the next request is smaller), and
-    // anything stored resets it.
-    if (outcome.delivered > 0 || !outcome.failed) {
-      this.#failures = 0;
+    // Refused requests or every entry throttled pause flushing at once.
+    // Requests that went unanswered may be slow, not failing (they may
+    // have stored their records): only several flushes in a row without
+    // one answer count as an outage. Anything stored resets it.
+    this.#unanswered = outcome.unanswered && outcome.delivered === 0
+      ? this.#unanswered + 1
+      : 0;
+    const outage = outcome.delivered === 0 &&
+      (outcome.failed || this.#unanswered >= UNANSWERED_FLUSHES);
+    if (!outage) {
+      if (!outcome.unanswered) this.#failures = 0;
       this.#pausedUntil = 0;
       return;
     }

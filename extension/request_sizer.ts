@@ -42,7 +42,6 @@ const SMOOTHING = 0.3;
 export class RequestSizer {
   readonly #options: RequestSizerOptions;
   #bytesPerMs: number;
-  #lastAbandonedBytes: number | undefined;
 
   /** Creates a sizer with `options`. */
   constructor(options: RequestSizerOptions = DEFAULT_SIZER_OPTIONS) {
@@ -53,15 +52,6 @@ export class RequestSizer {
   /** The throughput estimate, bytes per ms. */
   get bytesPerMs(): number {
     return this.#bytesPerMs;
-  }
-
-  /**
-   * Whether the latest abandoned request was already of the smallest size:
-   * then it was not too large for the time, Kinesis did not answer at all.
-   */
-  get abandonedAtMinimum(): boolean {
-    return this.#lastAbandonedBytes !== undefined &&
-      this.#lastAbandonedBytes <= this.#options.minBytes;
   }
 
   /** The request size for a request that should end within `timeLeftMs`. */
@@ -84,7 +74,6 @@ export class RequestSizer {
   answered(bytes: number, elapsedMs: number): void {
     const sample = bytes / Math.max(1, elapsedMs);
     this.#bytesPerMs = SMOOTHING * sample + (1 - SMOOTHING) * this.#bytesPerMs;
-    this.#lastAbandonedBytes = undefined;
   }
 
   /**
@@ -96,6 +85,5 @@ export class RequestSizer {
     this.#bytesPerMs =
       Math.min(this.#bytesPerMs, bytes / Math.max(1, elapsedMs)) /
       2;
-    this.#lastAbandonedBytes = bytes;
   }
 }

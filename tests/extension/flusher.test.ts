@@ -157,6 +157,7 @@ Deno.test("flusher: delivers everything to kinesalite, decodable, buffer settled
         lastError: undefined,
         rejected: 0,
         failed: false,
+        unanswered: false,
       },
     );
     assert.equal(buffer.length, 0);
@@ -313,6 +314,7 @@ Deno.test("flusher: an empty buffer sends nothing and keeps the last outcome", a
     lastError: undefined,
     rejected: 0,
     failed: false,
+    unanswered: false,
   });
   assert.equal(s.putter.calls.length, 1);
   assert.equal(s.flusher.lastOutcome, first);

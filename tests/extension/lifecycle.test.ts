@@ -13,6 +13,7 @@ import {
   NEXT_ATTEMPTS,
   runLifecycle,
   SIGNAL_SHUTDOWN_MS,
+  UNANSWERED_FLUSHES,
 } from "../../extension/lifecycle.ts";
 import { InvocationProgress } from "../../extension/progress.ts";
 import { DEFAULT_RETRY_POLICY } from "../../extension/sender.ts";
@@ -943,6 +944,29 @@ Deno.test("lifecycle: a flush with every entry throttled pauses flushing too", a
   assert.equal(callsBy(2), callsBy(1), "r2 paused: no request");
   assert.ok(callsBy(3) > callsBy(2), "r3 tried again and delivered");
   assert.equal(h.stats.delivered, 3);
+});
+
+Deno.test("lifecycle: slowness is not an outage: unanswered flushes pause flushing only after UNANSWERED_FLUSHES in a row", async () => {
+  // Kinesis holds every answer past the hold (it may be storing them).
+  const steps = Array.from({ length: UNANSWERED_FLUSHES + 1 }, (_, i) => ({
+    event: invoke(`r${i}`),
+    afterMs: 10,
+    then: () => h.add(`e${i}`),
+  }));
+  const h = harness({
+    steps: [...steps, { event: shutdown(), afterMs: 10 }],
+    answers: [hang],
+    config: { types: ["function"] },
+  });
+  await h.run();
+  for (let i = 1; i <= UNANSWERED_FLUSHES; i++) {
+    assert.equal(h.nextCalls[i].putCalls, i, `r${i - 1} flushed`);
+  }
+  assert.equal(
+    h.nextCalls[UNANSWERED_FLUSHES + 1].putCalls,
+    UNANSWERED_FLUSHES,
+    "then the breaker paused flushing",
+  );
 });
 
 Deno.test("lifecycle: against the scripted Extensions API on loopback", async () => {
