@@ -211,8 +211,8 @@ export class Flusher {
         if (result.undelivered.length > 0) {
           outcome.cutShort = true;
           // Entries refused until the deadline (throttling) fail the flush
-          // as much as refused requests do.
-          if (!result.abandoned) failures = true;
+          // as much as refused requests do; a client still loading does not.
+          if (!result.abandoned && result.requests > 0) failures = true;
         }
       }
     } catch (error) {

@@ -184,9 +184,8 @@ export async function runLifecycle(
       event.deadlineMs,
     );
     const first = await flush(holdDeadline);
-    // Kinesis not answering: anything more would only cost time.
-    const kinesisDown = first !== undefined &&
-      (first.failed || first.unanswered);
+    // Kinesis refusing: anything more would only cost time.
+    const kinesisDown = first?.failed === true;
     if (
       first && !kinesisDown && previousRequestId &&
       progress.has("platform.report", previousRequestId)
@@ -230,7 +229,15 @@ export async function runLifecycle(
         if (!outcome || outcome.delivered === 0) break;
       }
     }
-    backlogLeft = options.buffer.length > 0;
+    // A backlog while Kinesis takes events: the next invocation stays.
+    backlogLeft = options.buffer.length > 0 &&
+      (options.flusher.lastOutcome?.delivered ?? 0) > 0;
+    logger.debug("invocation", {
+      heavy,
+      ms: now() - invokedAt,
+      runtimeDone: runtimeDone(),
+      buffered: options.buffer.length,
+    });
     previousRequestId = requestId;
     if (options.stop?.aborted) {
       await finish(options, now() + SIGNAL_SHUTDOWN_MS);
@@ -270,10 +277,9 @@ async function keepShipping(
       Math.min(now() + config.maxHoldMs, deadlineMs),
       runtimeDone,
     );
-    // Kinesis failing: staying would only cost time, nothing could be shipped.
-    if (outcome?.failed || outcome?.unanswered || !canFlush()) {
-      return undefined;
-    }
+    // Kinesis failing (refusing, or several flushes without an answer: the
+    // breaker): staying would only cost time, nothing could be shipped.
+    if (outcome?.failed || !canFlush()) return undefined;
     if (runtimeDone()) break;
     if (outcome && options.buffer.length > 0) continue;
     const since = Math.max(progress.lastDeliveryAt ?? invokedAt, invokedAt);

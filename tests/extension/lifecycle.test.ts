@@ -316,7 +316,8 @@ Deno.test("lifecycle: never calls /event/next while a PutRecords request runs", 
 Deno.test("lifecycle: a hanging putter never holds an invocation past maxHoldMs", async () => {
   const h = harness({
     steps: [
-      { event: invoke("r1"), then: () => h.add("a") },
+      // A light first invocation (its runtimeDone came at once).
+      { event: invoke("r1"), then: () => h.delivery("r1", "a") },
       { event: invoke("r2"), afterMs: 1_000, then: () => h.add("b") },
       // A deadline sooner than the hold bounds the hold too.
       { event: invoke("r3", 80), afterMs: 1_000, then: () => h.add("c") },
@@ -341,11 +342,7 @@ Deno.test("lifecycle: a hanging putter never holds an invocation past maxHoldMs"
   // Nothing is lost: the events wait in the buffer, oldest first.
   assert.deepEqual(
     h.buffer.takeAll().map((e) => new TextDecoder().decode(e.data)),
-    [
-      "a",
-      "b",
-      "c",
-    ],
+    ["a", "runtimeDone r1", "b", "c"],
   );
 });
 
