@@ -11,7 +11,6 @@ import type { TelemetryEvent } from "../../extension/types.ts";
 import {
   assertAllDelivered,
   assertStreamAccounting,
-  holdOf,
   invocationEvents,
   invokeSeries,
   nextCallAfter,
