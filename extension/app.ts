@@ -158,10 +158,13 @@ export async function runExtension(deps: ExtensionDeps): Promise<number> {
       // (runtimeDone of a heavy invocation, the last lines at SHUTDOWN).
       async (request) => {
         progress.deliveryStarted(now());
+        let status = 500;
         try {
-          return await handler(request);
+          const response = await handler(request);
+          status = response.status;
+          return response;
         } finally {
-          progress.deliveryEnded(now());
+          progress.deliveryEnded(now(), status === 200);
         }
       },
       config.listenerHost,

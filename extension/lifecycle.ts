@@ -273,8 +273,14 @@ async function keepShipping(
   let seenRunningAt = invokedAt;
   while (!runtimeDone() && deadlineMs - now() >= MIN_FLUSH_MS) {
     seenRunningAt = now();
+    // Each flush gets the buffering timeout + the hold: while the runtime
+    // runs nothing freezes, and a longer window lets requests finish
+    // instead of being abandoned (and sent again) at a short deadline.
     const outcome = await flush(
-      Math.min(now() + config.maxHoldMs, deadlineMs),
+      Math.min(
+        now() + config.buffering.timeoutMs + config.maxHoldMs,
+        deadlineMs,
+      ),
       runtimeDone,
     );
     // Kinesis failing (refusing, or several flushes without an answer: the

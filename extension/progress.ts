@@ -93,21 +93,24 @@ export class InvocationProgress {
    * Notes that a telemetry delivery (a POST to the listener) started at
    * `at`; {@linkcode deliveryEnded} follows once it was answered.
    */
-  deliveryStarted(at: number): void {
+  deliveryStarted(_at: number): void {
     this.#openDeliveries++;
-    this.#lastDeliveryAt = at;
   }
 
-  /** Notes that a delivery was answered at `at` (its events buffered or refused). */
-  deliveryEnded(at: number): void {
+  /**
+   * Notes that a delivery was answered at `at`; `accepted` when its events
+   * were buffered. A refused delivery (503, Lambda retries it) wakes waiters
+   * but is no sign of new telemetry: it does not move `lastDeliveryAt`.
+   */
+  deliveryEnded(at: number, accepted = true): void {
     this.#openDeliveries = Math.max(0, this.#openDeliveries - 1);
-    this.#lastDeliveryAt = at;
+    if (accepted) this.#lastDeliveryAt = at;
     const waiters = [...this.#deliveryWaiters];
     this.#deliveryWaiters.clear();
     for (const wake of waiters) wake();
   }
 
-  /** When the latest delivery started or ended; undefined before the first. */
+  /** When the latest accepted delivery was answered; undefined before the first. */
   get lastDeliveryAt(): number | undefined {
     return this.#lastDeliveryAt;
   }

@@ -31,10 +31,10 @@ export const DEFAULT_SIZER_OPTIONS: RequestSizerOptions = {
 
 /**
  * Share of the time left that one request is planned to take: the rest
- * leaves room for a retry of throttled entries, and for a slower answer
- * than the last ones, before the deadline.
+ * leaves room for a retry of throttled entries, and for an answer much
+ * slower than the last ones (a busy endpoint or CPU), before the deadline.
  */
-export const TIME_SHARE = 0.5;
+export const TIME_SHARE = 0.3;
 /** Weight of the newest sample in the moving average of throughput. */
 const SMOOTHING = 0.3;
 

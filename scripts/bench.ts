@@ -42,6 +42,7 @@ import {
   TYPICAL_TRAFFIC,
 } from "./bench/telemetry_fixtures.ts";
 import { type BurstResult, runBurst } from "./bench/throughput.ts";
+import { FULL_LOAD, QUICK_LOAD, runLoad, writeLoad } from "./bench/load.ts";
 
 /** Repetitions and sizes of a full run. */
 const FULL = {
@@ -546,6 +547,9 @@ async function main(): Promise<void> {
     await Deno.writeTextFile(`${outDir}/results.md`, markdown);
     console.log(markdown);
     log(`wrote ${outDir}/results.json and results.md`);
+    log("load: plain loader, a burst in 5 invocations, one 60 s invocation");
+    const load = await runLoad(values.quick ? QUICK_LOAD : FULL_LOAD);
+    await writeLoad(outDir, load);
   } finally {
     reader.destroy();
     await nullKinesis.stop();

@@ -302,9 +302,57 @@ async function runCase(options: {
 
 async function countStored(client: KinesisClient, stream: string) {
   const records = await readAllRecords(client, stream);
-  let total = 0;
-  for (const record of records) total += decodeRecord(record.data).length;
-  return { distinct: total };
+  const keys = new Set<string>();
+  for (const record of records) {
+    for (const { envelope } of decodeRecord(record.data)) {
+      keys.add(`${envelope.type}|${JSON.stringify(envelope.record)}`);
+    }
+  }
+  return { distinct: keys.size };
+}
+
+/** Buffering timeout the extension subscribes with by default. */
+const DEFAULT_BUFFER_TIMEOUT_MS = 100;
+
+/** The issue's targets for the load cases, judged. */
+export function loadTargets(
+  results: LoadResults,
+): { target: string; goal: string; measured: string; pass: boolean }[] {
+  const { burst, long } = results;
+  const share = burst.eventsPerSecond / results.loaderEventsPerSecond;
+  const longPost = Math.max(...long.postRuntimeMs);
+  return [
+    {
+      target: "burst: every event delivered, once",
+      goal: "0 missing, 0 duplicates",
+      measured: `${burst.missing} missing, ${burst.duplicates} duplicates`,
+      pass: burst.missing === 0 && burst.duplicates === 0,
+    },
+    {
+      target: "burst: dropped by the platform",
+      goal: "0",
+      measured: String(burst.platformDropped),
+      pass: burst.platformDropped === 0,
+    },
+    {
+      target: "burst: throughput vs plain loader",
+      goal: "≥ 80 %",
+      measured: `${Math.round(100 * share)} %`,
+      pass: share >= 0.8,
+    },
+    {
+      target: "long invocation: every event delivered, 0 dropped",
+      goal: "0 missing, 0 dropped",
+      measured: `${long.missing} missing, ${long.platformDropped} dropped`,
+      pass: long.missing === 0 && long.platformDropped === 0,
+    },
+    {
+      target: "long invocation: post-runtime",
+      goal: `≤ buffering timeout + 250 ms = ${DEFAULT_BUFFER_TIMEOUT_MS + 250}`,
+      measured: `${Math.round(longPost)} ms`,
+      pass: longPost <= DEFAULT_BUFFER_TIMEOUT_MS + 250,
+    },
+  ];
 }
 
 /** The load figures as Markdown. */
@@ -314,6 +362,14 @@ export function renderLoad(results: LoadResults): string {
       Math.round(c.eventsPerSecond)
     } | ${c.invocations} | ${Math.round(Math.max(...c.postRuntimeMs))} |`;
   return [
+    "| target | goal | measured | result |",
+    "| --- | --- | --- | --- |",
+    ...loadTargets(results).map((t) =>
+      `| ${t.target} | ${t.goal} | ${t.measured} | ${
+        t.pass ? "pass" : "MISS"
+      } |`
+    ),
+    "",
     `Plain PutRecords loader: ${
       Math.round(results.loaderEventsPerSecond)
     } events/s.`,
@@ -323,15 +379,26 @@ export function renderLoad(results: LoadResults): string {
     row("burst (5 invocations, then idle)", results.burst),
     row("long invocation", results.long),
     "",
-    `Burst throughput: ${
-      Math.round(
-        100 * results.burst.eventsPerSecond / results.loaderEventsPerSecond,
-      )
-    } % of the loader (wall time includes the idle invocations 1 s apart).`,
-    `Long invocation post-runtime: ${
+    `Burst post-runtime per invocation: ${
+      results.burst.postRuntimeMs.map((ms) => Math.round(ms)).join(", ")
+    } ms. Long invocation post-runtime: ${
       results.long.postRuntimeMs.map((ms) => Math.round(ms)).join(", ")
     } ms.`,
   ].join("\n");
+}
+
+/** Writes `load.json` and `load.md` into `outDir` and prints the Markdown. */
+export async function writeLoad(
+  outDir: string,
+  results: LoadResults,
+): Promise<void> {
+  const markdown = `## Load\n\n${renderLoad(results)}\n`;
+  await Deno.writeTextFile(
+    `${outDir}/load.json`,
+    JSON.stringify(results, null, 2) + "\n",
+  );
+  await Deno.writeTextFile(`${outDir}/load.md`, markdown);
+  console.log(markdown);
 }
 
 if (import.meta.main) {
