@@ -48,6 +48,19 @@ export interface FlushOutcome {
   unanswered: boolean;
 }
 
+/** The outcome of a flush that has not sent anything (yet). */
+export function emptyOutcome(): FlushOutcome {
+  return {
+    delivered: 0,
+    remaining: 0,
+    cutShort: false,
+    lastError: undefined,
+    rejected: 0,
+    failed: false,
+    unanswered: false,
+  };
+}
+
 /** How one flush may end early. */
 export interface FlushLimits {
   /** Epoch ms by which the flush ends; no request runs past it. */
@@ -125,15 +138,7 @@ export class Flusher {
   ): Promise<FlushOutcome> {
     const { buffer, stats, logger, send } = this.#options;
     const events = buffer.takeAll();
-    const outcome: FlushOutcome = {
-      delivered: 0,
-      remaining: 0,
-      cutShort: false,
-      lastError: undefined,
-      rejected: 0,
-      failed: false,
-      unanswered: false,
-    };
+    const outcome = emptyOutcome();
     if (events.length === 0) return outcome;
     const started = send.now();
     const leftover: BufferedEvent[] = [];

@@ -42,6 +42,18 @@ export interface LifecycleApi {
   exitError(errorType: string, message: string): Promise<void>;
 }
 
+/** The settings the loop reads. */
+export type LifecycleConfig = Pick<
+  Config,
+  | "flush"
+  | "maxHoldMs"
+  | "shutdownMarginMs"
+  | "types"
+  | "buffering"
+  | "backlog"
+  | "backlogHoldMs"
+>;
+
 /** What the loop needs. */
 export interface LifecycleOptions {
   /** Extensions API. */
@@ -57,16 +69,7 @@ export interface LifecycleOptions {
   /** Logger. */
   logger: Logger;
   /** Settings. */
-  config: Pick<
-    Config,
-    | "flush"
-    | "maxHoldMs"
-    | "shutdownMarginMs"
-    | "types"
-    | "buffering"
-    | "backlog"
-    | "backlogHoldMs"
-  >;
+  config: LifecycleConfig;
   /** Wall clock. */
   now: () => number;
   /** Timers. */

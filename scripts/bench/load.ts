@@ -29,7 +29,7 @@ import { projectExtension } from "../sandbox/extension_specs.ts";
 import { localKinesisClient } from "../sandbox/kinesis_local.ts";
 import { startSandbox } from "../sandbox/sandbox.ts";
 import { startKinesisServer } from "./kinesis_server.ts";
-import { REPO_ROOT, within } from "./run_helpers.ts";
+import { REPO_ROOT, summaryOf, within } from "./run_helpers.ts";
 
 /** Sizes of a load run. */
 export interface LoadPlan {
@@ -255,11 +255,7 @@ async function runCase(options: {
       postRuntimeMs.push(record.postRuntimeMs);
     }
     await sandbox.shutdown();
-    for (const line of sandbox.extensionLog) {
-      if (line.line.includes('"msg":"summary"')) {
-        summary = JSON.parse(line.line);
-      }
-    }
+    summary = summaryOf(sandbox.extensionLog);
   } finally {
     await sandbox.stop();
   }

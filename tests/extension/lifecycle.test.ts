@@ -1,6 +1,5 @@
 import assert from "node:assert/strict";
 import { EventBuffer, sizeOf } from "../../extension/buffer.ts";
-import type { Config } from "../../extension/config.ts";
 import {
   ExtensionsApiClient,
   type LifecycleEvent,
@@ -9,6 +8,7 @@ import { Flusher } from "../../extension/flusher.ts";
 import { KinesisRequestError } from "../../extension/kinesis_client.ts";
 import {
   type LifecycleApi,
+  type LifecycleConfig,
   type LifecycleResult,
   NEXT_ATTEMPTS,
   runLifecycle,
@@ -33,17 +33,6 @@ import {
   ScriptedPutter,
   storeAll,
 } from "./_core_fixtures.ts";
-
-type LifecycleConfig = Pick<
-  Config,
-  | "flush"
-  | "maxHoldMs"
-  | "shutdownMarginMs"
-  | "types"
-  | "buffering"
-  | "backlog"
-  | "backlogHoldMs"
->;
 
 const DEFAULT_CONFIG: LifecycleConfig = {
   flush: "invoke",
