@@ -269,8 +269,14 @@ async function keepShipping(
   invokedAt: number,
   deadlineMs: number,
 ): Promise<number | undefined> {
-  const { config, now, progress } = options;
+  const { config, now, progress, stats } = options;
   const quietMs = config.buffering.timeoutMs + config.maxHoldMs;
+  // Deliveries refused (buffer full): Lambda is queueing telemetry faster
+  // than Kinesis takes it, and runtimeDone waits behind it. That backlog
+  // gets at most `backlogHoldMs` (none with `drop`); the rest waits for
+  // the next invocations in Lambda's retries.
+  const refusedBefore = stats.refused;
+  let refusingSince: number | undefined;
   // The latest moment the runtime was seen running (runtimeDone not yet
   // arrived): a lower bound of when it was done.
   let seenRunningAt = invokedAt;
@@ -290,6 +296,11 @@ async function keepShipping(
     // breaker): staying would only cost time, nothing could be shipped.
     if (outcome?.failed || !canFlush()) return undefined;
     if (runtimeDone()) break;
+    if (stats.refused > refusedBefore) {
+      refusingSince ??= now();
+      const budget = config.backlog === "extend" ? config.backlogHoldMs : 0;
+      if (now() - refusingSince >= budget) return undefined;
+    }
     if (outcome && options.buffer.length > 0) continue;
     const since = Math.max(progress.lastDeliveryAt ?? invokedAt, invokedAt);
     const wait = Math.min(since + quietMs - now(), deadlineMs - now());

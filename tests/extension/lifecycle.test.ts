@@ -556,6 +556,40 @@ Deno.test("lifecycle: after a heavy cycle the next invocation stays too; a runti
   assert.ok(h.putter.calls.some((c) => c.texts.includes("late")));
 });
 
+Deno.test("lifecycle: a heavy invocation whose deliveries are refused (runtimeDone queued behind them) stays at most backlogHoldMs after the first refusal; at once with backlog=drop", async () => {
+  for (
+    const [backlog, expected] of [["extend", 300 + 1_000], [
+      "drop",
+      300,
+    ]] as const
+  ) {
+    const h = harness({
+      steps: [
+        {
+          event: invoke("r1"),
+          then: () => {
+            for (let i = 1; i <= 50; i++) {
+              h.time.timers.setTimeout(() => {
+                // From 300 ms on, every other delivery is refused.
+                if (i >= 3 && i % 2 === 1) {
+                  h.progress.deliveryStarted(h.time.now());
+                  h.stats.refused += 10;
+                  h.progress.deliveryEnded(h.time.now(), false);
+                } else h.add(`line ${i}`);
+              }, 100 * i);
+            }
+          },
+        },
+        { event: shutdown(), afterMs: 10 },
+      ],
+      answers: [storeAll],
+      config: { backlog, backlogHoldMs: 1_000 },
+    });
+    await h.run();
+    assert.equal(h.nextCalls[1].at - h.served[0].at, expected, backlog);
+  }
+});
+
 Deno.test("lifecycle: the end strategy flushes while waiting for runtimeDone, then once more", async () => {
   const h = harness({
     steps: [
