@@ -264,7 +264,7 @@ export class BackgroundShipper {
 
   #record(outcome: FlushOutcome): void {
     this.#lastOutcome = outcome;
-    if (outcome.lastError?.permanent) this.#permanent = true;
+    if (outcome.lastError?.blocksStream) this.#permanent = true;
     // A flush that stored nothing and ran out of time (requests failing, or
     // every entry throttled) pauses flushing; anything stored resets it.
     if (outcome.delivered > 0 || !outcome.cutShort) {
