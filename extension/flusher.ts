@@ -91,6 +91,12 @@ export interface FlusherOptions {
   logger: Logger;
   /** Own log lines, not worth a log line of their own when flushed alone. */
   ownLogEvents: WeakSet<BufferedEvent>;
+  /**
+   * Throughput estimate to size requests by; default a new one. Flushers
+   * sending to the same stream one after another (the background shipper's
+   * slices) share one, so each does not start from the first guess.
+   */
+  sizer?: RequestSizer;
 }
 
 /** Drains the buffer into Kinesis, one flush at a time. */
@@ -98,11 +104,12 @@ export class Flusher {
   readonly #options: FlusherOptions;
   #running: Promise<FlushOutcome> | undefined;
   #lastOutcome: FlushOutcome | undefined;
-  readonly #sizer = new RequestSizer();
+  readonly #sizer: RequestSizer;
 
   /** Creates the flusher. */
   constructor(options: FlusherOptions) {
     this.#options = options;
+    this.#sizer = options.sizer ?? new RequestSizer();
   }
 
   /** Whether a flush is running (a Kinesis request may be in flight). */
