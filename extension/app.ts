@@ -159,19 +159,32 @@ export async function runExtension(deps: ExtensionDeps): Promise<number> {
 
   let server: ListeningServer;
   try {
+    const handler = createTelemetryHandler({
+      buffer,
+      encode: encoder,
+      stats,
+      logger,
+      progress,
+      maxBodyBytes: config.maxBodyBytes,
+      excludeTypes: config.excludeTypes,
+      ownLogEvents,
+      now,
+    });
     server = deps.serve(
       config.listenerPort,
-      createTelemetryHandler({
-        buffer,
-        encode: encoder,
-        stats,
-        logger,
-        progress,
-        maxBodyBytes: config.maxBodyBytes,
-        excludeTypes: config.excludeTypes,
-        ownLogEvents,
-        now,
-      }),
+      // Each delivery is noted in progress: the lifecycle waits for them
+      // (runtimeDone of a heavy invocation, the last lines at SHUTDOWN).
+      async (request) => {
+        progress.deliveryStarted(now());
+        let status = 500;
+        try {
+          const response = await handler(request);
+          status = response.status;
+          return response;
+        } finally {
+          progress.deliveryEnded(now(), status === 200);
+        }
+      },
       config.listenerHost,
     );
   } catch (error) {
@@ -307,7 +320,7 @@ export async function runExtension(deps: ExtensionDeps): Promise<number> {
   );
   if (buffer.length > 0) {
     stats.drop(
-      (shipper ?? flusher).lastOutcome?.lastError?.permanent
+      (shipper ?? flusher).lastOutcome?.lastError?.blocksStream
         ? "kinesis_rejected"
         : "shutdown_deadline",
       buffer.length,

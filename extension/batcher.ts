@@ -63,167 +63,250 @@ export function buildBatches(
   events: readonly BufferedEvent[],
   options: BatchOptions,
 ): Batch[] {
-  const maxRecordBytes = options.maxRecordBytes;
-  const maxRequestBytes = Math.min(
-    options.maxRequestBytes ?? MAX_BATCH_BYTES,
-    MAX_BATCH_BYTES,
-  );
-  const maxRecords = options.maxRecordsPerRequest ??
-    KINESIS_LIMITS.maxRecordsPerRequest;
-  requireLimit(
-    "maxRecordBytes",
-    maxRecordBytes,
-    1,
-    KINESIS_LIMITS.largestMaxRecordBytes,
-  );
-  requireLimit("maxRequestBytes", maxRequestBytes, 1, Infinity);
-  requireLimit(
-    "maxRecordsPerRequest",
-    maxRecords,
-    1,
-    KINESIS_LIMITS.maxRecordsPerRequest,
-  );
-
+  const cursor = new BatchCursor(events, options);
   const batches: Batch[] = [];
-  let current: Batch = { records: [], bytes: 0 };
-  const emit = (record: OutgoingRecord, recordBytes: number): void => {
-    // A record larger than the request cap starts a request and, as any
-    // record that follows overflows it, travels alone.
-    if (
-      current.records.length > 0 &&
-      (current.records.length === maxRecords ||
-        current.bytes + recordBytes > maxRequestBytes)
-    ) {
-      batches.push(current);
-      current = { records: [], bytes: 0 };
-    }
-    current.records.push(record);
-    current.bytes += recordBytes;
-  };
-
-  switch (options.format) {
-    case "json":
-      packOnePerRecord(events, maxRecordBytes, emit);
-      break;
-    case "ndjson":
-      packNewlineDelimited(events, maxRecordBytes, emit, options.compress);
-      break;
-    case "kpl":
-      packAggregated(events, maxRecordBytes, emit);
-      break;
-    default:
-      throw new RangeError(`unknown record format: ${options.format}`);
+  for (let batch = cursor.next(); batch; batch = cursor.next()) {
+    batches.push(batch);
   }
-  if (current.records.length > 0) batches.push(current);
   return batches;
 }
 
-type Emit = (record: OutgoingRecord, recordBytes: number) => void;
+/** One record made, with its size (data plus key) and the next event's index. */
+interface MadeRecord {
+  record: OutgoingRecord;
+  bytes: number;
+  end: number;
+}
 
-function packOnePerRecord(
-  events: readonly BufferedEvent[],
-  maxRecordBytes: number,
-  emit: Emit,
-): void {
-  for (let i = 0; i < events.length; i++) {
-    const event = events[i];
-    const recordBytes = event.data.byteLength +
-      utf8ByteLength(event.partitionKey);
-    if (recordBytes > maxRecordBytes) throw tooLarge(i, event, maxRecordBytes);
-    // The envelope is already the record's payload: no copy.
-    emit(
-      { data: event.data, partitionKey: event.partitionKey, events: [event] },
-      recordBytes,
+/**
+ * Builds batches one request at a time, so a flush encodes (and, for KPL,
+ * MD5-hashes) only what it is about to send and can look at its deadline
+ * between requests instead of batching a whole buffer in one synchronous
+ * step.
+ */
+export class BatchCursor {
+  readonly #events: readonly BufferedEvent[];
+  readonly #format: RecordFormat;
+  readonly #maxRecordBytes: number;
+  readonly #maxRequestBytes: number;
+  readonly #maxRecords: number;
+  readonly #compress: Compressor | undefined;
+  readonly #builder = new KplAggregateBuilder();
+  #next = 0;
+  /** A record made for the previous batch that did not fit it. */
+  #held: MadeRecord | undefined;
+  /** Why the record after the last batch could not be made. */
+  #error: unknown;
+
+  /**
+   * Creates a cursor over `events` (not copied: they must not change while
+   * the cursor is used).
+   *
+   * @throws RangeError when an option is out of range.
+   */
+  constructor(events: readonly BufferedEvent[], options: BatchOptions) {
+    this.#events = events;
+    this.#format = options.format;
+    this.#maxRecordBytes = options.maxRecordBytes;
+    this.#maxRequestBytes = Math.min(
+      options.maxRequestBytes ?? MAX_BATCH_BYTES,
+      MAX_BATCH_BYTES,
     );
+    this.#compress = options.compress;
+    this.#maxRecords = options.maxRecordsPerRequest ??
+      KINESIS_LIMITS.maxRecordsPerRequest;
+    requireLimit(
+      "maxRecordBytes",
+      this.#maxRecordBytes,
+      1,
+      KINESIS_LIMITS.largestMaxRecordBytes,
+    );
+    requireLimit("maxRequestBytes", this.#maxRequestBytes, 1, Infinity);
+    requireLimit(
+      "maxRecordsPerRequest",
+      this.#maxRecords,
+      1,
+      KINESIS_LIMITS.maxRecordsPerRequest,
+    );
+    if (!FORMATS.includes(this.#format)) {
+      throw new RangeError(`unknown record format: ${this.#format}`);
+    }
   }
+
+  /** Whether every event is in a batch returned already. */
+  get done(): boolean {
+    return this.#held === undefined && this.#next >= this.#events.length;
+  }
+
+  /**
+   * The next batch, of at most `maxBytes` (never below one record, never
+   * above the request limit; a record larger than the limit travels
+   * alone), or undefined when every event is batched.
+   *
+   * @throws RangeError when one event cannot fit a record on its own.
+   */
+  next(maxBytes: number = this.#maxRequestBytes): Batch | undefined {
+    if (this.#error) throw this.#error;
+    const limit = Math.min(maxBytes, this.#maxRequestBytes);
+    const batch: Batch = { records: [], bytes: 0 };
+    while (batch.records.length < this.#maxRecords) {
+      let made: MadeRecord | undefined;
+      try {
+        made = this.#held ?? this.#make();
+      } catch (error) {
+        // The records before the one that cannot be made still go; the
+        // error comes with the next call.
+        if (batch.records.length === 0) throw error;
+        this.#error = error;
+        break;
+      }
+      if (!made) break;
+      if (batch.records.length > 0 && batch.bytes + made.bytes > limit) {
+        this.#held = made;
+        break;
+      }
+      this.#held = undefined;
+      batch.records.push(made.record);
+      batch.bytes += made.bytes;
+    }
+    return batch.records.length > 0 ? batch : undefined;
+  }
+
+  /** Events not in any batch returned so far, in order. */
+  rest(): BufferedEvent[] {
+    const from = this.#held
+      ? this.#held.end - this.#held.record.events.length
+      : this.#next;
+    return this.#events.slice(from);
+  }
+
+  #make(): MadeRecord | undefined {
+    if (this.#next >= this.#events.length) return undefined;
+    const made = this.#format === "json"
+      ? oneEventRecord(this.#events, this.#next, this.#maxRecordBytes)
+      : this.#format === "ndjson"
+      ? newlineDelimitedRecord(
+        this.#events,
+        this.#next,
+        this.#maxRecordBytes,
+        this.#compress,
+      )
+      : aggregatedRecord(
+        this.#events,
+        this.#next,
+        this.#maxRecordBytes,
+        this.#builder,
+      );
+    this.#next = made.end;
+    return made;
+  }
+}
+
+const FORMATS: readonly RecordFormat[] = ["kpl", "ndjson", "json"];
+
+function oneEventRecord(
+  events: readonly BufferedEvent[],
+  start: number,
+  maxRecordBytes: number,
+): MadeRecord {
+  const event = events[start];
+  const recordBytes = event.data.byteLength +
+    utf8ByteLength(event.partitionKey);
+  if (recordBytes > maxRecordBytes) {
+    throw tooLarge(start, event, maxRecordBytes);
+  }
+  // The envelope is already the record's payload: no copy.
+  return {
+    record: {
+      data: event.data,
+      partitionKey: event.partitionKey,
+      events: [event],
+    },
+    bytes: recordBytes,
+    end: start + 1,
+  };
 }
 
 const NEWLINE = 0x0a;
 
-function packNewlineDelimited(
+function newlineDelimitedRecord(
   events: readonly BufferedEvent[],
+  start: number,
   maxRecordBytes: number,
-  emit: Emit,
   compress: Compressor | undefined,
-): void {
-  let start = 0;
-  while (start < events.length) {
-    const first = events[start];
-    const keyBytes = utf8ByteLength(first.partitionKey);
-    let dataBytes = first.data.byteLength + 1;
-    if (dataBytes + keyBytes > maxRecordBytes) {
-      throw tooLarge(start, first, maxRecordBytes);
-    }
-    const packLimit = Math.min(maxRecordBytes, MAX_PACKED_RECORD_BYTES);
-    let end = start + 1;
-    while (
-      end < events.length &&
-      dataBytes + events[end].data.byteLength + 1 + keyBytes <= packLimit
-    ) {
-      dataBytes += events[end].data.byteLength + 1;
-      end++;
-    }
-    const data = new Uint8Array(dataBytes);
-    let at = 0;
-    for (let i = start; i < end; i++) {
-      data.set(events[i].data, at);
-      at += events[i].data.byteLength;
-      data[at++] = NEWLINE;
-    }
-    const payload = compressIfSmaller(compress, data);
-    emit(
-      {
-        data: payload,
-        partitionKey: first.partitionKey,
-        events: events.slice(start, end),
-      },
-      payload.byteLength + keyBytes,
-    );
-    start = end;
+): MadeRecord {
+  const first = events[start];
+  const keyBytes = utf8ByteLength(first.partitionKey);
+  let dataBytes = first.data.byteLength + 1;
+  if (dataBytes + keyBytes > maxRecordBytes) {
+    throw tooLarge(start, first, maxRecordBytes);
   }
+  const packLimit = Math.min(maxRecordBytes, MAX_PACKED_RECORD_BYTES);
+  let end = start + 1;
+  while (
+    end < events.length &&
+    dataBytes + events[end].data.byteLength + 1 + keyBytes <= packLimit
+  ) {
+    dataBytes += events[end].data.byteLength + 1;
+    end++;
+  }
+  const data = new Uint8Array(dataBytes);
+  let at = 0;
+  for (let i = start; i < end; i++) {
+    data.set(events[i].data, at);
+    at += events[i].data.byteLength;
+    data[at++] = NEWLINE;
+  }
+  const payload = compressIfSmaller(compress, data);
+  return {
+    record: {
+      data: payload,
+      partitionKey: first.partitionKey,
+      events: events.slice(start, end),
+    },
+    bytes: payload.byteLength + keyBytes,
+    end,
+  };
 }
 
-function packAggregated(
+function aggregatedRecord(
   events: readonly BufferedEvent[],
+  start: number,
   maxRecordBytes: number,
-  emit: Emit,
-): void {
-  const builder = new KplAggregateBuilder();
-  const packLimit = Math.min(maxRecordBytes, MAX_PACKED_RECORD_BYTES);
-  let start = 0;
-  while (start < events.length) {
-    const first = events[start];
-    const outerKeyBytes = utf8ByteLength(first.partitionKey);
-    // Every user record maps where Kinesis puts the aggregate, so KCL's
-    // per-shard range check keeps them all, across reshardings too.
-    builder.reset(hashKeyOf(first.partitionKey));
-    if (
-      builder.sizeWith(first.partitionKey, first.data.byteLength) +
-          outerKeyBytes > maxRecordBytes
-    ) {
-      throw tooLarge(start, first, maxRecordBytes);
-    }
-    builder.add(first.partitionKey, first.data);
-    let end = start + 1;
-    while (
-      end < events.length &&
-      builder.sizeWith(events[end].partitionKey, events[end].data.byteLength) +
-            outerKeyBytes <= packLimit
-    ) {
-      builder.add(events[end].partitionKey, events[end].data);
-      end++;
-    }
-    const data = builder.build();
-    emit(
-      {
-        data,
-        partitionKey: first.partitionKey,
-        events: events.slice(start, end),
-      },
-      data.byteLength + outerKeyBytes,
-    );
-    start = end;
+  builder: KplAggregateBuilder,
+): MadeRecord {
+  const first = events[start];
+  const outerKeyBytes = utf8ByteLength(first.partitionKey);
+  // Every user record maps where Kinesis puts the aggregate, so KCL's
+  // per-shard range check keeps them all, across reshardings too.
+  builder.reset(hashKeyOf(first.partitionKey));
+  if (
+    builder.sizeWith(first.partitionKey, first.data.byteLength) +
+        outerKeyBytes > maxRecordBytes
+  ) {
+    throw tooLarge(start, first, maxRecordBytes);
   }
+  builder.add(first.partitionKey, first.data);
+  const packLimit = Math.min(maxRecordBytes, MAX_PACKED_RECORD_BYTES);
+  let end = start + 1;
+  while (
+    end < events.length &&
+    builder.sizeWith(events[end].partitionKey, events[end].data.byteLength) +
+          outerKeyBytes <= packLimit
+  ) {
+    builder.add(events[end].partitionKey, events[end].data);
+    end++;
+  }
+  const data = builder.build();
+  return {
+    record: {
+      data,
+      partitionKey: first.partitionKey,
+      events: events.slice(start, end),
+    },
+    bytes: data.byteLength + outerKeyBytes,
+    end,
+  };
 }
 
 function requireLimit(

@@ -48,6 +48,17 @@ export interface ModeDetection {
   reason: string;
 }
 
+/**
+ * What an invocation does with a backlog the hold cannot drain (events
+ * arriving faster than one hold per invocation ships).
+ * - `extend` (default): keeps flushing after the runtime is done, up to
+ *   `backlogHoldMs`, while Kinesis takes events: billed time instead of
+ *   telemetry Lambda drops once the buffer is full.
+ * - `drop`: keeps the `maxHoldMs` bound; when the buffer is full Lambda
+ *   drops deliveries (its `platform.logsDropped` events say how many).
+ */
+export type BacklogPolicy = "extend" | "drop";
+
 /** Telemetry API buffering values sent with the subscription. */
 export interface BufferingConfig {
   /** Events per POST (1,000–10,000). */
@@ -101,6 +112,10 @@ export interface Config {
   flush: FlushStrategy;
   /** Longest time spent on one invocation before returning to `/event/next`. */
   maxHoldMs: number;
+  /** What an invocation does with a backlog the hold cannot drain. */
+  backlog: BacklogPolicy;
+  /** With `backlog: "extend"`: the longest post-runtime time spent draining it. */
+  backlogHoldMs: number;
   /** Time kept free before the SHUTDOWN deadline for the summary and exit. */
   shutdownMarginMs: number;
   /** Longest single PutRecords attempt. */
@@ -145,6 +160,7 @@ const PARTITION_KEYS: readonly PartitionKeyStrategy[] = [
 ];
 const LOG_LEVELS: readonly LogLevel[] = ["error", "warn", "info", "debug"];
 const FLUSH_STRATEGIES: readonly FlushStrategy[] = ["invoke", "end"];
+const BACKLOG_POLICIES: readonly BacklogPolicy[] = ["extend", "drop"];
 const STREAM_NAME = /^[a-zA-Z0-9_.-]{1,128}$/;
 const STREAM_ARN =
   /^arn:aws[a-z-]*:kinesis:([a-z0-9-]+):(\d{12}):stream\/([a-zA-Z0-9_.-]{1,128})$/;
@@ -364,6 +380,7 @@ export function parseConfig(
     );
   }
 
+  const maxHoldMs = integer("MAX_HOLD_MS", 200, 10, 60_000);
   return {
     streamName,
     streamArn,
@@ -384,7 +401,14 @@ export function parseConfig(
     excludeTypes: new Set(list("EXCLUDE_TYPES")),
     logLevel: choice("LOG_LEVEL", "info", LOG_LEVELS),
     flush: choice("FLUSH", "invoke", FLUSH_STRATEGIES),
-    maxHoldMs: integer("MAX_HOLD_MS", 200, 10, 60_000),
+    maxHoldMs,
+    backlog: choice("BACKLOG", "extend", BACKLOG_POLICIES),
+    backlogHoldMs: integer(
+      "BACKLOG_HOLD_MS",
+      Math.max(1_000, maxHoldMs),
+      maxHoldMs,
+      60_000,
+    ),
     // A managed instance keeps running dozens of invocations beside the
     // extension, so its event loop lags more: more time kept free there.
     shutdownMarginMs: integer(

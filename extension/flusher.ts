@@ -1,25 +1,28 @@
 /**
  * Moves buffered events to Kinesis within a deadline: takes the buffer,
- * cuts it into PutRecords batches, sends them, puts back what was not
- * stored, and keeps the counters.
+ * cuts it into PutRecords requests one at a time (sized by the throughput
+ * Kinesis showed, see {@linkcode RequestSizer}), sends them, puts back
+ * what was not stored, and keeps the counters.
  *
  * @module
  */
-import { buildBatches } from "./batcher.ts";
+import { BatchCursor } from "./batcher.ts";
 import type { Compressor } from "./compression.ts";
 import type { EventBuffer } from "./buffer.ts";
 import type { Logger } from "./log.ts";
 import type { KinesisRequestError } from "./kinesis_client.ts";
+import { RequestSizer } from "./request_sizer.ts";
 import { sendBatch, type SendContext } from "./sender.ts";
 import type { Stats } from "./stats.ts";
-import type { Batch, BufferedEvent, RecordFormat } from "./types.ts";
+import type { BufferedEvent, RecordFormat } from "./types.ts";
 
 /**
  * Largest PutRecords request the flusher sends (unless one record is
  * larger). Kinesis accepts 5 MiB, but a 5 MiB request takes long enough
  * (230–800 ms on kinesalite) to outlast the hold on every try, and its
  * SDK encoding (base64 in JSON, signing) briefly costs several times its size
- * in memory; 1 MiB requests make steady progress within the hold.
+ * in memory; below this cap the {@linkcode RequestSizer} sizes each request
+ * by the throughput measured so far.
  */
 export const MAX_REQUEST_BYTES = 1024 * 1024;
 
@@ -33,6 +36,41 @@ export interface FlushOutcome {
   cutShort: boolean;
   /** The last whole-request error of this flush. */
   lastError: KinesisRequestError | undefined;
+  /** Events Kinesis refused for good (counted dropped, `kinesis_rejected`). */
+  rejected: number;
+  /**
+   * Whether Kinesis failed this flush: nothing stored, and requests were
+   * refused or every entry was. Slowness (a request abandoned at the
+   * deadline, which may well have stored its records) is not failure: the
+   * next request is smaller.
+   */
+  failed: boolean;
+  /** Whether nothing was stored and every request went unanswered (abandoned). */
+  unanswered: boolean;
+}
+
+/** The outcome of a flush that has not sent anything (yet). */
+export function emptyOutcome(): FlushOutcome {
+  return {
+    delivered: 0,
+    remaining: 0,
+    cutShort: false,
+    lastError: undefined,
+    rejected: 0,
+    failed: false,
+    unanswered: false,
+  };
+}
+
+/** How one flush may end early. */
+export interface FlushLimits {
+  /** Epoch ms by which the flush ends; no request runs past it. */
+  deadline: number;
+  /**
+   * Checked after each request: true ends the flush there (what is not
+   * sent stays buffered, and the flush does not count as cut short).
+   */
+  stopWhen?: () => boolean;
 }
 
 /** Settings of the flusher. */
@@ -53,6 +91,12 @@ export interface FlusherOptions {
   logger: Logger;
   /** Own log lines, not worth a log line of their own when flushed alone. */
   ownLogEvents: WeakSet<BufferedEvent>;
+  /**
+   * Throughput estimate to size requests by; default a new one. Flushers
+   * sending to the same stream one after another (the background shipper's
+   * slices) share one, so each does not start from the first guess.
+   */
+  sizer?: RequestSizer;
 }
 
 /** Drains the buffer into Kinesis, one flush at a time. */
@@ -60,10 +104,12 @@ export class Flusher {
   readonly #options: FlusherOptions;
   #running: Promise<FlushOutcome> | undefined;
   #lastOutcome: FlushOutcome | undefined;
+  readonly #sizer: RequestSizer;
 
   /** Creates the flusher. */
   constructor(options: FlusherOptions) {
     this.#options = options;
+    this.#sizer = options.sizer ?? new RequestSizer();
   }
 
   /** Whether a flush is running (a Kinesis request may be in flight). */
@@ -76,76 +122,122 @@ export class Flusher {
     return this.#lastOutcome;
   }
 
-  /** Flushes everything buffered now, finishing by `deadline` (epoch ms). */
-  flush(deadline: number): Promise<FlushOutcome> {
+  /** The throughput estimate that sizes requests. */
+  get sizer(): RequestSizer {
+    return this.#sizer;
+  }
+
+  /**
+   * Flushes everything buffered now, finishing by `deadline` (epoch ms, or
+   * {@linkcode FlushLimits}).
+   */
+  flush(limits: number | FlushLimits): Promise<FlushOutcome> {
+    const { deadline, stopWhen } = typeof limits === "number"
+      ? { deadline: limits, stopWhen: undefined }
+      : limits;
     // One flush at a time keeps the order of retries and the accounting simple.
-    this.#running ??= this.#flush(deadline).finally(() => {
+    this.#running ??= this.#flush(deadline, stopWhen).finally(() => {
       this.#running = undefined;
     });
     return this.#running;
   }
 
-  async #flush(deadline: number): Promise<FlushOutcome> {
+  async #flush(
+    deadline: number,
+    stopWhen: (() => boolean) | undefined,
+  ): Promise<FlushOutcome> {
     const { buffer, stats, logger, send } = this.#options;
     const events = buffer.takeAll();
-    const outcome: FlushOutcome = {
-      delivered: 0,
-      remaining: 0,
-      cutShort: false,
-      lastError: undefined,
-    };
+    const outcome = emptyOutcome();
     if (events.length === 0) return outcome;
     const started = send.now();
     const leftover: BufferedEvent[] = [];
-    let batches: Batch[];
+    let requests = 0;
+    let failures = false;
+    let answered = false;
+    let cursor: BatchCursor | undefined;
     try {
-      batches = buildBatches(events, {
+      cursor = new BatchCursor(events, {
         format: this.#options.format,
         maxRecordBytes: this.#options.maxRecordBytes,
         maxRequestBytes: MAX_REQUEST_BYTES,
         compress: this.#options.compress,
       });
+      while (!cursor.done) {
+        if (outcome.cutShort || outcome.lastError?.blocksStream) break;
+        if (requests > 0 && stopWhen?.()) break;
+        const timeLeft = deadline - send.now();
+        if (timeLeft < send.policy.minAttemptMs) {
+          outcome.cutShort = true;
+          break;
+        }
+        // Built only now, sized for the time left: no whole-buffer batching
+        // (and MD5) in one synchronous step before the first request.
+        const batch = cursor.next(this.#sizer.bytesFor(timeLeft))!;
+        if (requests > 0 && this.#sizer.expectedMs(batch.bytes) > timeLeft) {
+          // Even the smallest request would likely be abandoned: keep it
+          // for the next flush. The first request of a flush always goes,
+          // so a throughput estimate made low by a stall can recover.
+          for (const record of batch.records) leftover.push(...record.events);
+          outcome.cutShort = true;
+          break;
+        }
+        const sentAt = send.now();
+        let result;
+        try {
+          result = await sendBatch(batch, deadline, send);
+        } catch (error) {
+          // sendBatch settles every request itself; should anything else
+          // throw, the batch's events stay buffered instead of vanishing.
+          logger.error("send failed", { error });
+          for (const record of batch.records) leftover.push(...record.events);
+          outcome.cutShort = true;
+          continue;
+        }
+        requests += result.requests;
+        const elapsed = send.now() - sentAt;
+        if (result.abandoned) this.#sizer.abandoned(batch.bytes, elapsed);
+        else if (result.delivered.length > 0) {
+          this.#sizer.answered(batch.bytes, elapsed);
+        }
+        stats.kinesisRequests += result.requests;
+        stats.kinesisRequestFailures += result.failedRequests;
+        stats.retried += result.retriedEvents;
+        if (result.lastError) outcome.lastError = result.lastError;
+        if (result.failedRequests > 0 && !result.abandoned) failures = true;
+        if (!result.abandoned) answered = true;
+        for (const record of result.delivered) {
+          for (const event of record.events) {
+            if (event.uncertain) stats.possibleDuplicates++;
+          }
+          outcome.delivered += record.events.length;
+          buffer.settle(record.events);
+        }
+        for (const record of result.rejected) {
+          outcome.rejected += record.events.length;
+          stats.drop("kinesis_rejected", record.events.length);
+          buffer.settle(record.events);
+        }
+        for (const record of result.undelivered) {
+          leftover.push(...record.events);
+        }
+        if (result.undelivered.length > 0) {
+          outcome.cutShort = true;
+          // Entries refused until the deadline (throttling) fail the flush
+          // as much as refused requests do; a client still loading does not.
+          if (!result.abandoned && result.requests > 0) failures = true;
+        }
+      }
     } catch (error) {
       // A batching bug must not lose the events: they stay buffered.
       logger.error("batching failed", { error });
-      batches = [];
-      for (const event of events) leftover.push(event);
       outcome.cutShort = true;
     }
-    for (const batch of batches) {
-      if (outcome.cutShort || outcome.lastError?.permanent) {
-        for (const record of batch.records) leftover.push(...record.events);
-        continue;
-      }
-      let result;
-      try {
-        result = await sendBatch(batch, deadline, send);
-      } catch (error) {
-        // sendBatch settles every request itself; should anything else
-        // throw, the batch's events stay buffered instead of vanishing.
-        logger.error("send failed", { error });
-        for (const record of batch.records) leftover.push(...record.events);
-        outcome.cutShort = true;
-        continue;
-      }
-      stats.kinesisRequests += result.requests;
-      stats.kinesisRequestFailures += result.failedRequests;
-      stats.retried += result.retriedEvents;
-      if (result.lastError) outcome.lastError = result.lastError;
-      for (const record of result.delivered) {
-        for (const event of record.events) {
-          if (event.uncertain) stats.possibleDuplicates++;
-        }
-        outcome.delivered += record.events.length;
-        buffer.settle(record.events);
-      }
-      for (const record of result.undelivered) {
-        leftover.push(...record.events);
-      }
-      if (result.undelivered.length > 0) outcome.cutShort = true;
-    }
+    for (const event of cursor ? cursor.rest() : events) leftover.push(event);
     stats.delivered += outcome.delivered;
     outcome.remaining = leftover.length;
+    outcome.failed = outcome.delivered === 0 && failures;
+    outcome.unanswered = outcome.delivered === 0 && requests > 0 && !answered;
     buffer.requeue(leftover);
     if (outcome.cutShort) stats.flushesCutShort++;
     this.#report(events, outcome, send.now() - started);
@@ -165,6 +257,7 @@ export class Flusher {
         code: outcome.lastError.code,
         delivered: outcome.delivered,
         remaining: outcome.remaining,
+        ...(outcome.rejected ? { rejected: outcome.rejected } : {}),
       });
     }
     // Logging a flush made only of this extension's own log lines would

@@ -55,6 +55,15 @@ export class KinesisRequestError extends Error {
     this.permanent = options.permanent;
     this.code = options.code;
   }
+
+  /**
+   * Whether no request to the stream can succeed now (access denied, no
+   * such stream…), unlike a permanent error one record causes, which the
+   * sender isolates by splitting the request.
+   */
+  get blocksStream(): boolean {
+    return this.permanent && !RECORD_ERRORS.has(this.code);
+  }
 }
 
 /** Sends PutRecords requests. */
@@ -96,6 +105,28 @@ export interface KinesisTarget {
     sessionToken?: string;
   };
 }
+
+/**
+ * Permanent errors that one record can cause (a record above the stream's
+ * limit, a bad partition key): the sender splits the request to find the
+ * records at fault instead of failing the whole batch.
+ */
+export const RECORD_ERRORS: ReadonlySet<string> = new Set([
+  "ValidationException",
+  "InvalidArgumentException",
+]);
+
+/**
+ * Signature errors a wrong clock causes. Once the SDK has corrected its
+ * clock offset from the answer's `Date` header (`clockSkewCorrected`), a
+ * retry is signed with the right time, so they are not permanent then.
+ */
+const CLOCK_SKEW_ERRORS = new Set([
+  "InvalidSignatureException",
+  "SignatureDoesNotMatch",
+  "RequestExpired",
+  "RequestTimeTooSkewed",
+]);
 
 const PERMANENT = new Set([
   "AccessDeniedException",
@@ -209,7 +240,7 @@ export function classifyError(
     name?: string;
     code?: string;
     message?: string;
-    $metadata?: { httpStatusCode?: number };
+    $metadata?: { httpStatusCode?: number; clockSkewCorrected?: boolean };
   };
   const code = err?.name && err.name !== "Error"
     ? err.name
@@ -229,7 +260,8 @@ export function classifyError(
       // out, an internal failure late in the request): treat it as unknown,
       // so possibleDuplicates over-counts rather than under-counts.
       outcomeKnown: status < 500,
-      permanent: PERMANENT.has(code),
+      permanent: PERMANENT.has(code) &&
+        !(CLOCK_SKEW_ERRORS.has(code) && err.$metadata?.clockSkewCorrected),
       code,
     });
   }

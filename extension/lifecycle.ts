@@ -1,10 +1,28 @@
 /**
- * The event loop: waits in `/event/next`, decides when buffered telemetry
- * goes to Kinesis, and ends the process cleanly before the SHUTDOWN
- * deadline. It keeps three rules: no Kinesis request is in flight when it
- * calls `/event/next` (the freeze that may follow would cut it); it never
- * spends more than `maxHoldMs` on an invocation; and at SHUTDOWN it flushes
- * until the deadline minus a margin, then counts what is left.
+ * The event loop of an ordinary (freezing) function: waits in
+ * `/event/next`, decides when buffered telemetry goes to Kinesis, and ends
+ * the process cleanly before the SHUTDOWN deadline. It keeps these rules:
+ *
+ * - No Kinesis request is in flight when it calls `/event/next` (the freeze
+ *   that may follow would cut it).
+ * - At INVOKE it flushes what is buffered within `maxHoldMs`, while the
+ *   function runs: a light invocation pays nothing after its runtime.
+ * - While the current invocation's `platform.runtimeDone` has not arrived,
+ *   the runtime may still run and nothing can freeze, so a heavy invocation
+ *   (see {@linkcode LifecycleOptions}) keeps flushing until it arrives, then
+ *   returns after at most the request under way: its post-runtime cost is at
+ *   most the buffering timeout plus one request.
+ * - A backlog the hold cannot drain is drained up to `backlogHoldMs` after
+ *   the runtime is done (`backlog: "extend"`), or left to the next
+ *   invocations (`"drop"`).
+ * - At SHUTDOWN it flushes, and keeps the listener open until no delivery
+ *   came for longer than the buffering timeout (lines a runtime logs in its
+ *   SIGTERM handler, other extensions' last lines), all until the deadline
+ *   minus a margin; then it counts what is left.
+ *
+ * Contract with the flusher: one flush at a time, each bounded by a
+ * deadline (and optionally ended between requests by `stopWhen`), each
+ * returning a {@linkcode FlushOutcome} whose `failed` drives the breaker.
  *
  * @module
  */
@@ -24,6 +42,18 @@ export interface LifecycleApi {
   exitError(errorType: string, message: string): Promise<void>;
 }
 
+/** The settings the loop reads. */
+export type LifecycleConfig = Pick<
+  Config,
+  | "flush"
+  | "maxHoldMs"
+  | "shutdownMarginMs"
+  | "types"
+  | "buffering"
+  | "backlog"
+  | "backlogHoldMs"
+>;
+
 /** What the loop needs. */
 export interface LifecycleOptions {
   /** Extensions API. */
@@ -32,17 +62,14 @@ export interface LifecycleOptions {
   buffer: EventBuffer;
   /** Sends buffered events. */
   flusher: Flusher;
-  /** Arrival of runtimeDone/report events. */
+  /** Arrival of runtimeDone/report events and of deliveries. */
   progress: InvocationProgress;
   /** Counters. */
   stats: Stats;
   /** Logger. */
   logger: Logger;
   /** Settings. */
-  config: Pick<
-    Config,
-    "flush" | "maxHoldMs" | "shutdownMarginMs" | "types" | "buffering"
-  >;
+  config: LifecycleConfig;
   /** Wall clock. */
   now: () => number;
   /** Timers. */
@@ -67,6 +94,15 @@ export const SIGNAL_SHUTDOWN_MS = 1_500;
 export const SHUTDOWN_ROUND_MIN_MS = 100;
 /** Longest pause of flushing after Kinesis kept failing. */
 export const MAX_BREAKER_MS = 30_000;
+/**
+ * Slack over the buffering timeout before a silence counts as "no more
+ * deliveries": Lambda's timer and the POST itself take a little longer.
+ */
+export const QUIET_SLACK_MS = 25;
+/** Flushes in a row without one answer that count as an outage. */
+export const UNANSWERED_FLUSHES = 3;
+/** Shortest time left worth starting a flush with. */
+const MIN_FLUSH_MS = 10;
 
 /** Runs the loop until SHUTDOWN, a stop signal, or an unrecoverable error. */
 export async function runLifecycle(
@@ -74,20 +110,24 @@ export async function runLifecycle(
 ): Promise<LifecycleResult> {
   const { api, config, logger, now, progress, stats } = options;
   const platform = config.types.includes("platform");
-  // Lambda delivers an invocation's report after the invocation ended, within
-  // its buffering timeout: after a long idle period it is due right at the
-  // thaw, so waiting for it is cheap and keeps the promise that an
-  // invocation's events are stored during the next one. Back to back, it
-  // may come up to the buffering timeout later; waiting then would add that
-  // to short invocations, and the next invocation, which comes soon, ships it.
-  const reportWaitMs = config.buffering.timeoutMs + 50;
-  let returnedToNextAt = now();
   const breaker = new FlushBreaker(now);
   let previousRequestId: string | undefined;
   let nextFailures = 0;
+  // What the previous cycle (INVOKE to INVOKE, or init) brought, to tell a
+  // heavy invocation from a light one before its telemetry arrives.
+  let receivedBefore = stats.received;
+  let refusedBefore = stats.refused;
+  let backlogLeft = false;
 
-  const flush = async (deadline: number): Promise<FlushOutcome> => {
-    const outcome = await options.flusher.flush(deadline);
+  const flush = async (
+    deadline: number,
+    stopWhen?: () => boolean,
+  ): Promise<FlushOutcome | undefined> => {
+    if (
+      options.buffer.length === 0 || !breaker.allows() ||
+      deadline - now() < MIN_FLUSH_MS
+    ) return undefined;
+    const outcome = await options.flusher.flush({ deadline, stopWhen });
     breaker.record(outcome);
     return outcome;
   };
@@ -95,7 +135,6 @@ export async function runLifecycle(
   while (true) {
     let event: LifecycleEvent;
     try {
-      returnedToNextAt = now();
       event = await api.next(options.stop);
       nextFailures = 0;
     } catch (error) {
@@ -112,7 +151,7 @@ export async function runLifecycle(
           const message = `event/next failed ${nextFailures} times: ${
             (error as Error)?.message ?? error
           }`;
-          await finish(options, now() + SIGNAL_SHUTDOWN_MS, previousRequestId);
+          await finish(options, now() + SIGNAL_SHUTDOWN_MS);
           await api.exitError("Extension.EventNextFailed", message).catch(
             () => {},
           );
@@ -125,90 +164,190 @@ export async function runLifecycle(
 
     if (event.eventType === "SHUTDOWN") {
       logger.debug("shutdown", { reason: event.shutdownReason });
-      await finish(
-        options,
-        event.deadlineMs - config.shutdownMarginMs,
-        previousRequestId,
-      );
+      await finish(options, event.deadlineMs - config.shutdownMarginMs);
       return { exitCode: 0, reason: `SHUTDOWN ${event.shutdownReason}` };
     }
 
     stats.invocations++;
+    const invokedAt = now();
+    const requestId = event.requestId;
+    const runtimeDone = () =>
+      progress.has("platform.runtimeDone", requestId ?? "");
+    // Heavy: the first invocation (nothing known yet), or one after a cycle
+    // that brought a full delivery's worth of events, refused deliveries or
+    // left a backlog. Only a heavy one waits for its runtimeDone.
+    const heavy = platform && requestId !== undefined &&
+      (previousRequestId === undefined ||
+        stats.received - receivedBefore >= config.buffering.maxItems ||
+        stats.refused > refusedBefore || backlogLeft);
+    receivedBefore = stats.received;
+    refusedBefore = stats.refused;
     const holdDeadline = Math.min(
-      now() + config.maxHoldMs,
+      invokedAt + config.maxHoldMs,
       event.deadlineMs,
     );
-    const idleMs = now() - returnedToNextAt;
-    if (platform && previousRequestId && idleMs > config.buffering.timeoutMs) {
-      await progress.waitFor(
-        "platform.report",
-        previousRequestId,
-        // At most half the hold: a report that is late (a long buffering
-        // timeout) must not leave the flush no time at all, invocation
-        // after invocation, until SHUTDOWN.
-        Math.min(reportWaitMs, (holdDeadline - now()) / 2),
-      );
-    }
-    if (options.buffer.length > 0 && breaker.allows()) {
+    const first = await flush(holdDeadline);
+    // Kinesis refusing: anything more would only cost time.
+    const kinesisDown = first?.failed === true;
+    if (
+      first && !kinesisDown && previousRequestId &&
+      progress.has("platform.report", previousRequestId)
+    ) {
+      // The previous invocation's report often arrives at the thaw, while
+      // the first flush ran: it goes within the same hold, not a cycle
+      // later (never waited for, so sparse invocations pay nothing).
       await flush(holdDeadline);
     }
-    if (config.flush === "end" && platform) {
-      // Freshness first: this invocation's events before the freeze. The
-      // hold starts when the runtime is known to be done. The function's
-      // timeout bounds the whole Invoke phase, extensions included: neither
-      // the wait nor the flush may go past the invocation's deadline.
-      await progress.waitFor(
-        "platform.runtimeDone",
-        event.requestId,
-        event.deadlineMs - now(),
+    let runtimeDoneAt: number | undefined;
+    if (
+      requestId !== undefined && !kinesisDown &&
+      (heavy || (config.flush === "end" && platform))
+    ) {
+      runtimeDoneAt = await keepShipping(
+        options,
+        flush,
+        runtimeDone,
+        () => breaker.allows(),
+        invokedAt,
+        event.deadlineMs,
       );
-      if (options.buffer.length > 0 && breaker.allows()) {
-        await flush(Math.min(now() + config.maxHoldMs, event.deadlineMs));
+    }
+    if (config.flush === "end" && platform && runtimeDoneAt !== undefined) {
+      // Freshness first: this invocation's events before the freeze.
+      await flush(Math.min(now() + config.maxHoldMs, event.deadlineMs));
+    }
+    const lastOutcome = options.flusher.lastOutcome;
+    if (
+      config.backlog === "extend" && options.buffer.length > 0 &&
+      lastOutcome && lastOutcome.delivered > 0
+    ) {
+      // A backlog the hold could not drain while Kinesis takes events: keep
+      // going, bounded from when the runtime was (known) done.
+      const extendUntil = Math.min(
+        (runtimeDoneAt ?? invokedAt) + config.backlogHoldMs,
+        event.deadlineMs,
+      );
+      while (options.buffer.length > 0 && extendUntil - now() >= MIN_FLUSH_MS) {
+        const outcome = await flush(extendUntil);
+        if (!outcome || outcome.delivered === 0) break;
       }
     }
-    previousRequestId = event.requestId;
+    // A backlog while Kinesis takes events: the next invocation stays.
+    backlogLeft = options.buffer.length > 0 &&
+      (options.flusher.lastOutcome?.delivered ?? 0) > 0;
+    logger.debug("invocation", {
+      heavy,
+      ms: now() - invokedAt,
+      runtimeDone: runtimeDone(),
+      buffered: options.buffer.length,
+    });
+    previousRequestId = requestId;
     if (options.stop?.aborted) {
-      await finish(options, now() + SIGNAL_SHUTDOWN_MS, previousRequestId);
+      await finish(options, now() + SIGNAL_SHUTDOWN_MS);
       return { exitCode: 0, reason: "SIGNAL" };
     }
   }
 }
 
 /**
- * The shutdown flush: waits briefly for the last invocation's report, which
- * Lambda sends only now, then flushes until `deadline` and counts whatever
- * could not be delivered.
+ * Flushes while the runtime may still be running, until the invocation's
+ * `platform.runtimeDone` arrives; a flush under way then ends after its
+ * current request. Without runtimeDone it stops when no delivery came for
+ * the buffering timeout plus the hold (the function finished and its
+ * runtimeDone was refused or is late, or it runs without logging), and by
+ * the invocation's deadline. Returns when runtimeDone was seen, or
+ * undefined when it was not.
+ */
+async function keepShipping(
+  options: LifecycleOptions,
+  flush: (
+    deadline: number,
+    stopWhen?: () => boolean,
+  ) => Promise<FlushOutcome | undefined>,
+  runtimeDone: () => boolean,
+  canFlush: () => boolean,
+  invokedAt: number,
+  deadlineMs: number,
+): Promise<number | undefined> {
+  const { config, now, progress, stats } = options;
+  const quietMs = config.buffering.timeoutMs + config.maxHoldMs;
+  // Deliveries refused (buffer full): Lambda is queueing telemetry faster
+  // than Kinesis takes it, and runtimeDone waits behind it. That backlog
+  // gets at most `backlogHoldMs` (none with `drop`); the rest waits for
+  // the next invocations in Lambda's retries.
+  const refusedBefore = stats.refused;
+  let refusingSince: number | undefined;
+  // The latest moment the runtime was seen running (runtimeDone not yet
+  // arrived): a lower bound of when it was done.
+  let seenRunningAt = invokedAt;
+  while (!runtimeDone() && deadlineMs - now() >= MIN_FLUSH_MS) {
+    seenRunningAt = now();
+    // Each flush gets the buffering timeout + the hold: while the runtime
+    // runs nothing freezes, and a longer window lets requests finish
+    // instead of being abandoned (and sent again) at a short deadline.
+    const outcome = await flush(
+      Math.min(
+        now() + config.buffering.timeoutMs + config.maxHoldMs,
+        deadlineMs,
+      ),
+      runtimeDone,
+    );
+    // Kinesis failing (refusing, or several flushes without an answer: the
+    // breaker): staying would only cost time, nothing could be shipped.
+    if (outcome?.failed || !canFlush()) return undefined;
+    if (runtimeDone()) break;
+    if (stats.refused > refusedBefore) {
+      refusingSince ??= now();
+      const budget = config.backlog === "extend" ? config.backlogHoldMs : 0;
+      if (now() - refusingSince >= budget) return undefined;
+    }
+    if (outcome && options.buffer.length > 0) continue;
+    const since = Math.max(progress.lastDeliveryAt ?? invokedAt, invokedAt);
+    const wait = Math.min(since + quietMs - now(), deadlineMs - now());
+    if (wait <= 0 && progress.openDeliveries === 0) return undefined;
+    // runtimeDone comes in a delivery: wake on every answered one.
+    await progress.waitForDelivery(Math.max(wait, MIN_FLUSH_MS));
+  }
+  return runtimeDone() ? seenRunningAt : undefined;
+}
+
+/**
+ * The shutdown flush: flushes until `deadline` and keeps listening until no
+ * delivery came for longer than the buffering timeout (the last report, the
+ * runtime's SIGTERM-handler lines and other extensions' last lines come
+ * only now), then counts whatever could not be delivered.
  */
 async function finish(
   options: LifecycleOptions,
   deadline: number,
-  lastRequestId: string | undefined,
 ): Promise<void> {
   const { buffer, config, now, progress, flusher } = options;
-  if (config.types.includes("platform") && lastRequestId) {
-    await progress.waitFor(
-      "platform.report",
-      lastRequestId,
-      Math.min(config.buffering.timeoutMs + 100, (deadline - now()) / 3),
-    );
-  }
+  const shutdownAt = now();
+  const quietMs = config.buffering.timeoutMs + QUIET_SLACK_MS;
   let lastOutcome: FlushOutcome | undefined;
-  while (buffer.length > 0 && deadline - now() > 10) {
-    // Half the time left per round: a request that stalls (SHUTDOWN may
-    // follow a long freeze) must leave time for a retry on a fresh
-    // connection instead of taking every buffered event down with it.
-    const round = Math.max((deadline - now()) / 2, SHUTDOWN_ROUND_MIN_MS);
-    const requestsBefore = options.stats.kinesisRequests;
-    lastOutcome = await flusher.flush(Math.min(deadline, now() + round));
-    if (lastOutcome.lastError?.permanent) break;
-    // Without progress, a round that could not even send a request, or one
-    // squeezed into the last few milliseconds, would only spin until the
-    // deadline; throttled entries are worth another round before that.
-    if (
-      lastOutcome.delivered === 0 &&
-      (options.stats.kinesisRequests === requestsBefore ||
-        deadline - now() < SHUTDOWN_ROUND_MIN_MS)
-    ) break;
+  let stuck = false;
+  while (deadline - now() > MIN_FLUSH_MS) {
+    if (buffer.length > 0 && !stuck) {
+      // Half the time left per round: a request that stalls (SHUTDOWN may
+      // follow a long freeze) must leave time for a retry on a fresh
+      // connection instead of taking every buffered event down with it.
+      const round = Math.max((deadline - now()) / 2, SHUTDOWN_ROUND_MIN_MS);
+      const requestsBefore = options.stats.kinesisRequests;
+      lastOutcome = await flusher.flush(Math.min(deadline, now() + round));
+      // Without progress, a round that could not even send a request, or
+      // one squeezed into the last few milliseconds, would only spin until
+      // the deadline; throttled entries are worth another round before that.
+      stuck = lastOutcome.lastError?.blocksStream === true ||
+        lastOutcome.delivered === 0 &&
+          (options.stats.kinesisRequests === requestsBefore ||
+            deadline - now() < SHUTDOWN_ROUND_MIN_MS);
+      continue;
+    }
+    const since = Math.max(progress.lastDeliveryAt ?? shutdownAt, shutdownAt);
+    const wait = Math.min(since + quietMs - now(), deadline - now());
+    // Kinesis refusing: what still comes could not be delivered either.
+    if (stuck || wait <= 0 && progress.openDeliveries === 0) break;
+    await progress.waitForDelivery(Math.max(wait, MIN_FLUSH_MS));
   }
   if (buffer.length > 0) {
     options.logger.warn("events not delivered before the shutdown deadline", {
@@ -219,11 +358,13 @@ async function finish(
 }
 
 /**
- * Pauses flushing after flushes that delivered nothing, so a Kinesis outage
- * costs the hold time on a few invocations, not on every one.
+ * Pauses flushing after flushes that delivered nothing because Kinesis
+ * failed, so an outage costs the hold time on a few invocations, not on
+ * every one.
  */
 class FlushBreaker {
   #failures = 0;
+  #unanswered = 0;
   #pausedUntil = 0;
   constructor(private readonly now: () => number) {}
 
@@ -232,10 +373,17 @@ class FlushBreaker {
   }
 
   record(outcome: FlushOutcome): void {
-    // A flush that stored nothing and ran out of time (requests failing, or
-    // every entry throttled) pauses flushing; anything stored resets it.
-    if (outcome.delivered > 0 || !outcome.cutShort) {
-      this.#failures = 0;
+    // Refused requests or every entry throttled pause flushing at once.
+    // Requests that went unanswered may be slow, not failing (they may
+    // have stored their records): only several flushes in a row without
+    // one answer count as an outage. Anything stored resets it.
+    this.#unanswered = outcome.unanswered && outcome.delivered === 0
+      ? this.#unanswered + 1
+      : 0;
+    const outage = outcome.delivered === 0 &&
+      (outcome.failed || this.#unanswered >= UNANSWERED_FLUSHES);
+    if (!outage) {
+      if (!outcome.unanswered) this.#failures = 0;
       this.#pausedUntil = 0;
       return;
     }

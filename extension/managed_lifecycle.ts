@@ -26,6 +26,7 @@ import {
 import type { LifecycleApi, LifecycleResult } from "./lifecycle.ts";
 import { NEXT_ATTEMPTS, SIGNAL_SHUTDOWN_MS } from "./lifecycle.ts";
 import type { Logger } from "./log.ts";
+import { RequestSizer } from "./request_sizer.ts";
 import type { Timers } from "./progress.ts";
 import type { Stats } from "./stats.ts";
 import { type BufferedEvent, KINESIS_LIMITS } from "./types.ts";
@@ -78,6 +79,8 @@ export class BackgroundShipper {
   #pausedUntil = 0;
   #lastOutcome: FlushOutcome | undefined;
   #permanent = false;
+  /** One throughput estimate across slices: each slice is a new Flusher. */
+  readonly #sizer = new RequestSizer();
 
   /** Creates the shipper; nothing runs until {@linkcode start}. */
   constructor(options: ShipperOptions) {
@@ -245,7 +248,8 @@ export class BackgroundShipper {
     const own = new EventBuffer(Number.MAX_SAFE_INTEGER);
     own.offer(events, bytes);
     const slice: Slice = { events, done: Promise.resolve() };
-    slice.done = new Flusher({ ...flusher, buffer: own }).flush(deadline)
+    slice.done = new Flusher({ ...flusher, buffer: own, sizer: this.#sizer })
+      .flush(deadline)
       .then(
         (outcome) => this.#record(outcome),
         (error) => logger.error("background flush failed", { error }),
@@ -264,7 +268,7 @@ export class BackgroundShipper {
 
   #record(outcome: FlushOutcome): void {
     this.#lastOutcome = outcome;
-    if (outcome.lastError?.permanent) this.#permanent = true;
+    if (outcome.lastError?.blocksStream) this.#permanent = true;
     // A flush that stored nothing and ran out of time (requests failing, or
     // every entry throttled) pauses flushing; anything stored resets it.
     if (outcome.delivered > 0 || !outcome.cutShort) {

@@ -1,7 +1,7 @@
 /**
  * Tracks which invocations' `platform.runtimeDone` and `platform.report`
- * have arrived, so the lifecycle loop can wait for them with a deadline
- * instead of sleeping a fixed time.
+ * have arrived, and when telemetry deliveries come, so the lifecycle loop
+ * can wait for them with a deadline instead of sleeping a fixed time.
  *
  * @module
  */
@@ -40,7 +40,10 @@ export class InvocationProgress {
     "platform.report": [],
   };
   readonly #waiters = new Set<Waiter>();
+  readonly #deliveryWaiters = new Set<() => void>();
   readonly #timers: Timers;
+  #lastDeliveryAt: number | undefined;
+  #openDeliveries = 0;
 
   /** Creates the tracker using `timers` for deadlines. */
   constructor(timers: Timers = realTimers) {
@@ -83,6 +86,53 @@ export class InvocationProgress {
         ),
       };
       this.#waiters.add(waiter);
+    });
+  }
+
+  /**
+   * Notes that a telemetry delivery (a POST to the listener) started at
+   * `at`; {@linkcode deliveryEnded} follows once it was answered.
+   */
+  deliveryStarted(_at: number): void {
+    this.#openDeliveries++;
+  }
+
+  /**
+   * Notes that a delivery was answered at `at`; `accepted` when its events
+   * were buffered. A refused delivery (503, Lambda retries it) wakes waiters
+   * but is no sign of new telemetry: it does not move `lastDeliveryAt`.
+   */
+  deliveryEnded(at: number, accepted = true): void {
+    this.#openDeliveries = Math.max(0, this.#openDeliveries - 1);
+    if (accepted) this.#lastDeliveryAt = at;
+    const waiters = [...this.#deliveryWaiters];
+    this.#deliveryWaiters.clear();
+    for (const wake of waiters) wake();
+  }
+
+  /** When the latest accepted delivery was answered; undefined before the first. */
+  get lastDeliveryAt(): number | undefined {
+    return this.#lastDeliveryAt;
+  }
+
+  /** Deliveries started and not answered yet. */
+  get openDeliveries(): number {
+    return this.#openDeliveries;
+  }
+
+  /** Resolves true when the next delivery was answered, false after `timeoutMs`. */
+  waitForDelivery(timeoutMs: number): Promise<boolean> {
+    if (timeoutMs <= 0) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      const wake = () => {
+        this.#timers.clearTimeout(timer);
+        resolve(true);
+      };
+      const timer = this.#timers.setTimeout(() => {
+        this.#deliveryWaiters.delete(wake);
+        resolve(false);
+      }, timeoutMs);
+      this.#deliveryWaiters.add(wake);
     });
   }
 

@@ -3,12 +3,14 @@
  * the failed entries with exponential backoff and full jitter, and never
  * goes past the deadline it is given — a request still running then is
  * abandoned so that nothing is in flight when the lifecycle loop returns to
- * Lambda.
+ * Lambda. A request refused because of one of its records (a
+ * `ValidationException`) is split in halves until the records at fault are
+ * alone; only those are rejected.
  *
  * @module
  */
 import type { KinesisPutter } from "./kinesis_client.ts";
-import { KinesisRequestError } from "./kinesis_client.ts";
+import { KinesisRequestError, RECORD_ERRORS } from "./kinesis_client.ts";
 import type { Timers } from "./progress.ts";
 import type { Batch, OutgoingRecord } from "./types.ts";
 
@@ -52,6 +54,8 @@ export interface SendResult {
   delivered: OutgoingRecord[];
   /** Records not stored by the deadline (their events go back to the buffer). */
   undelivered: OutgoingRecord[];
+  /** Records Kinesis refused on their own (sent alone, a permanent error). */
+  rejected: OutgoingRecord[];
   /** Requests sent. */
   requests: number;
   /** Requests that failed as a whole. */
@@ -70,21 +74,42 @@ export async function sendBatch(
   deadline: number,
   context: SendContext,
 ): Promise<SendResult> {
-  const { now, policy } = context;
   const result: SendResult = {
     delivered: [],
     undelivered: [],
+    rejected: [],
     requests: 0,
     failedRequests: 0,
     retriedEvents: 0,
     abandoned: false,
     lastError: undefined,
   };
-  let pending = batch.records;
   if (!await preparedBefore(context, deadline)) {
-    result.undelivered = pending;
+    result.undelivered = batch.records;
     return result;
   }
+  result.undelivered = await sendRecords(
+    batch.records,
+    deadline,
+    context,
+    result,
+  );
+  return result;
+}
+
+/**
+ * Sends `records` with retries into `result`; returns those not stored
+ * (in order), which are all of them after a permanent error that is not a
+ * single record's fault.
+ */
+async function sendRecords(
+  records: OutgoingRecord[],
+  deadline: number,
+  context: SendContext,
+  result: SendResult,
+): Promise<OutgoingRecord[]> {
+  const { now, policy } = context;
+  let pending = records;
   for (let attempt = 0; pending.length > 0; attempt++) {
     if (attempt > 0) {
       const ceiling = Math.min(
@@ -128,11 +153,33 @@ export async function sendBatch(
         result.abandoned = true;
         context.putter.reset();
       }
+      if (requestError.permanent && RECORD_ERRORS.has(requestError.code)) {
+        // Refused whole because of some record in it (Kinesis does not say
+        // which): halves are sent on their own until the culprits are alone,
+        // so one bad record never blocks the others behind it.
+        if (pending.length === 1) {
+          result.rejected.push(pending[0]);
+          return [];
+        }
+        const half = Math.ceil(pending.length / 2);
+        const left = await sendRecords(
+          pending.slice(0, half),
+          deadline,
+          context,
+          result,
+        );
+        const right = await sendRecords(
+          pending.slice(half),
+          deadline,
+          context,
+          result,
+        );
+        return [...left, ...right];
+      }
       if (requestError.permanent) break;
     }
   }
-  result.undelivered = pending;
-  return result;
+  return pending;
 }
 
 /**

@@ -71,6 +71,7 @@ import {
   renderLambdaProfile,
   runLambdaProfile,
 } from "./bench/lambda_profile.ts";
+import { FULL_LOAD, QUICK_LOAD, runLoad, writeLoad } from "./bench/load.ts";
 
 /** Repetitions and sizes of a full run. */
 const FULL = {
@@ -690,6 +691,9 @@ async function main(): Promise<void> {
     await Deno.writeTextFile(`${outDir}/results.md`, markdown);
     console.log(markdown);
     log(`wrote ${outDir}/results.json and results.md`);
+    log("load: plain loader, a burst in 5 invocations, one 60 s invocation");
+    const load = await runLoad(values.quick ? QUICK_LOAD : FULL_LOAD);
+    await writeLoad(outDir, load);
   } finally {
     reader.destroy();
     await nullKinesis.stop();

@@ -64,3 +64,14 @@ export function failOnExit(
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
+
+/** The extension's shutdown summary among its log lines, if it wrote one. */
+export function summaryOf(
+  lines: readonly { line: string }[],
+): Record<string, unknown> | undefined {
+  let summary: Record<string, unknown> | undefined;
+  for (const { line } of lines) {
+    if (line.includes('"msg":"summary"')) summary = JSON.parse(line);
+  }
+  return summary;
+}

@@ -14,7 +14,7 @@ import { projectExtension } from "../sandbox/extension_specs.ts";
 import { startSandbox } from "../sandbox/sandbox.ts";
 import { costOf, type KinesisCost } from "./cost.ts";
 import { cpuSeconds } from "./proc.ts";
-import { REPO_ROOT, sleep, within } from "./run_helpers.ts";
+import { REPO_ROOT, sleep, summaryOf, within } from "./run_helpers.ts";
 
 /** Settings of one steady run. */
 export interface SteadyOptions {
@@ -110,11 +110,7 @@ export async function runSteady(options: SteadyOptions): Promise<SteadyResult> {
       );
     }
     await sandbox.shutdown();
-    for (const line of sandbox.extensionLog) {
-      if (line.line.includes('"msg":"summary"')) {
-        summary = JSON.parse(line.line);
-      }
-    }
+    summary = summaryOf(sandbox.extensionLog);
   } finally {
     await sandbox.stop();
   }

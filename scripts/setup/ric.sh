@@ -29,8 +29,10 @@ node_client() {
   need g++ build-essential "aws-lambda-ric's native build"
   rm -rf "$TOOLS/node" && mkdir -p "$TOOLS/node"
   echo "ric setup: npm aws-lambda-ric@$NODE_RIC_VERSION (builds its native part, a minute or two)"
+  # The project's .npmrc sets engine-strict for infra/ (Node 22.18+); aws-lambda-ric
+  # 4.0.2 declares node >= 22 but runs the sandbox's functions on this Node 20.
   npm install --prefix "$TOOLS/node" --no-save --no-audit --no-fund --loglevel=error \
-    "aws-lambda-ric@$NODE_RIC_VERSION" >/dev/null
+    --engine-strict=false "aws-lambda-ric@$NODE_RIC_VERSION" >/dev/null
   touch "$stamp"
 }
 

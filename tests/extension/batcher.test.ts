@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import agg from "aws-kinesis-agg";
 import {
+  BatchCursor,
   type BatchOptions,
   buildBatches,
   MAX_BATCH_BYTES,
@@ -466,6 +467,47 @@ Deno.test("batcher: refuses oversized events and out-of-range options", () => {
         }),
       RangeError,
       JSON.stringify(override),
+    );
+  }
+});
+
+Deno.test("batcher: a cursor builds one request at a time within the size asked, and rest() gives back the unbatched events in order", () => {
+  for (const format of FORMATS) {
+    const events = Array.from(
+      { length: 300 },
+      (_, i) => eventOfSize(i, 1_000, `k${i % 7}`),
+    );
+    const options: BatchOptions = { format, maxRecordBytes: 64 * 1024 };
+    const cursor = new BatchCursor(events, options);
+    const first = cursor.next(200_000);
+    assert.ok(first);
+    assert.ok(first.bytes <= 200_000, `${format}: ${first.bytes} bytes`);
+    const second = cursor.next(1);
+    assert.ok(second, "a request below one record still carries one record");
+    assert.equal(second.records.length, 1);
+    const batched = [first, second].flatMap((batch) =>
+      batch.records.flatMap((record) => record.events)
+    );
+    const rest = cursor.rest();
+    assert.deepEqual(
+      [...batched, ...rest].map((e) => idOf(e.data)),
+      events.map((e) => idOf(e.data)),
+      `${format}: every event once, in order`,
+    );
+    assert.equal(cursor.done, false);
+    // The rest batched alone is what the cursor would have gone on with.
+    const after: Batch[] = [];
+    for (let batch = cursor.next(); batch; batch = cursor.next()) {
+      after.push(batch);
+    }
+    assert.equal(cursor.done, true);
+    assert.deepEqual(cursor.rest(), []);
+    assertBatchRules(rest, options, buildBatches(rest, options));
+    assert.deepEqual(
+      after.flatMap((b) => b.records.flatMap((r) => r.events)).map((e) =>
+        idOf(e.data)
+      ),
+      rest.map((e) => idOf(e.data)),
     );
   }
 });

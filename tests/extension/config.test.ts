@@ -63,6 +63,8 @@ Deno.test("config: defaults with only a stream name and a region", () => {
       logLevel: "info",
       flush: "invoke",
       maxHoldMs: 200,
+      backlog: "extend",
+      backlogHoldMs: 1_000,
       shutdownMarginMs: 150,
       requestTimeoutMs: 5_000,
       mode: "on-demand",
@@ -458,5 +460,31 @@ Deno.test("config: flush interval and requests in flight are read and bounded", 
     { KINESIS_TELEMETRY_MAX_IN_FLIGHT: "0" },
     "KINESIS_TELEMETRY_MAX_IN_FLIGHT",
     /1–16/,
+  );
+});
+
+Deno.test("config: the backlog policy and its cap", () => {
+  const drop = parse({
+    KINESIS_TELEMETRY_BACKLOG: "Drop",
+    KINESIS_TELEMETRY_BACKLOG_HOLD_MS: "5000",
+  });
+  assert.equal(drop.backlog, "drop");
+  assert.equal(drop.backlogHoldMs, 5_000);
+  // The cap defaults to 1 s, never below the hold it extends.
+  assert.equal(
+    parse({ KINESIS_TELEMETRY_MAX_HOLD_MS: "3000" }).backlogHoldMs,
+    3_000,
+  );
+  assert.throws(
+    () => parse({ KINESIS_TELEMETRY_BACKLOG: "keep" }),
+    /KINESIS_TELEMETRY_BACKLOG: "keep" is not one of extend, drop/,
+  );
+  assert.throws(
+    () =>
+      parse({
+        KINESIS_TELEMETRY_MAX_HOLD_MS: "500",
+        KINESIS_TELEMETRY_BACKLOG_HOLD_MS: "400",
+      }),
+    /KINESIS_TELEMETRY_BACKLOG_HOLD_MS: 400 is out of range \(allowed 500–60000\)/,
   );
 });

@@ -3,6 +3,7 @@ import { valueEncoder } from "../helpers/raw_event.ts";
 import { EventBuffer, sizeOf } from "../../extension/buffer.ts";
 import { EVENT_OVERHEAD_BYTES } from "../../extension/memory_budget.ts";
 import {
+  emptyOutcome,
   Flusher,
   type FlushOutcome,
   MAX_REQUEST_BYTES,
@@ -22,6 +23,7 @@ import {
   startLocalKinesis,
 } from "../../scripts/sandbox/kinesis_local.ts";
 import {
+  after,
   captureLog,
   eventOf,
   failEntries,
@@ -54,9 +56,10 @@ function setup(
     format?: RecordFormat;
     maxRecordBytes?: number;
     putter?: KinesisPutter;
+    time?: ReturnType<typeof fakeTime>;
   } = {},
 ): Setup {
-  const time = fakeTime();
+  const time = options.time ?? fakeTime();
   const buffer = new EventBuffer(1 << 24);
   const stats = new Stats();
   const putter = new ScriptedPutter(answers, time.now);
@@ -147,10 +150,7 @@ Deno.test("flusher: delivers everything to kinesalite, decodable, buffer settled
       }, 0).event);
     buffer.offer(events, sizeOf(events));
     const outcome = await flusher.flush(Date.now() + 10_000);
-    assert.deepEqual(
-      { ...outcome },
-      { delivered: 50, remaining: 0, cutShort: false, lastError: undefined },
-    );
+    assert.deepEqual({ ...outcome }, { ...emptyOutcome(), delivered: 50 });
     assert.equal(buffer.length, 0);
     assert.equal(buffer.takenBytes, 0);
     assert.equal(stats.delivered, 50);
@@ -284,9 +284,11 @@ Deno.test("flusher: a permanent error leaves the remaining batches unsent and bu
 
 Deno.test("flusher: a batching failure keeps the events buffered", async () => {
   const s = setup([storeAll], { maxRecordBytes: 100 });
-  s.add(eventOf("small"), eventOf("x".repeat(200)));
+  s.add(eventOf("small"), eventOf("x".repeat(200)), eventOf("behind"));
   const outcome = await s.flush();
-  assert.equal(s.putter.calls.length, 0);
+  // Requests are built one at a time: what comes before the bad event goes.
+  assert.equal(s.putter.calls.length, 1);
+  assert.deepEqual(s.putter.calls[0].texts, ["small"]);
   assert.equal(outcome.cutShort, true);
   assert.equal(outcome.remaining, 2);
   assert.equal(s.buffer.length, 2);
@@ -299,12 +301,7 @@ Deno.test("flusher: an empty buffer sends nothing and keeps the last outcome", a
   s.add(eventOf("a"));
   const first = await s.flush();
   const empty = await s.flush();
-  assert.deepEqual({ ...empty }, {
-    delivered: 0,
-    remaining: 0,
-    cutShort: false,
-    lastError: undefined,
-  });
+  assert.deepEqual({ ...empty }, emptyOutcome());
   assert.equal(s.putter.calls.length, 1);
   assert.equal(s.flusher.lastOutcome, first);
 });
@@ -359,4 +356,74 @@ Deno.test("flusher: a send that throws keeps its events buffered and counted now
   assert.equal(outcome.cutShort, true);
   assert.equal(t.stats.delivered, 0);
   assert.deepEqual(t.buffer.takeAll().map(textOf), ["a", "b"]);
+});
+
+Deno.test("flusher: a record Kinesis refuses is dropped as kinesis_rejected; the rest of the flush goes on", async () => {
+  const invalid = new KinesisRequestError("record too large", {
+    outcomeKnown: true,
+    permanent: true,
+    code: "ValidationException",
+  });
+  const refuseBad: PutterAnswer = (entries, signal) =>
+    entries.some((entry) => new TextDecoder().decode(entry.data) === "bad")
+      ? Promise.reject(invalid)
+      : storeAll(entries, signal);
+  const s = setup([refuseBad]);
+  const events = Array.from({ length: 700 }, (_, i) => eventOf(`e${i}`));
+  events[3] = eventOf("bad");
+  s.add(...events);
+  const outcome = await s.flush(2_000);
+  assert.equal(outcome.rejected, 1);
+  assert.equal(outcome.delivered, 699);
+  assert.equal(outcome.remaining, 0);
+  assert.equal(outcome.failed, false);
+  assert.equal(s.stats.dropped.kinesis_rejected, 1);
+  assert.equal(s.stats.delivered, 699);
+  assert.equal(s.buffer.length, 0);
+  assert.equal(s.buffer.takenBytes, 0);
+  // The batch behind the bad one was sent too.
+  assert.ok(s.putter.calls.some((call) => call.texts.includes("e699")));
+  const [warning] = s.log.withMsg("Kinesis request failed");
+  assert.equal(warning.rejected, 1);
+});
+
+Deno.test("flusher: request sizes follow the measured throughput, so every request finishes within its flush's time", async () => {
+  const time = fakeTime();
+  // Kinesis takes 1 ms per 1,000 bytes.
+  const paced: PutterAnswer = (entries, signal) => {
+    const bytes = entries.reduce((sum, e) => sum + e.data.byteLength, 0);
+    return after(Math.ceil(bytes / 1_000), time.timers, storeAll)(
+      entries,
+      signal,
+    );
+  };
+  const s = setup([paced], { time });
+  const kib = "x".repeat(1000);
+  s.add(...Array.from({ length: 2_000 }, (_, i) => eventOf(`${i}${kib}`)));
+  const outcomes: FlushOutcome[] = [];
+  for (let i = 0; i < 8 && s.buffer.length > 0; i++) {
+    outcomes.push(await s.flush(300));
+  }
+  assert.equal(s.stats.delivered, 2_000);
+  const abandoned = s.putter.calls.filter((call) => call.signal.aborted);
+  // A fixed 1 MiB request (500 records here) would take 500 ms of 300.
+  assert.equal(abandoned.length, 0, "no request abandoned");
+  assert.ok(outcomes.every((outcome) => !outcome.failed), "slow, not failing");
+  assert.ok(s.flusher.sizer.bytesPerMs > 500, `${s.flusher.sizer.bytesPerMs}`);
+});
+
+Deno.test("flusher: stopWhen ends the flush after the request it holds; the rest stays buffered, not cut short", async () => {
+  const s = setup([storeAll]);
+  const kib = "x".repeat(1000);
+  s.add(...Array.from({ length: 3_000 }, (_, i) => eventOf(`${i}${kib}`)));
+  const flushing = s.flusher.flush({
+    deadline: s.time.now() + 10_000,
+    stopWhen: () => true,
+  });
+  await s.time.runAll();
+  const outcome = await flushing;
+  assert.equal(s.putter.calls.length, 1);
+  assert.equal(outcome.cutShort, false);
+  assert.equal(outcome.delivered + outcome.remaining, 3_000);
+  assert.equal(s.buffer.length, outcome.remaining);
 });

@@ -303,3 +303,74 @@ Deno.test("kinesis client: classifyError says Abandoned whenever the signal was 
   assert.equal(error.permanent, false);
   assert.match(error.message, /^request abandoned: AccessDeniedException/);
 });
+
+Deno.test("kinesis client: a signature error from clock skew is retryable once the SDK corrected its clock, and the retry is signed with the server's time", async () => {
+  // The server's clock runs 20 minutes ahead of this machine's: a request
+  // signed with local time is refused as expired, with the server's Date.
+  const skewMs = 20 * 60_000;
+  const amzDates: string[] = [];
+  const server = fakeKinesis((request) => {
+    const amzDate = request.headers.get("x-amz-date") ?? "";
+    amzDates.push(amzDate);
+    const signedAt = Date.parse(
+      amzDate.replace(
+        /^(\d{4})(\d\d)(\d\d)T(\d\d)(\d\d)(\d\d)Z$/,
+        "$1-$2-$3T$4:$5:$6Z",
+      ),
+    );
+    const serverNow = Date.now() + skewMs;
+    const headers = {
+      "content-type": "application/x-amz-json-1.1",
+      date: new Date(serverNow).toUTCString(),
+    };
+    if (Math.abs(serverNow - signedAt) > 5 * 60_000) {
+      return new Response(
+        JSON.stringify({
+          __type: "InvalidSignatureException",
+          message: `Signature expired: ${amzDate} is now earlier than ...`,
+        }),
+        { status: 400, headers },
+      );
+    }
+    return new Response(
+      JSON.stringify({
+        FailedRecordCount: 0,
+        Records: [{ SequenceNumber: "1", ShardId: "shardId-000000000000" }],
+      }),
+      { headers },
+    );
+  });
+  try {
+    const putter = createSdkPutter(target(endpointOf(server)));
+    await assert.rejects(
+      putter.putRecords(ONE_RECORD, new AbortController().signal),
+      kinesisRequestError({
+        code: "InvalidSignatureException",
+        permanent: false,
+        outcomeKnown: true,
+      }),
+    );
+    const result = await putter.putRecords(
+      ONE_RECORD,
+      new AbortController().signal,
+    );
+    putter.reset();
+    assert.equal(result.failedRecordCount, 0);
+    assert.equal(amzDates.length, 2);
+  } finally {
+    await server.shutdown();
+  }
+});
+
+Deno.test("kinesis client: a signature error without a clock to correct stays permanent", () => {
+  const error = Object.assign(new Error("bad signature"), {
+    name: "InvalidSignatureException",
+    $metadata: { httpStatusCode: 400 },
+  });
+  assert.equal(classifyError(error).permanent, true);
+  const corrected = Object.assign(new Error("Signature expired"), {
+    name: "InvalidSignatureException",
+    $metadata: { httpStatusCode: 400, clockSkewCorrected: true },
+  });
+  assert.equal(classifyError(corrected).permanent, false);
+});

@@ -1,6 +1,5 @@
 import assert from "node:assert/strict";
 import { EventBuffer, sizeOf } from "../../extension/buffer.ts";
-import type { Config } from "../../extension/config.ts";
 import {
   ExtensionsApiClient,
   type LifecycleEvent,
@@ -9,10 +8,12 @@ import { Flusher } from "../../extension/flusher.ts";
 import { KinesisRequestError } from "../../extension/kinesis_client.ts";
 import {
   type LifecycleApi,
+  type LifecycleConfig,
   type LifecycleResult,
   NEXT_ATTEMPTS,
   runLifecycle,
   SIGNAL_SHUTDOWN_MS,
+  UNANSWERED_FLUSHES,
 } from "../../extension/lifecycle.ts";
 import { InvocationProgress } from "../../extension/progress.ts";
 import { DEFAULT_RETRY_POLICY } from "../../extension/sender.ts";
@@ -33,14 +34,11 @@ import {
   storeAll,
 } from "./_core_fixtures.ts";
 
-type LifecycleConfig = Pick<
-  Config,
-  "flush" | "maxHoldMs" | "shutdownMarginMs" | "types" | "buffering"
->;
-
 const DEFAULT_CONFIG: LifecycleConfig = {
   flush: "invoke",
   maxHoldMs: 200,
+  backlog: "extend",
+  backlogHoldMs: 1_000,
   shutdownMarginMs: 150,
   types: ["platform", "function", "extension"],
   buffering: { maxItems: 1000, maxBytes: 262_144, timeoutMs: 100 },
@@ -148,9 +146,26 @@ function harness(options: {
         : Promise.resolve();
     },
   };
+  /** A delivery of `texts` (one event each) arrives now. */
   const add = (...texts: string[]) => {
     const events = texts.map((text) => eventOf(text, "k", time.now()));
+    progress.deliveryStarted(time.now());
     assert.ok(buffer.offer(events, sizeOf(events)));
+    stats.received += events.length;
+    progress.deliveryEnded(time.now());
+  };
+  /**
+   * A delivery of `texts` and `runtimeDone <requestId>` (noted as the
+   * listener does, before the delivery is answered), now or `inMs` later.
+   */
+  const delivery = (requestId: string, ...texts: string[]) => {
+    const all = [...texts, `runtimeDone ${requestId}`];
+    const events = all.map((text) => eventOf(text, "k", time.now()));
+    progress.deliveryStarted(time.now());
+    assert.ok(buffer.offer(events, sizeOf(events)));
+    stats.received += events.length;
+    progress.note("platform.runtimeDone", requestId);
+    progress.deliveryEnded(time.now());
   };
   /** `report <requestId>` arrives with its platform.report, now or `inMs` later. */
   const report = (requestId: string, inMs?: number) => {
@@ -175,6 +190,7 @@ function harness(options: {
     served,
     exitErrors,
     add,
+    delivery,
     report,
     /** Fake time when the loop returned. */
     endedAt: () => endedAt,
@@ -289,7 +305,8 @@ Deno.test("lifecycle: never calls /event/next while a PutRecords request runs", 
 Deno.test("lifecycle: a hanging putter never holds an invocation past maxHoldMs", async () => {
   const h = harness({
     steps: [
-      { event: invoke("r1"), then: () => h.add("a") },
+      // A light first invocation (its runtimeDone came at once).
+      { event: invoke("r1"), then: () => h.delivery("r1", "a") },
       { event: invoke("r2"), afterMs: 1_000, then: () => h.add("b") },
       // A deadline sooner than the hold bounds the hold too.
       { event: invoke("r3", 80), afterMs: 1_000, then: () => h.add("c") },
@@ -314,33 +331,8 @@ Deno.test("lifecycle: a hanging putter never holds an invocation past maxHoldMs"
   // Nothing is lost: the events wait in the buffer, oldest first.
   assert.deepEqual(
     h.buffer.takeAll().map((e) => new TextDecoder().decode(e.data)),
-    [
-      "a",
-      "b",
-      "c",
-    ],
+    ["a", "runtimeDone r1", "b", "c"],
   );
-});
-
-Deno.test("lifecycle: waits for the previous invocation's report, then flushes", async () => {
-  const h = harness({
-    steps: [
-      { event: invoke("r1"), then: () => h.add("start r1") },
-      {
-        event: invoke("r2"),
-        afterMs: 500,
-        // r1's report arrives 30 ms into r2, with the thaw's delivery.
-        then: () => h.report("r1", 30),
-      },
-      { event: shutdown(), afterMs: 500 },
-    ],
-    answers: [storeAll],
-  });
-  await h.run();
-  assert.deepEqual(h.putter.calls.map((c) => [c.at - h.start, c.texts]), [
-    [0, ["start r1"]],
-    [500 + 30, ["report r1"]],
-  ]);
 });
 
 Deno.test("lifecycle: a report already received costs no wait", async () => {
@@ -361,12 +353,6 @@ Deno.test("lifecycle: a report already received costs no wait", async () => {
   assert.equal(h.nextCalls[2].at, h.served[1].at);
 });
 
-Deno.test("lifecycle: a missing report is waited for at most buffering.timeoutMs + 50 ms", async () => {
-  const h = idleThenSecondInvocation(500, { maxHoldMs: 400 });
-  await h.run();
-  assert.equal(h.putter.calls[0].at - h.served[1].at, 150);
-});
-
 Deno.test("lifecycle: back-to-back invocations do not wait for the previous report", async () => {
   // Idle for less than the buffering timeout: the report may come only
   // later, and the next invocation (soon) ships it.
@@ -379,7 +365,7 @@ Deno.test("lifecycle: a report later than the hold never starves the flush", asy
   const slowBuffering = { maxItems: 1000, maxBytes: 262_144, timeoutMs: 1000 };
   const h = harness({
     steps: [
-      { event: invoke("r1"), then: () => h.add("a") },
+      { event: invoke("r1"), then: () => h.delivery("r1", "a") },
       { event: invoke("r2"), afterMs: 5_000, then: () => h.add("b") },
       { event: invoke("r3"), afterMs: 5_000, then: () => h.add("c") },
       { event: shutdown(), afterMs: 5_000 },
@@ -391,7 +377,7 @@ Deno.test("lifecycle: a report later than the hold never starves the flush", asy
   // Each invocation ships its events within its own hold, report or not.
   assert.deepEqual(
     h.putter.calls.map((c) => c.texts),
-    [["a"], ["b"], ["c"]],
+    [["a", "runtimeDone r1"], ["b"], ["c"]],
   );
   for (let i = 1; i <= 3; i++) {
     assert.equal(h.nextCalls[i].putCalls, i);
@@ -403,76 +389,6 @@ Deno.test("lifecycle: without platform telemetry no report is awaited", async ()
   const h = idleThenSecondInvocation(500, { types: ["function"] });
   await h.run();
   assert.equal(h.putter.calls[0].at, h.served[1].at);
-});
-
-Deno.test("lifecycle: the end strategy flushes again once runtimeDone arrived", async () => {
-  const h = harness({
-    steps: [
-      {
-        event: invoke("r1"),
-        then: () => {
-          h.add("before");
-          h.time.timers.setTimeout(() => {
-            h.add("function output", "runtimeDone r1");
-            h.progress.note("platform.runtimeDone", "r1");
-          }, 400);
-        },
-      },
-      { event: shutdown(), afterMs: 100 },
-    ],
-    answers: [storeAll],
-    config: { flush: "end" },
-  });
-  await h.run();
-  assert.deepEqual(h.putter.calls.map((c) => [c.at - h.start, c.texts]), [
-    [0, ["before"]],
-    [400, ["function output", "runtimeDone r1"]],
-  ]);
-  assert.equal(h.nextCalls[1].at - h.start, 400);
-  assert.equal(h.nextCalls[1].putCalls, 2);
-  assertNothingInFlight(h.nextCalls);
-});
-
-Deno.test("lifecycle: the end strategy gives up on runtimeDone after the invocation deadline", async () => {
-  const h = harness({
-    steps: [
-      { event: invoke("r1", 1_000) },
-      { event: shutdown(), afterMs: 100 },
-    ],
-    answers: [storeAll],
-    config: { flush: "end" },
-  });
-  await h.run();
-  // The function's timeout bounds the whole Invoke phase, extensions
-  // included: waiting past it would turn the invocation into a timeout.
-  assert.equal(h.nextCalls[1].at - h.served[0].at, 1_000);
-});
-
-Deno.test("lifecycle: the end strategy's flush ends by the invocation deadline", async () => {
-  const h = harness({
-    steps: [
-      {
-        event: invoke("r1", 1_000),
-        then: () => {
-          h.time.timers.setTimeout(() => {
-            h.add("function output", "runtimeDone r1");
-            h.progress.note("platform.runtimeDone", "r1");
-          }, 950);
-        },
-      },
-      { event: shutdown(), afterMs: 100 },
-    ],
-    // Kinesis slow: the flush would take 500 ms.
-    answers: (time) => [after(500, time.timers, storeAll)],
-    config: { flush: "end" },
-  });
-  await h.run();
-  assert.equal(h.putter.calls[0].at - h.served[0].at, 950);
-  assert.ok(
-    h.nextCalls[1].at - h.served[0].at <= 1_000,
-    `back in /event/next ${h.nextCalls[1].at - h.served[0].at} ms after INVOKE`,
-  );
-  assertNothingInFlight(h.nextCalls);
 });
 
 Deno.test("lifecycle: the end strategy without platform telemetry behaves as invoke", async () => {
@@ -528,16 +444,290 @@ Deno.test("lifecycle: SHUTDOWN keeps retrying failed requests until the deadline
   assert.equal(h.buffer.length, 1);
 });
 
-Deno.test("lifecycle: SHUTDOWN delivers what is buffered and waits for the last report", async () => {
+Deno.test("lifecycle: the previous report is never waited for; one that arrives during the first flush goes within the same hold", async () => {
+  for (const reportInMs of [5, undefined]) {
+    const h = harness({
+      steps: [
+        { event: invoke("r1"), then: () => h.delivery("r1", "start r1") },
+        {
+          event: invoke("r2"),
+          afterMs: 500,
+          then: () => {
+            h.add("x");
+            if (reportInMs !== undefined) h.report("r1", reportInMs);
+          },
+        },
+        { event: shutdown(), afterMs: 500 },
+      ],
+      // Kinesis answers after 20 ms.
+      answers: (time) => [after(20, time.timers, storeAll)],
+    });
+    await h.run();
+    const r2 = h.served[1].at;
+    const calls = h.putter.calls.filter((c) => c.at >= r2 && c.at < r2 + 500)
+      .map((c) => [c.at - r2, c.texts]);
+    if (reportInMs === undefined) {
+      assert.deepEqual(calls, [[0, ["x"]]]);
+      assert.equal(h.nextCalls[2].at - r2, 20, "no wait for a report");
+    } else {
+      assert.deepEqual(calls, [[0, ["x"]], [20, ["report r1"]]]);
+      assert.equal(h.nextCalls[2].at - r2, 40);
+    }
+  }
+});
+
+Deno.test("lifecycle: sparse light invocations return as soon as their flush is done", async () => {
+  const h = idleThenSecondInvocation(500, { maxHoldMs: 400 });
+  await h.run();
+  assert.equal(h.putter.calls[0].at, h.served[1].at);
+  assert.equal(h.nextCalls[2].at, h.served[1].at);
+});
+
+Deno.test("lifecycle: a heavy invocation keeps shipping while its runtime runs and returns once runtimeDone arrived", async () => {
   const h = harness({
     steps: [
-      { event: invoke("r1") },
+      {
+        event: invoke("r1"),
+        then: () => {
+          // A function logging for a second: a delivery every 100 ms.
+          for (let i = 1; i < 10; i++) {
+            h.time.timers.setTimeout(() => h.add(`line ${i}`), 100 * i);
+          }
+          h.time.timers.setTimeout(() => h.delivery("r1", "line 10"), 1_000);
+        },
+      },
+      { event: shutdown(), afterMs: 100 },
+    ],
+    answers: (time) => [after(10, time.timers, storeAll)],
+  });
+  await h.run();
+  const r1 = h.served[0].at;
+  // Every delivery shipped while the function ran, not at the next INVOKE.
+  assert.deepEqual(
+    h.putter.calls.map((c) => [c.at - r1, c.texts]),
+    [
+      ...Array.from(
+        { length: 9 },
+        (_, i) => [100 * (i + 1), [`line ${i + 1}`]],
+      ),
+      [1_000, ["line 10", "runtimeDone r1"]],
+    ],
+  );
+  // Back right after the request under way when runtimeDone came.
+  assert.equal(h.nextCalls[1].at - r1, 1_010);
+  assertNothingInFlight(h.nextCalls);
+});
+
+Deno.test("lifecycle: a light invocation (after a light one) does not wait for its runtimeDone", async () => {
+  const h = harness({
+    steps: [
+      { event: invoke("r1"), then: () => h.delivery("r1", "a") },
+      { event: invoke("r2"), afterMs: 500, then: () => h.add("b") },
+      { event: shutdown(), afterMs: 500 },
+    ],
+    answers: [storeAll],
+  });
+  await h.run();
+  assert.equal(h.nextCalls[1].at, h.served[0].at);
+  assert.equal(h.nextCalls[2].at, h.served[1].at);
+});
+
+Deno.test("lifecycle: after a heavy cycle the next invocation stays too; a runtimeDone that never comes is waited for at most the buffering timeout + the hold after the last delivery", async () => {
+  const lines = Array.from({ length: 1_000 }, (_, i) => `line ${i}`);
+  const h = harness({
+    steps: [
+      {
+        event: invoke("r1"),
+        then: () =>
+          h.time.timers.setTimeout(() => h.delivery("r1", ...lines), 10),
+      },
+      {
+        event: invoke("r2"),
+        afterMs: 500,
+        then: () => h.time.timers.setTimeout(() => h.add("late"), 50),
+      },
+      { event: shutdown(), afterMs: 500 },
+    ],
+    answers: [storeAll],
+  });
+  await h.run();
+  const r2 = h.served[1].at;
+  assert.equal(h.nextCalls[2].at - r2, 50 + 100 + 200);
+  assert.ok(h.putter.calls.some((c) => c.texts.includes("late")));
+});
+
+Deno.test("lifecycle: a heavy invocation whose deliveries are refused (runtimeDone queued behind them) stays at most backlogHoldMs after the first refusal; at once with backlog=drop", async () => {
+  for (
+    const [backlog, expected] of [["extend", 300 + 1_000], [
+      "drop",
+      300,
+    ]] as const
+  ) {
+    const h = harness({
+      steps: [
+        {
+          event: invoke("r1"),
+          then: () => {
+            for (let i = 1; i <= 50; i++) {
+              h.time.timers.setTimeout(() => {
+                // From 300 ms on, every other delivery is refused.
+                if (i >= 3 && i % 2 === 1) {
+                  h.progress.deliveryStarted(h.time.now());
+                  h.stats.refused += 10;
+                  h.progress.deliveryEnded(h.time.now(), false);
+                } else h.add(`line ${i}`);
+              }, 100 * i);
+            }
+          },
+        },
+        { event: shutdown(), afterMs: 10 },
+      ],
+      answers: [storeAll],
+      config: { backlog, backlogHoldMs: 1_000 },
+    });
+    await h.run();
+    assert.equal(h.nextCalls[1].at - h.served[0].at, expected, backlog);
+  }
+});
+
+Deno.test("lifecycle: the end strategy flushes while waiting for runtimeDone, then once more", async () => {
+  const h = harness({
+    steps: [
+      {
+        event: invoke("r1"),
+        then: () => {
+          h.add("before");
+          h.time.timers.setTimeout(() => h.add("output"), 200);
+          h.time.timers.setTimeout(() => h.delivery("r1", "last"), 400);
+        },
+      },
+      {
+        event: invoke("r2"),
+        afterMs: 100,
+        then: () =>
+          h.time.timers.setTimeout(() => h.delivery("r2", "only"), 60),
+      },
+      { event: shutdown(), afterMs: 100 },
+    ],
+    answers: [storeAll],
+    config: { flush: "end" },
+  });
+  await h.run();
+  const r2 = h.served[1].at;
+  assert.deepEqual(
+    h.putter.calls.map((c) => [c.at - h.start, c.texts]),
+    [
+      [0, ["before"]],
+      [200, ["output"]],
+      [400, ["last", "runtimeDone r1"]],
+      [r2 - h.start + 60, ["only", "runtimeDone r2"]],
+    ],
+  );
+  assert.equal(h.nextCalls[1].at - h.start, 400);
+  assert.equal(h.nextCalls[2].at - r2, 60);
+  assertNothingInFlight(h.nextCalls);
+});
+
+Deno.test("lifecycle: the end strategy waits for a refused or late runtimeDone at most the buffering timeout + the hold, and never past the deadline", async () => {
+  for (const [deadlineIn, expected] of [[10_000, 300], [250, 250]]) {
+    const h = harness({
+      steps: [
+        { event: invoke("r1", deadlineIn), then: () => h.add("a") },
+        { event: shutdown(), afterMs: 100 },
+      ],
+      answers: [storeAll],
+      config: { flush: "end" },
+    });
+    await h.run();
+    assert.equal(h.nextCalls[1].at - h.served[0].at, expected);
+    assert.equal(h.putter.calls[0].at, h.served[0].at, "flushed meanwhile");
+  }
+});
+
+Deno.test("lifecycle: the end strategy's last flush ends by the invocation deadline", async () => {
+  const h = harness({
+    steps: [
+      {
+        event: invoke("r1", 1_000),
+        then: () => {
+          for (let i = 1; i <= 9; i++) {
+            h.time.timers.setTimeout(() => h.add(`output ${i}`), 100 * i);
+          }
+          h.time.timers.setTimeout(() => h.delivery("r1", "last"), 950);
+        },
+      },
+      { event: shutdown(), afterMs: 100 },
+    ],
+    // Kinesis answers in 10 ms, but takes 500 ms from 950 ms on.
+    answers: (time) => {
+      const start = time.now();
+      return [(entries, signal) =>
+        after(
+          time.now() - start >= 950 ? 500 : 10,
+          time.timers,
+          storeAll,
+        )(entries, signal)];
+    },
+    config: { flush: "end" },
+  });
+  await h.run();
+  const last = h.putter.calls.find((c) => c.texts.includes("last"))!;
+  assert.equal(last.at - h.served[0].at, 950);
+  assert.ok(
+    h.nextCalls[1].at - h.served[0].at <= 1_000,
+    `back in /event/next ${h.nextCalls[1].at - h.served[0].at} ms after INVOKE`,
+  );
+  assertNothingInFlight(h.nextCalls);
+});
+
+Deno.test("lifecycle: a backlog the hold cannot drain is drained up to backlogHoldMs with backlog=extend, left with backlog=drop", async () => {
+  for (const backlog of ["extend", "drop"] as const) {
+    const lines = Array.from(
+      { length: 3_000 },
+      (_, i) => `${i}${"x".repeat(1000)}`,
+    );
+    const h = harness({
+      steps: [
+        { event: invoke("r1"), then: () => h.delivery("r1", ...lines) },
+        { event: shutdown(5_000), afterMs: 100 },
+      ],
+      // 1 ms per KB: 3 MB take 3 s, more than the hold and the cap.
+      answers: (time) => [(entries, signal) =>
+        after(
+          Math.ceil(entries.reduce((n, e) => n + e.data.byteLength, 0) / 1000),
+          time.timers,
+          storeAll,
+        )(entries, signal)],
+      config: { backlog, maxHoldMs: 200, backlogHoldMs: 1_000 },
+    });
+    await h.run();
+    const hold = h.nextCalls[1].at - h.served[0].at;
+    const shipped = h.nextCalls[1].putCalls;
+    if (backlog === "extend") {
+      assert.ok(hold > 200 && hold <= 1_000, `hold ${hold}`);
+    } else {
+      assert.ok(hold <= 200, `hold ${hold}`);
+    }
+    assert.ok(shipped > 0);
+    assertNothingInFlight(h.nextCalls);
+    // Whatever the policy, SHUTDOWN ships the rest.
+    assert.equal(h.stats.delivered, 3_001);
+  }
+});
+
+Deno.test("lifecycle: SHUTDOWN delivers what is buffered and keeps listening until no delivery came for the buffering timeout", async () => {
+  const h = harness({
+    steps: [
+      { event: invoke("r1"), then: () => h.delivery("r1") },
       {
         event: shutdown(),
         afterMs: 1_000,
         then: () => {
-          h.add("runtimeDone r1");
+          h.add("thaw");
           h.report("r1", 60);
+          // Lines of the runtime's SIGTERM handler, then another extension's.
+          h.time.timers.setTimeout(() => h.add("sigterm handler"), 140);
+          h.time.timers.setTimeout(() => h.add("other extension"), 230);
         },
       },
     ],
@@ -545,17 +735,42 @@ Deno.test("lifecycle: SHUTDOWN delivers what is buffered and waits for the last 
   });
   await h.run();
   assert.deepEqual(
-    h.putter.calls.map((c) => [c.at - h.served[1].at, c.texts]),
+    h.putter.calls.slice(1).map((c) => [c.at - h.served[1].at, c.texts]),
     [
-      [60, ["runtimeDone r1", "report r1"]],
+      [0, ["thaw"]],
+      [60, ["report r1"]],
+      [140, ["sigterm handler"]],
+      [230, ["other extension"]],
     ],
   );
-  assert.equal(h.stats.delivered, 2);
+  assert.equal(h.endedAt() - h.served[1].at, 230 + 100 + 25);
   assert.equal(h.buffer.length, 0);
   assert.equal(
     h.log.withMsg("events not delivered before the shutdown deadline").length,
     0,
   );
+});
+
+Deno.test("lifecycle: SHUTDOWN stops listening by the deadline minus the margin, however deliveries keep coming", async () => {
+  const h = harness({
+    steps: [
+      { event: invoke("r1"), then: () => h.delivery("r1") },
+      {
+        event: shutdown(1_000),
+        afterMs: 100,
+        then: () => {
+          for (let i = 1; i < 100; i++) {
+            h.time.timers.setTimeout(() => h.add(`line ${i}`), 40 * i);
+          }
+        },
+      },
+    ],
+    answers: [storeAll],
+    config: { shutdownMarginMs: 150 },
+  });
+  await h.run();
+  assert.ok(h.endedAt() - h.served[1].at <= 850, `${h.endedAt()}`);
+  assert.ok(h.endedAt() - h.served[1].at >= 800);
 });
 
 Deno.test("lifecycle: a permanent error ends the shutdown flush at once", async () => {
@@ -749,6 +964,29 @@ Deno.test("lifecycle: a flush with every entry throttled pauses flushing too", a
   assert.equal(callsBy(2), callsBy(1), "r2 paused: no request");
   assert.ok(callsBy(3) > callsBy(2), "r3 tried again and delivered");
   assert.equal(h.stats.delivered, 3);
+});
+
+Deno.test("lifecycle: slowness is not an outage: unanswered flushes pause flushing only after UNANSWERED_FLUSHES in a row", async () => {
+  // Kinesis holds every answer past the hold (it may be storing them).
+  const steps = Array.from({ length: UNANSWERED_FLUSHES + 1 }, (_, i) => ({
+    event: invoke(`r${i}`),
+    afterMs: 10,
+    then: () => h.add(`e${i}`),
+  }));
+  const h = harness({
+    steps: [...steps, { event: shutdown(), afterMs: 10 }],
+    answers: [hang],
+    config: { types: ["function"] },
+  });
+  await h.run();
+  for (let i = 1; i <= UNANSWERED_FLUSHES; i++) {
+    assert.equal(h.nextCalls[i].putCalls, i, `r${i - 1} flushed`);
+  }
+  assert.equal(
+    h.nextCalls[UNANSWERED_FLUSHES + 1].putCalls,
+    UNANSWERED_FLUSHES,
+    "then the breaker paused flushing",
+  );
 });
 
 Deno.test("lifecycle: against the scripted Extensions API on loopback", async () => {

@@ -328,6 +328,35 @@ Deno.test("managed lifecycle: a permanent error stops flushing; the rest is left
   assert.equal(h.shipper.lastOutcome?.lastError?.permanent, true);
 });
 
+Deno.test("managed lifecycle: a record Kinesis refuses is rejected alone; flushing goes on", async () => {
+  const invalid = new KinesisRequestError("record refused", {
+    outcomeKnown: true,
+    permanent: true,
+    code: "ValidationException",
+  });
+  // Kinesis refuses, whole, any request that holds the event "e2".
+  const refuseBad: PutterAnswer = (entries, signal) =>
+    entries.some((entry) =>
+        new TextDecoder().decode(entry.data).startsWith("e2 ")
+      )
+      ? Promise.reject(invalid)
+      : storeAll(entries, signal);
+  const h = harness({
+    answers: () => Array.from({ length: 50 }, () => refuseBad),
+    format: "json",
+    shutdownAfterMs: 2_000,
+  });
+  const run = h.run();
+  h.add(5);
+  // Events that arrive after the refusal are still shipped: a record at
+  // fault does not stop the shipper as a stream-blocking error does.
+  h.time.timers.setTimeout(() => h.add(3), 1_000);
+  await h.time.drive(run);
+  assert.equal(h.stats.dropped.kinesis_rejected, 1);
+  assert.equal(h.stats.delivered, 7);
+  assert.equal(h.buffer.length, 0);
+});
+
 Deno.test("managed lifecycle: a stop signal drains like SHUTDOWN", async () => {
   const h = harness({ answers: () => [storeAll] });
   const stop = new AbortController();

@@ -74,3 +74,28 @@ Deno.test("progress: several waiters for the same event all resolve", async () =
   assert.deepEqual(await Promise.all(waits), [true, true]);
   assert.equal(time.pending(), 0);
 });
+
+Deno.test("progress: deliveries are tracked; waitForDelivery wakes on the next answered one or times out", async () => {
+  const time = fakeTime();
+  const progress = new InvocationProgress(time.timers);
+  assert.equal(progress.lastDeliveryAt, undefined);
+  const woken = progress.waitForDelivery(1_000);
+  progress.deliveryStarted(time.now() + 5);
+  assert.equal(progress.openDeliveries, 1);
+  assert.equal(progress.lastDeliveryAt, undefined);
+  progress.deliveryEnded(time.now() + 7);
+  assert.equal(progress.openDeliveries, 0);
+  assert.equal(progress.lastDeliveryAt, time.now() + 7);
+  assert.equal(await woken, true);
+  assert.equal(time.pending(), 0, "the timeout was cleared");
+  // A refused delivery wakes waiters but is no sign of new telemetry.
+  const refused = progress.waitForDelivery(1_000);
+  progress.deliveryStarted(time.now() + 8);
+  progress.deliveryEnded(time.now() + 9, false);
+  assert.equal(await refused, true);
+  assert.equal(progress.lastDeliveryAt, time.now() + 7);
+  const timedOut = progress.waitForDelivery(50);
+  await time.runAll();
+  assert.equal(await timedOut, false);
+  assert.equal(await progress.waitForDelivery(0), false);
+});

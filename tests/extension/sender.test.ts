@@ -9,6 +9,7 @@ import {
 } from "../../extension/sender.ts";
 import type { Batch, OutgoingRecord } from "../../extension/types.ts";
 import {
+  after,
   eventOf,
   failEntries,
   fakeTime,
@@ -272,6 +273,61 @@ Deno.test("sender: a permanent error stops retrying", async () => {
   assert.equal(result.lastError, denied);
   assert.equal(result.failedRequests, 1);
   assert.equal(result.retriedEvents, 0);
+});
+
+Deno.test("sender: a ValidationException splits the request until the bad records are alone; only they are rejected", async () => {
+  const invalid = new KinesisRequestError("record too large", {
+    outcomeKnown: true,
+    permanent: true,
+    code: "ValidationException",
+  });
+  // Kinesis refuses any request that holds "c" or "f", whole.
+  const refuseBad: PutterAnswer = (entries, signal) =>
+    entries.some((entry) => ["c", "f"].includes(entry.partitionKey))
+      ? Promise.reject(invalid)
+      : storeAll(entries, signal);
+  const { result, putter } = await run(
+    batchOf(...["a", "b", "c", "d", "e", "f", "g"].map((n) => record(n))),
+    [refuseBad],
+  );
+  assert.deepEqual(names(result.rejected), ["c", "f"]);
+  assert.deepEqual(names(result.delivered).sort(), ["a", "b", "d", "e", "g"]);
+  assert.deepEqual(result.undelivered, []);
+  assert.equal(result.retriedEvents, 0, "a split is not a retry");
+  // Never more requests than a binary search over the batch needs.
+  assert.ok(putter.calls.length <= 2 * 7, `${putter.calls.length} requests`);
+  for (const call of putter.calls.slice(1)) {
+    assert.ok(call.keys.length < 7, "every later request is a part");
+  }
+});
+
+Deno.test("sender: a split that runs out of time leaves the unsent parts undelivered, not rejected", async () => {
+  const invalid = new KinesisRequestError("bad", {
+    outcomeKnown: true,
+    permanent: true,
+    code: "InvalidArgumentException",
+  });
+  const time = fakeTime();
+  const putter = new ScriptedPutter(
+    [after(60, time.timers, rejectWith(invalid))],
+    time.now,
+  );
+  const sending = sendBatch(
+    batchOf(record("a"), record("b"), record("c"), record("d")),
+    time.now() + 100,
+    {
+      putter,
+      now: time.now,
+      timers: time.timers,
+      random: () => 0.5,
+      policy: DEFAULT_RETRY_POLICY,
+    },
+  );
+  await time.runAll();
+  const result = await sending;
+  assert.deepEqual(result.rejected, []);
+  assert.equal(putter.calls.length, 2);
+  assert.deepEqual(names(result.undelivered), ["a", "b", "c", "d"]);
 });
 
 Deno.test("sender: an empty batch sends nothing", async () => {

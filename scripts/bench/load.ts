@@ -1,0 +1,416 @@
+/**
+ * Load cases of the bench, in the local sandbox (real Node function,
+ * Lambda's freeze between invocations, Lambda-like telemetry delivery with
+ * retries and drops), against one kinesalite child:
+ *
+ * - `loader`: a plain PutRecords loader (the burst's envelopes packed into
+ *   64 KiB records, 1 MiB requests, one at a time, a kept-alive connection)
+ *   — what this Kinesis endpoint accepts, the yardstick of the burst.
+ * - `burst`: 100,000 events of ~100 bytes in 5 invocations, then idle
+ *   invocations until everything is stored: delivered, duplicates, events
+ *   the platform dropped, throughput against the loader.
+ * - `long`: one 60 s invocation logging 100,000 lines of 200 bytes:
+ *   delivered, dropped, its post-runtime overhead.
+ *
+ * Run alone: `deno run -A scripts/bench/load.ts [--quick]`.
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import {
+  CreateStreamCommand,
+  DescribeStreamSummaryCommand,
+  type KinesisClient,
+  PutRecordsCommand,
+} from "@aws-sdk/client-kinesis";
+import { decodeRecord } from "../lib/decode.ts";
+import { readAllRecords } from "../lib/kinesis_read.ts";
+import { projectExtension } from "../sandbox/extension_specs.ts";
+import { localKinesisClient } from "../sandbox/kinesis_local.ts";
+import { startSandbox } from "../sandbox/sandbox.ts";
+import { startKinesisServer } from "./kinesis_server.ts";
+import { REPO_ROOT, summaryOf, within } from "./run_helpers.ts";
+
+/** Sizes of a load run. */
+export interface LoadPlan {
+  /** Burst events (in 5 invocations). */
+  burstEvents: number;
+  /** Long invocation: lines and duration. */
+  longLines: number;
+  /** Long invocation length (ms). */
+  longMs: number;
+}
+
+/** The full plan (the issue's targets). */
+export const FULL_LOAD: LoadPlan = {
+  burstEvents: 100_000,
+  longLines: 100_000,
+  longMs: 60_000,
+};
+/** A smoke check of the load cases themselves. */
+export const QUICK_LOAD: LoadPlan = {
+  burstEvents: 10_000,
+  longLines: 10_000,
+  longMs: 6_000,
+};
+
+/** What one sandbox case measured. */
+export interface LoadCase {
+  /** Events the sandbox emitted. */
+  emitted: number;
+  /** Distinct events found in the stream. */
+  stored: number;
+  /** Stored copies beyond the first. */
+  duplicates: number;
+  /** Events the platform dropped after failed deliveries. */
+  platformDropped: number;
+  /** Events of the function and platform missing from the stream. */
+  missing: number;
+  /** First invocation → last event stored (ms). */
+  wallMs: number;
+  /** Events stored per second over `wallMs`. */
+  eventsPerSecond: number;
+  /** Post-runtime overhead of each invocation (ms). */
+  postRuntimeMs: number[];
+  /** Invocations run. */
+  invocations: number;
+  /** The extension's summary line. */
+  summary: Record<string, unknown> | undefined;
+}
+
+/** Everything the load cases measured. */
+export interface LoadResults {
+  /** The plain loader, events per second. */
+  loaderEventsPerSecond: number;
+  /** The burst. */
+  burst: LoadCase;
+  /** The long invocation. */
+  long: LoadCase;
+}
+
+const FUNCTION_ROOT = `${REPO_ROOT}infra/demo-function`;
+const PACED_ROOT = new URL("./functions/paced", import.meta.url).pathname;
+
+/** Runs the three load cases against one kinesalite child. */
+export async function runLoad(plan: LoadPlan): Promise<LoadResults> {
+  const streams = ["load-loader", "load-burst", "load-long"];
+  const kinesis = await startKinesisServer(streams);
+  const client = localKinesisClient(kinesis.endpoint);
+  try {
+    const loaderEventsPerSecond = await runLoader(
+      client,
+      "load-loader",
+      plan.burstEvents,
+    );
+    const burst = await runBurst(kinesis.endpoint, client, plan);
+    const long = await runLong(kinesis.endpoint, client, plan);
+    return { loaderEventsPerSecond, burst, long };
+  } finally {
+    client.destroy();
+    await kinesis.stop();
+  }
+}
+
+/**
+ * The plain loader: `events` envelopes of the burst's size, packed as the
+ * extension packs them (newline-joined into records of up to 64 KiB, 1 MiB
+ * per request), one PutRecords at a time, no listener, buffer or Lambda in
+ * between; returns events per second.
+ */
+async function runLoader(
+  client: KinesisClient,
+  stream: string,
+  events: number,
+): Promise<number> {
+  await ensureStream(client, stream);
+  const envelope = JSON.stringify({
+    time: new Date().toISOString(),
+    type: "function",
+    record: "x".repeat(100),
+    function: { name: "sandbox-function", version: "$LATEST" },
+    region: "us-east-1",
+    environmentId: crypto.randomUUID(),
+  }) + "\n";
+  const perRecord = Math.floor(64 * 1024 / envelope.length);
+  const data = new TextEncoder().encode(envelope.repeat(perRecord));
+  const recordsPerRequest = Math.floor(1024 * 1024 / data.byteLength);
+  const started = performance.now();
+  for (let sent = 0; sent < events;) {
+    const count = Math.min(
+      recordsPerRequest,
+      Math.ceil((events - sent) / perRecord),
+    );
+    const records = Array.from({ length: count }, (_, i) => ({
+      Data: data,
+      PartitionKey: `k${i}`,
+    }));
+    const answer = await client.send(
+      new PutRecordsCommand({ StreamName: stream, Records: records }),
+    );
+    sent += (count - (answer.FailedRecordCount ?? 0)) * perRecord;
+  }
+  return events / ((performance.now() - started) / 1000);
+}
+
+async function ensureStream(client: KinesisClient, stream: string) {
+  try {
+    await client.send(
+      new DescribeStreamSummaryCommand({ StreamName: stream }),
+    );
+  } catch {
+    await client.send(
+      new CreateStreamCommand({ StreamName: stream, ShardCount: 1 }),
+    );
+  }
+}
+
+/** 5 invocations of `burstEvents / 5` lines each, then idle ones until stored. */
+async function runBurst(
+  endpoint: string,
+  client: KinesisClient,
+  plan: LoadPlan,
+): Promise<LoadCase> {
+  const perInvocation = Math.ceil(plan.burstEvents / 5);
+  const payloads = [
+    ...Array.from({ length: 5 }, () => ({
+      logLines: perInvocation,
+      lineBytes: 100,
+    })),
+  ];
+  return await runCase({
+    endpoint,
+    client,
+    stream: "load-burst",
+    taskRoot: FUNCTION_ROOT,
+    payloads,
+    idleUntilStored: 60,
+  });
+}
+
+/** One invocation logging `longLines` over `longMs`. */
+async function runLong(
+  endpoint: string,
+  client: KinesisClient,
+  plan: LoadPlan,
+): Promise<LoadCase> {
+  return await runCase({
+    endpoint,
+    client,
+    stream: "load-long",
+    taskRoot: PACED_ROOT,
+    payloads: [{
+      logLines: plan.longLines,
+      lineBytes: 200,
+      durationMs: plan.longMs,
+    }],
+    idleUntilStored: 0,
+    timeoutMs: plan.longMs + 30_000,
+  });
+}
+
+async function runCase(options: {
+  endpoint: string;
+  client: KinesisClient;
+  stream: string;
+  taskRoot: string;
+  payloads: unknown[];
+  /** Idle invocations (1 s apart) at most, until every event is stored. */
+  idleUntilStored: number;
+  timeoutMs?: number;
+}): Promise<LoadCase> {
+  const sandbox = await startSandbox({
+    fn: {
+      runtime: "node",
+      taskRoot: options.taskRoot,
+      handler: "index.handler",
+    },
+    timeoutMs: options.timeoutMs ?? 30_000,
+    extensions: [projectExtension({
+      KINESIS_TELEMETRY_STREAM: options.stream,
+      KINESIS_TELEMETRY_LISTENER_PORT: "0",
+      AWS_ENDPOINT_URL_KINESIS: options.endpoint,
+    })],
+  });
+  const postRuntimeMs: number[] = [];
+  let summary: Record<string, unknown> | undefined;
+  const started = Date.now();
+  let invocations = 0;
+  try {
+    for (const payload of options.payloads) {
+      const record = await within(
+        sandbox.invoke(payload),
+        (options.timeoutMs ?? 30_000) + 30_000,
+        `invocation ${invocations} did not finish`,
+      );
+      invocations++;
+      postRuntimeMs.push(record.postRuntimeMs);
+    }
+    for (let idle = 0; idle < options.idleUntilStored; idle++) {
+      const stored = await countStored(options.client, options.stream);
+      // Everything emitted but the last report, which goes at SHUTDOWN.
+      if (stored.distinct >= sandbox.events.length - 1) break;
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      const record = await sandbox.invoke({ logLines: 0 });
+      invocations++;
+      postRuntimeMs.push(record.postRuntimeMs);
+    }
+    await sandbox.shutdown();
+    summary = summaryOf(sandbox.extensionLog);
+  } finally {
+    await sandbox.stop();
+  }
+  const records = await readAllRecords(options.client, options.stream);
+  const seen = new Map<string, number>();
+  let lastArrival = started;
+  for (const record of records) {
+    lastArrival = Math.max(lastArrival, record.arrivedAt?.getTime() ?? 0);
+    for (const decoded of decodeRecord(record.data)) {
+      const key = `${decoded.envelope.type}|${
+        JSON.stringify(decoded.envelope.record)
+      }`;
+      seen.set(key, (seen.get(key) ?? 0) + 1);
+    }
+  }
+  let platformDropped = 0;
+  let missing = 0;
+  let duplicates = 0;
+  for (const copies of seen.values()) duplicates += copies - 1;
+  for (const emitted of sandbox.events) {
+    if (emitted.droppedBy.length > 0) platformDropped++;
+    const key = `${emitted.event.type}|${JSON.stringify(emitted.event.record)}`;
+    // The extension's own lines after it stopped listening never arrive.
+    if (!seen.has(key) && emitted.event.type !== "extension") missing++;
+  }
+  const wallMs = lastArrival - started;
+  return {
+    emitted: sandbox.events.length,
+    stored: seen.size,
+    duplicates,
+    platformDropped,
+    missing,
+    wallMs,
+    eventsPerSecond: seen.size / (wallMs / 1000),
+    postRuntimeMs,
+    invocations,
+    summary,
+  };
+}
+
+async function countStored(client: KinesisClient, stream: string) {
+  const records = await readAllRecords(client, stream);
+  const keys = new Set<string>();
+  for (const record of records) {
+    for (const { envelope } of decodeRecord(record.data)) {
+      keys.add(`${envelope.type}|${JSON.stringify(envelope.record)}`);
+    }
+  }
+  return { distinct: keys.size };
+}
+
+/** Buffering timeout the extension subscribes with by default. */
+const DEFAULT_BUFFER_TIMEOUT_MS = 100;
+
+/** The issue's targets for the load cases, judged. */
+export function loadTargets(
+  results: LoadResults,
+): { target: string; goal: string; measured: string; pass: boolean }[] {
+  const { burst, long } = results;
+  const share = burst.eventsPerSecond / results.loaderEventsPerSecond;
+  const longPost = Math.max(...long.postRuntimeMs);
+  return [
+    {
+      target: "burst: every event delivered, once",
+      goal: "0 missing, 0 duplicates",
+      measured: `${burst.missing} missing, ${burst.duplicates} duplicates`,
+      pass: burst.missing === 0 && burst.duplicates === 0,
+    },
+    {
+      target: "burst: dropped by the platform",
+      goal: "0",
+      measured: String(burst.platformDropped),
+      pass: burst.platformDropped === 0,
+    },
+    {
+      target: "burst: throughput vs plain loader",
+      goal: "≥ 80 %",
+      measured: `${Math.round(100 * share)} %`,
+      pass: share >= 0.8,
+    },
+    {
+      target: "long invocation: every event delivered, 0 dropped",
+      goal: "0 missing, 0 dropped",
+      measured: `${long.missing} missing, ${long.platformDropped} dropped`,
+      pass: long.missing === 0 && long.platformDropped === 0,
+    },
+    {
+      target: "long invocation: post-runtime",
+      goal: `≤ buffering timeout + 250 ms = ${DEFAULT_BUFFER_TIMEOUT_MS + 250}`,
+      measured: `${Math.round(longPost)} ms`,
+      pass: longPost <= DEFAULT_BUFFER_TIMEOUT_MS + 250,
+    },
+  ];
+}
+
+/** The load figures as Markdown. */
+export function renderLoad(results: LoadResults): string {
+  const row = (label: string, c: LoadCase) =>
+    `| ${label} | ${c.emitted} | ${c.stored} | ${c.missing} | ${c.duplicates} | ${c.platformDropped} | ${
+      Math.round(c.eventsPerSecond)
+    } | ${c.invocations} | ${Math.round(Math.max(...c.postRuntimeMs))} |`;
+  return [
+    "| target | goal | measured | result |",
+    "| --- | --- | --- | --- |",
+    ...loadTargets(results).map((t) =>
+      `| ${t.target} | ${t.goal} | ${t.measured} | ${
+        t.pass ? "pass" : "MISS"
+      } |`
+    ),
+    "",
+    `Plain PutRecords loader: ${
+      Math.round(results.loaderEventsPerSecond)
+    } events/s.`,
+    "",
+    "| case | emitted | stored | missing | duplicates | dropped by the platform | events/s | invocations | max post-runtime ms |",
+    "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    row("burst (5 invocations, then idle)", results.burst),
+    row("long invocation", results.long),
+    "",
+    `Burst post-runtime per invocation: ${
+      results.burst.postRuntimeMs.map((ms) => Math.round(ms)).join(", ")
+    } ms. Long invocation post-runtime: ${
+      results.long.postRuntimeMs.map((ms) => Math.round(ms)).join(", ")
+    } ms.`,
+  ].join("\n");
+}
+
+/** Writes `load.json` and `load.md` into `outDir` and prints the Markdown. */
+export async function writeLoad(
+  outDir: string,
+  results: LoadResults,
+): Promise<void> {
+  const markdown = `## Load\n\n${renderLoad(results)}\n`;
+  await Deno.writeTextFile(
+    `${outDir}/load.json`,
+    JSON.stringify(results, null, 2) + "\n",
+  );
+  await Deno.writeTextFile(`${outDir}/load.md`, markdown);
+  console.log(markdown);
+}
+
+if (import.meta.main) {
+  const { values } = parseArgs({
+    args: Deno.args,
+    options: { quick: { type: "boolean", default: false } },
+  });
+  const results = await runLoad(values.quick ? QUICK_LOAD : FULL_LOAD);
+  console.log(renderLoad(results));
+  console.log(
+    JSON.stringify(
+      results,
+      (key, value) =>
+        key === "postRuntimeMs" && Array.isArray(value) && value.length > 20
+          ? value.slice(0, 20)
+          : value,
+    ),
+  );
+}
