@@ -100,14 +100,24 @@ export async function startLocalKinesis(
       : {}),
   });
   // A client that goes away mid-request (an extension SIGKILLed at its
-  // deadline, a frozen one abandoned) makes the request emit "aborted";
-  // kinesalite has no listener for it, and an unheard error would end the
-  // whole process that hosts the emulator.
-  server.prependListener(
-    "request",
-    (request: { on(event: "error", listener: () => void): void }) =>
-      request.on("error", () => {}),
-  );
+  // deadline, a request abandoned at the hold) makes the request emit an
+  // "aborted" error, which kinesalite's own handler rethrows: uncaught, it
+  // would end the whole process that hosts the emulator. Its handler still
+  // serves every request; only that rethrow is replaced by a no-op.
+  type AbortableRequest = {
+    removeAllListeners(event: "error"): void;
+    on(event: "error", listener: () => void): void;
+  };
+  const handlers = server.listeners("request") as ((
+    request: AbortableRequest,
+    response: unknown,
+  ) => void)[];
+  server.removeAllListeners("request");
+  server.on("request", (request: AbortableRequest, response: unknown) => {
+    for (const handler of handlers) handler.call(server, request, response);
+    request.removeAllListeners("error");
+    request.on("error", () => {});
+  });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(0, "127.0.0.1", () => resolve());
