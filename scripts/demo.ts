@@ -156,7 +156,7 @@ export interface DemoResult {
   shardCount: number;
   /** The event-by-event comparison. */
   check: DeliveryCheck;
-  /** Events per type: emitted / received by the extension / found in the stream. */
+  /** Events per type: emitted / received by the extension / found in the stream (each event once). */
   byType: Map<string, { emitted: number; received: number; inStream: number }>;
   /** The extension's summary line, parsed. */
   summary: Record<string, unknown> | null;
@@ -391,9 +391,15 @@ function countByType(
     counted.emitted++;
     if (entry.acknowledgedBy.includes(subscriber)) counted.received++;
   }
+  // Events, not records: a copy left by a request of unknown outcome has
+  // the same event id (environment id + seq) and is reported as a duplicate.
   const ours = new Set(check.environmentIds);
+  const seen = new Set<string>();
   for (const envelope of envelopes) {
-    if (ours.has(envelope.environmentId)) row(envelope.type).inStream++;
+    const id = `${envelope.environmentId}/${envelope.seq}`;
+    if (!ours.has(envelope.environmentId) || seen.has(id)) continue;
+    seen.add(id);
+    row(envelope.type).inStream++;
   }
   return counts;
 }
