@@ -171,6 +171,9 @@ export type EnvReader = (name: string) => string | undefined;
 
 /** `AWS_LAMBDA_INITIALIZATION_TYPE` on Lambda Managed Instances. */
 export const MANAGED_INSTANCES_INIT_TYPE = "lambda-managed-instances";
+
+/** Telemetry API buffering timeout on Lambda Managed Instances, in ms. */
+export const MANAGED_BUFFER_TIMEOUT_MS = 250;
 /** The only Telemetry API schema Lambda Managed Instances accepts. */
 export const MANAGED_INSTANCES_SCHEMA: SchemaVersion = "2025-01-29";
 
@@ -313,10 +316,19 @@ export function parseConfig(
       return found;
     });
 
+  const managedInstances = detectMode(env).mode === "managed-instances";
   const buffering: BufferingConfig = {
     maxItems: integer("BUFFER_MAX_ITEMS", 1000, 1000, 10_000),
     maxBytes: integer("BUFFER_MAX_BYTES", 262_144, 262_144, 1_048_576),
-    timeoutMs: integer("BUFFER_TIMEOUT_MS", 100, 25, 30_000),
+    // On a managed instance the platform keeps one batch in flight and drops
+    // a batch that comes due while the previous one is unanswered (AWS's
+    // emulator), so the listener gets a longer window to answer there.
+    timeoutMs: integer(
+      "BUFFER_TIMEOUT_MS",
+      managedInstances ? MANAGED_BUFFER_TIMEOUT_MS : 100,
+      25,
+      30_000,
+    ),
   };
   const maxBodyBytes = 4 * buffering.maxBytes;
   const maxRecordBytes = integer(

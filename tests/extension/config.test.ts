@@ -4,6 +4,7 @@ import {
   ConfigError,
   detectMode,
   ENV_PREFIX,
+  MANAGED_BUFFER_TIMEOUT_MS,
   parseConfig,
 } from "../../extension/config.ts";
 
@@ -409,6 +410,21 @@ Deno.test("config: Lambda Managed Instances is detected from its initialization 
   // The schema LMI requires is the default there, and a wider margin.
   assert.equal(config.schemaVersion, "2025-01-29");
   assert.equal(config.shutdownMarginMs, 300);
+});
+
+Deno.test("config: the buffering timeout defaults longer on Lambda Managed Instances, and an explicit one wins", () => {
+  assert.equal(parse({}).buffering.timeoutMs, 100);
+  assert.equal(
+    parse({ AWS_LAMBDA_MAX_CONCURRENCY: "64" }).buffering.timeoutMs,
+    MANAGED_BUFFER_TIMEOUT_MS,
+  );
+  assert.equal(
+    parse({
+      AWS_LAMBDA_MAX_CONCURRENCY: "64",
+      KINESIS_TELEMETRY_BUFFER_TIMEOUT_MS: "50",
+    }).buffering.timeoutMs,
+    50,
+  );
 });
 
 Deno.test("config: AWS_LAMBDA_MAX_CONCURRENCY alone means Lambda Managed Instances", () => {
