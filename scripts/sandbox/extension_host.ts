@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { SandboxTimeoutError } from "./timing.ts";
 import type { ApiResult } from "./api_server.ts";
 import type { ManagedProcess } from "./child_process.ts";
 import { LongPoll } from "./long_poll.ts";
@@ -277,4 +278,25 @@ export function apiError(
   errorMessage: string,
 ): ApiResult {
   return { status, json: { errorType, errorMessage } };
+}
+
+/**
+ * The error a failed init step ends the sandbox with: what it waited for
+ * (or what went wrong), then every init/exit error the extensions reported.
+ */
+export function initStepError(
+  error: unknown,
+  withinMs: number,
+  describe: () => string,
+  errors: readonly ExtensionErrorReport[],
+): Error {
+  const reason = error instanceof SandboxTimeoutError
+    ? `${describe()} (after ${Math.round(withinMs)} ms)`
+    : error instanceof Error
+    ? error.message
+    : String(error);
+  const details = errors.map((e) =>
+    `\n  ${e.name} ${e.kind}/error ${e.errorType}: ${e.body}`
+  ).join("");
+  return new Error(`sandbox init failed: ${reason}${details}`);
 }

@@ -38,6 +38,7 @@ import {
   apiError,
   type ExtensionErrorReport,
   ExtensionHost,
+  initStepError,
 } from "./extension_host.ts";
 import { lambdaEnvironment, runtimeLaunch } from "./lambda_env.ts";
 import {
@@ -63,12 +64,7 @@ import {
 } from "./telemetry_delivery.ts";
 import { TelemetryHub } from "./telemetry_hub.ts";
 import { parseSubscription } from "./subscription.ts";
-import {
-  delay,
-  SandboxTimeoutError,
-  settleWithin,
-  withTimeout,
-} from "./timing.ts";
+import { delay, settleWithin, withTimeout } from "./timing.ts";
 import type { ExtensionSpec } from "./extension_host.ts";
 
 /** The only Telemetry API schema accepted on Lambda Managed Instances. */
@@ -490,15 +486,7 @@ class ManagedEnvironment implements ManagedSandbox, LambdaPlatform {
         "init step",
       );
     } catch (error) {
-      const reason = error instanceof SandboxTimeoutError
-        ? `${describe()} (after ${Math.round(withinMs)} ms)`
-        : error instanceof Error
-        ? error.message
-        : String(error);
-      const details = this.#extensions.errors.map((e) =>
-        `\n  ${e.name} ${e.kind}/error ${e.errorType}: ${e.body}`
-      ).join("");
-      throw new Error(`sandbox init failed: ${reason}${details}`);
+      throw initStepError(error, withinMs, describe, this.#extensions.errors);
     }
   }
 

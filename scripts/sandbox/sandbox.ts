@@ -32,6 +32,7 @@ import {
   type ExtensionErrorReport,
   ExtensionHost,
   type ExtensionSpec,
+  initStepError,
 } from "./extension_host.ts";
 import { functionLogRecord, type LogFormat } from "./function_logs.ts";
 import type { SandboxCgroup } from "./cgroup.ts";
@@ -63,12 +64,7 @@ import {
 } from "./runtime_host.ts";
 import type { DeliveryPolicy, EmittedEvent } from "./telemetry_delivery.ts";
 import { TelemetryHub } from "./telemetry_hub.ts";
-import {
-  delay,
-  SandboxTimeoutError,
-  settleWithin,
-  withTimeout,
-} from "./timing.ts";
+import { delay, settleWithin, withTimeout } from "./timing.ts";
 
 export type { EmittedEvent } from "./telemetry_delivery.ts";
 export type { LogFormat } from "./function_logs.ts";
@@ -526,15 +522,7 @@ class ExecutionEnvironment implements Sandbox, LambdaPlatform {
         "init step",
       );
     } catch (error) {
-      const reason = error instanceof SandboxTimeoutError
-        ? `${describe()} (after ${Math.round(withinMs)} ms)`
-        : error instanceof Error
-        ? error.message
-        : String(error);
-      const details = this.#extensions.errors.map((e) =>
-        `\n  ${e.name} ${e.kind}/error ${e.errorType}: ${e.body}`
-      ).join("");
-      throw new Error(`sandbox init failed: ${reason}${details}`);
+      throw initStepError(error, withinMs, describe, this.#extensions.errors);
     }
   }
 
