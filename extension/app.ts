@@ -302,7 +302,13 @@ export async function runExtension(deps: ExtensionDeps): Promise<number> {
     // One policy per mode, chosen once: the loops share the pipeline only.
     result = shipper
       ? await runManagedLifecycle({ ...common, shipper })
-      : await runLifecycle({ ...common, buffer, flusher, progress });
+      : await runLifecycle({
+        ...common,
+        buffer,
+        flusher,
+        progress,
+        beforeNext: () => putter.releaseConnections?.(),
+      });
   } catch (error) {
     logger.error("lifecycle failed", { error });
     await api.exitError("Extension.Crash", String(error)).catch(() => {});

@@ -8,6 +8,7 @@
  * @module
  */
 import type { Config } from "./config.ts";
+import { KeepAliveHandler } from "./http_handler.ts";
 
 /** One entry of a PutRecords request. */
 export interface PutRecordsEntry {
@@ -81,6 +82,12 @@ export interface KinesisPutter {
   prepare(): Promise<void>;
   /** Drops pooled connections, so nothing survives a request that was given up. */
   reset(): void;
+  /**
+   * Closes kept connections before a possible freeze (the lifecycle calls
+   * it before each `/event/next`), so no request after the thaw goes out on
+   * a connection that may have died meanwhile.
+   */
+  releaseConnections?(): void;
 }
 
 /** Where and how to reach the stream. */
@@ -142,7 +149,6 @@ const PERMANENT = new Set([
 ]);
 
 type Sdk = typeof import("@aws-sdk/client-kinesis");
-type HttpHandlerModule = typeof import("@smithy/node-http-handler");
 
 /** The stream target of a validated configuration. */
 export function kinesisTarget(
@@ -167,32 +173,25 @@ export function kinesisTarget(
 }
 
 /** Creates a putter backed by the AWS SDK, loading it on first use. */
-export function createSdkPutter(target: KinesisTarget): KinesisPutter {
-  let loaded: Promise<{ sdk: Sdk; handler: HttpHandlerModule }> | undefined;
+export function createSdkPutter(
+  target: KinesisTarget,
+  handler: KeepAliveHandler = new KeepAliveHandler(),
+): KinesisPutter {
+  let loaded: Promise<Sdk> | undefined;
   let client: InstanceType<Sdk["KinesisClient"]> | undefined;
-  const load = () =>
-    loaded ??= Promise.all([
-      import("@aws-sdk/client-kinesis"),
-      import("@smithy/node-http-handler"),
-    ]).then(([sdk, handler]) => ({ sdk, handler }));
+  const load = () => loaded ??= import("@aws-sdk/client-kinesis");
   const getClient = async () => {
-    const { sdk, handler } = await load();
+    const sdk = await load();
     client ??= new sdk.KinesisClient({
       region: target.region,
       endpoint: target.endpoint,
       credentials: target.credentials,
       maxAttempts: 1,
-      requestHandler: new handler.NodeHttpHandler({
-        connectionTimeout: Math.min(target.requestTimeoutMs, 3_000),
-        requestTimeout: target.requestTimeoutMs,
-        // Deno's node:http re-sends a request by itself when a reused
-        // keep-alive connection closes before the answer (and even after
-        // the request was aborted): a PutRecords that Kinesis stored would
-        // be stored twice behind a clean success, uncounted. A fresh
-        // connection per request is never re-sent (tests/faults).
-        httpAgent: { keepAlive: false },
-        httpsAgent: { keepAlive: false },
-      }),
+      // Deno's own sockets, kept alive only until the lifecycle releases
+      // them before a possible freeze, and never re-sending a request
+      // (extension/http_handler.ts); the sender's attempt deadline bounds
+      // each request.
+      requestHandler: handler,
     });
     return { sdk, client };
   };
@@ -225,8 +224,10 @@ export function createSdkPutter(target: KinesisTarget): KinesisPutter {
       }
     },
     reset() {
-      client?.destroy();
-      client = undefined;
+      handler.closeAll();
+    },
+    releaseConnections() {
+      handler.closeAll();
     },
   };
 }
@@ -265,8 +266,10 @@ export function classifyError(
       code,
     });
   }
-  // Refused or unresolvable connections never reached Kinesis.
-  const known = err?.code === "ECONNREFUSED" || err?.code === "ENOTFOUND" ||
+  // Refused or unresolvable connections, or a TLS handshake that failed,
+  // never reached Kinesis.
+  const known = (error as { requestSent?: boolean })?.requestSent === false ||
+    err?.code === "ECONNREFUSED" || err?.code === "ENOTFOUND" ||
     code === "ECONNREFUSED";
   return new KinesisRequestError(message, {
     outcomeKnown: known,

@@ -4,7 +4,8 @@
  * the process cleanly before the SHUTDOWN deadline. It keeps these rules:
  *
  * - No Kinesis request is in flight when it calls `/event/next` (the freeze
- *   that may follow would cut it).
+ *   that may follow would cut it), and no Kinesis connection is kept open
+ *   across it (`beforeNext`).
  * - At INVOKE it flushes what is buffered within `maxHoldMs`, while the
  *   function runs: a light invocation pays nothing after its runtime.
  * - While the current invocation's `platform.runtimeDone` has not arrived,
@@ -76,6 +77,12 @@ export interface LifecycleOptions {
   timers: Timers;
   /** Aborted on SIGTERM/SIGINT: ends the loop as a SHUTDOWN would. */
   stop?: AbortSignal;
+  /**
+   * Called before each `/event/next`, where a freeze may follow: closes the
+   * Kinesis connections kept since the thaw (reused within and between the
+   * flushes of one invocation, never across a possible freeze).
+   */
+  beforeNext?: () => void;
 }
 
 /** How the loop ended. */
@@ -135,6 +142,7 @@ export async function runLifecycle(
   while (true) {
     let event: LifecycleEvent;
     try {
+      options.beforeNext?.();
       event = await api.next(options.stop);
       nextFailures = 0;
     } catch (error) {

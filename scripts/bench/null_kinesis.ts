@@ -20,13 +20,18 @@ export interface NullKinesis {
   stop(): Promise<void>;
 }
 
-/** Starts the endpoint on 127.0.0.1 and a free port. */
-export function startNullKinesis(): NullKinesis {
+/**
+ * Starts the endpoint on 127.0.0.1 and a free port; with `tls` (PEM text),
+ * over HTTPS.
+ */
+export function startNullKinesis(
+  tls?: { cert: string; key: string },
+): NullKinesis {
   let requests = 0;
   let records = 0;
   let abandoned = 0;
   const server = Deno.serve(
-    { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+    { hostname: "127.0.0.1", port: 0, onListen: () => {}, ...tls },
     async (request) => {
       const target = request.headers.get("x-amz-target") ?? "";
       let body: string;
@@ -58,7 +63,7 @@ export function startNullKinesis(): NullKinesis {
     },
   );
   return {
-    endpoint: `http://127.0.0.1:${server.addr.port}`,
+    endpoint: `${tls ? "https" : "http"}://127.0.0.1:${server.addr.port}`,
     get requests() {
       return requests;
     },

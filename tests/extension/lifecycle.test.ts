@@ -63,6 +63,8 @@ interface NextCall {
   inFlight: number;
   /** PutRecords calls made so far. */
   putCalls: number;
+  /** Kinesis connections were released since the previous call. */
+  released: boolean;
 }
 
 const invoke = (requestId: string, deadlineInMs = 3_000) => (now: number) =>
@@ -112,6 +114,7 @@ function harness(options: {
   const nextCalls: NextCall[] = [];
   const served: { at: number; event: LifecycleEvent | Error }[] = [];
   const exitErrors: [string, string][] = [];
+  let released = false;
   const api: LifecycleApi = {
     next(signal) {
       nextCalls.push({
@@ -119,7 +122,9 @@ function harness(options: {
         flushing: flusher.busy,
         inFlight: putter.inFlight,
         putCalls: putter.calls.length,
+        released,
       });
+      released = false;
       const step = steps.shift();
       return new Promise((resolve, reject) => {
         const abort = () => reject(new DOMException("aborted", "AbortError"));
@@ -208,6 +213,9 @@ function harness(options: {
           now: time.now,
           timers: time.timers,
           stop: options.stop,
+          beforeNext: () => {
+            released = true;
+          },
         }).then((result) => {
           endedAt = time.now();
           return result;
@@ -236,11 +244,16 @@ function idleThenSecondInvocation(
   return h;
 }
 
-/** Every `/event/next` call found no flush running and no request in flight. */
+/**
+ * Every `/event/next` call found no flush running, no request in flight,
+ * and the Kinesis connections released just before it (none kept across a
+ * possible freeze).
+ */
 function assertNothingInFlight(calls: readonly NextCall[]) {
   calls.forEach((call, i) => {
     assert.equal(call.flushing, false, `flush running at next call ${i}`);
     assert.equal(call.inFlight, 0, `request in flight at next call ${i}`);
+    assert.equal(call.released, true, `connections kept at next call ${i}`);
   });
 }
 
