@@ -113,10 +113,22 @@ const CRLF_CRLF = [13, 10, 13, 10];
 const utf8 = new TextEncoder();
 const latin1 = new TextDecoder("latin1");
 
-const defaultConnect: Connector = ({ hostname, port, tls }) =>
-  tls
-    ? Deno.connectTls({ hostname, port })
-    : Deno.connect({ hostname, port, transport: "tcp" });
+/**
+ * TCP with Nagle's algorithm off, then TLS on top (`Deno.connectTls` offers
+ * no `setNoDelay`): with it on, a request larger than one TLS record goes
+ * out in two segments and the second waits for the server's delayed ACK,
+ * 40 ms per request (measured with a 20 KB PutRecords on loopback).
+ */
+const defaultConnect: Connector = async ({ hostname, port, tls }) => {
+  const tcp = await Deno.connect({ hostname, port, transport: "tcp" });
+  try {
+    tcp.setNoDelay(true);
+    return tls ? await Deno.startTls(tcp, { hostname }) : tcp;
+  } catch (error) {
+    tcp.close();
+    throw error;
+  }
+};
 
 /** One open connection and the bytes read past the last response. */
 class Connection {

@@ -310,7 +310,7 @@ async function main(): Promise<void> {
   log("starting kinesalite");
   const kinesis = await startKinesisServer(streams);
   const reader = localKinesisClient(kinesis.endpoint);
-  const nullKinesis = startNullKinesis();
+  const nullKinesis = await startNullKinesis();
   const notMeasured: Record<string, string> = {};
   // One failed scenario must not cost the figures of the others.
   const attempt = async <T>(

@@ -24,14 +24,14 @@ export interface NullKinesis {
  * Starts the endpoint on 127.0.0.1 and a free port; with `tls` (PEM text),
  * over HTTPS.
  */
-export function startNullKinesis(
+export async function startNullKinesis(
   tls?: { cert: string; key: string },
-): NullKinesis {
+): Promise<NullKinesis> {
   let requests = 0;
   let records = 0;
   let abandoned = 0;
   const server = Deno.serve(
-    { hostname: "127.0.0.1", port: 0, onListen: () => {}, ...tls },
+    { hostname: "127.0.0.1", port: 0, onListen: () => {} },
     async (request) => {
       const target = request.headers.get("x-amz-target") ?? "";
       let body: string;
@@ -62,8 +62,11 @@ export function startNullKinesis(
       );
     },
   );
+  const terminator = tls ? await tlsTerminator(tls, server.addr.port) : null;
   return {
-    endpoint: `${tls ? "https" : "http"}://127.0.0.1:${server.addr.port}`,
+    endpoint: terminator
+      ? `https://127.0.0.1:${terminator.port}`
+      : `http://127.0.0.1:${server.addr.port}`,
     get requests() {
       return requests;
     },
@@ -74,7 +77,48 @@ export function startNullKinesis(
       return abandoned;
     },
     async stop() {
+      terminator?.close();
       await server.shutdown();
+    },
+  };
+}
+
+/**
+ * TLS in front of the plain endpoint, with Nagle's algorithm off on both
+ * sides as real endpoints have it (`Deno.serve`'s own TLS writes a
+ * response's head and body apart, and the body then waits 40 ms for a
+ * delayed ACK, which would swamp what is measured).
+ */
+async function tlsTerminator(
+  tls: { cert: string; key: string },
+  plainPort: number,
+): Promise<{ port: number; close(): void }> {
+  const { createServer } = await import("node:tls");
+  const { connect } = await import("node:net");
+  const sockets = new Set<{ destroy(): void }>();
+  const server = createServer({ cert: tls.cert, key: tls.key }, (socket) => {
+    socket.setNoDelay(true);
+    const upstream = connect(plainPort, "127.0.0.1");
+    upstream.setNoDelay(true);
+    sockets.add(socket).add(upstream);
+    socket.pipe(upstream).pipe(socket);
+    const end = () => {
+      socket.destroy();
+      upstream.destroy();
+      sockets.delete(socket);
+      sockets.delete(upstream);
+    };
+    socket.on("error", end).on("close", end);
+    upstream.on("error", end).on("close", end);
+  });
+  await new Promise<void>((resolve) =>
+    server.listen(0, "127.0.0.1", () => resolve())
+  );
+  return {
+    port: (server.address() as { port: number }).port,
+    close() {
+      for (const socket of sockets) socket.destroy();
+      server.close();
     },
   };
 }

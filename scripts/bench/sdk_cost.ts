@@ -65,7 +65,11 @@ const REQUESTS = 300;
 const WARMUP = 20;
 
 /** The child: measures one handler and prints its figures as JSON. */
-async function child(handler: SdkHandler, endpoint: string): Promise<void> {
+async function child(
+  handler: SdkHandler,
+  endpoint: string,
+  caFile: string | undefined,
+): Promise<void> {
   const rss = () => Deno.memoryUsage().rss / 1024 / 1024;
   const cpu = async () => {
     const { cpuUsage } = await import("node:process");
@@ -87,7 +91,11 @@ async function child(handler: SdkHandler, endpoint: string): Promise<void> {
       : new (await import("@smithy/node-http-handler")).NodeHttpHandler({
         requestTimeout: 5_000,
         httpAgent: { keepAlive: false },
-        httpsAgent: { keepAlive: false },
+        // Deno's node:https does not read DENO_CERT: the run's CA goes in.
+        httpsAgent: {
+          keepAlive: false,
+          ca: caFile && await Deno.readTextFile(caFile),
+        },
       }));
   const fresh = handler === "keep-alive, fresh";
   const client = new sdk.KinesisClient({
@@ -139,8 +147,8 @@ async function child(handler: SdkHandler, endpoint: string): Promise<void> {
  */
 export async function measureSdkCost(rounds = 3): Promise<SdkCost[]> {
   const certificate = await createLocalCertificate();
-  const plain = startNullKinesis();
-  const tls = startNullKinesis({
+  const plain = await startNullKinesis();
+  const tls = await startNullKinesis({
     cert: await Deno.readTextFile(certificate.certFile),
     key: await Deno.readTextFile(certificate.keyFile),
   });
@@ -160,6 +168,7 @@ export async function measureSdkCost(rounds = 3): Promise<SdkCost[]> {
               CHILD_FLAG,
               handler,
               kinesis.endpoint,
+              certificate.caFile,
             ],
             env: { DENO_CERT: certificate.caFile },
             stdout: "piped",
@@ -215,7 +224,7 @@ export function renderSdkCost(costs: readonly SdkCost[]): string {
 
 if (import.meta.main) {
   if (Deno.args[0] === CHILD_FLAG) {
-    await child(Deno.args[1] as SdkHandler, Deno.args[2]);
+    await child(Deno.args[1] as SdkHandler, Deno.args[2], Deno.args[3]);
   } else {
     console.log(renderSdkCost(await measureSdkCost()));
   }

@@ -60,7 +60,7 @@ Deno.test({
         `no memory cgroup (${probe.reason}): the peak RSS is checked by /proc instead`,
       );
     }
-    const kinesis = startNullKinesis();
+    const kinesis = await startNullKinesis();
     const platform = startBenchPlatform();
     const argv = sourceExtensionArgv(MEMORY_MB);
     const extension = launchExtension({

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { startNullKinesis } from "../../../scripts/bench/null_kinesis.ts";
 
 Deno.test("the null endpoint acknowledges every PutRecords entry and counts them", async () => {
-  const sink = startNullKinesis();
+  const sink = await startNullKinesis();
   try {
     const put = (records: number) =>
       fetch(sink.endpoint, {
@@ -31,7 +31,7 @@ Deno.test("the null endpoint acknowledges every PutRecords entry and counts them
 });
 
 Deno.test("the null endpoint refuses other actions instead of faking them", async () => {
-  const sink = startNullKinesis();
+  const sink = await startNullKinesis();
   try {
     const response = await fetch(sink.endpoint, {
       method: "POST",
