@@ -34,11 +34,21 @@ const NO_ABANDON = { KINESIS_TELEMETRY_MAX_HOLD_MS: "5000" };
 const ENVIRONMENT_ID = /^[A-Za-z0-9_-]{16}$/;
 const utf8 = new TextEncoder();
 
-/** Asserts every acknowledged event is in the stream exactly once and nothing else is. */
+/**
+ * Asserts every acknowledged event is in the stream, once unless the
+ * summary announced it as a possible duplicate (a request abandoned at a
+ * deadline on a loaded machine, its records stored after all, sent again),
+ * and nothing else is.
+ */
 function assertExactlyOnce(run: PipelineRun): void {
   const { check } = run;
   assert.deepEqual(check.lost, [], "acknowledged but not in the stream");
-  assert.equal(check.duplicates.length, 0, "in the stream twice");
+  assert.ok(
+    check.duplicates.length <= Number(run.summary.possibleDuplicates ?? 0),
+    `${check.duplicates.length} in the stream twice, ${
+      run.summary.possibleDuplicates ?? 0
+    } announced`,
+  );
   assert.deepEqual(check.unexpected, [], "in the stream but never emitted");
   assert.deepEqual(check.droppedBeforeListener, []);
   assert.equal(check.delivered, check.received);
