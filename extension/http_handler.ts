@@ -108,6 +108,7 @@ export class HttpExchangeError extends Error {
 export const DEFAULT_IDLE_TIMEOUT_MS = 4_000;
 const DEFAULT_MAX_IDLE_PER_ORIGIN = 4;
 const MAX_HEAD_BYTES = 64 * 1024;
+const SEPARATE_BODY_FROM_BYTES = 16 * 1024;
 const READ_CHUNK_BYTES = 16 * 1024;
 const CRLF_CRLF = [13, 10, 13, 10];
 const utf8 = new TextEncoder();
@@ -160,6 +161,7 @@ export class KeepAliveHandler {
   readonly #maxIdle: number;
   readonly #idle = new Map<string, Connection[]>();
   readonly #busy = new Set<Connection>();
+  readonly #sent = new WeakSet<AbortSignal>();
   #generation = 0;
   #counts: ConnectionCounts = { opened: 0, reused: 0 };
 
@@ -168,6 +170,16 @@ export class KeepAliveHandler {
     this.#connect = options.connect ?? defaultConnect;
     this.#idleTimeoutMs = options.idleTimeoutMs ?? DEFAULT_IDLE_TIMEOUT_MS;
     this.#maxIdle = options.maxIdlePerOrigin ?? DEFAULT_MAX_IDLE_PER_ORIGIN;
+  }
+
+  /**
+   * Whether any byte of the request made with `signal` was handed to the
+   * network. Read right after aborting: false means it was never sent and
+   * cannot have been stored (this handler checks the signal just before
+   * writing, in the same turn).
+   */
+  wasSent(signal: AbortSignal): boolean {
+    return this.#sent.has(signal);
   }
 
   /** Connections opened and reused so far. */
@@ -210,7 +222,7 @@ export class KeepAliveHandler {
     const signal = options.abortSignal instanceof AbortSignal
       ? options.abortSignal
       : undefined;
-    if (signal?.aborted) throw abortError();
+    if (signal?.aborted) throw abortError(false);
     const tls = request.protocol === "https:" || request.protocol === "https";
     const port = request.port ?? (tls ? 443 : 80);
     const key = `${tls ? "s" : ""}${request.hostname}:${port}`;
@@ -222,10 +234,13 @@ export class KeepAliveHandler {
     signal?.addEventListener("abort", onAbort, { once: true });
     let reusable = false;
     try {
+      // Aborted while connecting: nothing went out.
+      if (signal?.aborted) throw abortError(false);
+      if (signal) this.#sent.add(signal);
       if (connection.served > 0) this.#counts.reused++;
       connection.served++;
       try {
-        await writeAll(connection.conn, bytes);
+        for (const part of bytes) await writeAll(connection.conn, part);
       } catch (error) {
         throw exchangeError(error, signal, "request could not be written");
       }
@@ -269,7 +284,7 @@ export class KeepAliveHandler {
         }
       });
     } catch (error) {
-      if (signal?.aborted) throw abortError();
+      if (signal?.aborted) throw abortError(false);
       throw new HttpExchangeError(
         `connection to ${target.hostname}:${target.port} failed: ${
           (error as Error)?.message ?? error
@@ -312,8 +327,12 @@ export class KeepAliveHandler {
   }
 }
 
-function abortError(): Error {
-  const error = new Error("request aborted");
+/** An `AbortError` that says whether the request had been sent. */
+function abortError(requestSent: boolean): Error {
+  const error = new HttpExchangeError(
+    requestSent ? "request aborted" : "request aborted before it was sent",
+    { requestSent, code: "ABORT_ERR" },
+  );
   error.name = "AbortError";
   return error;
 }
@@ -323,7 +342,7 @@ function exchangeError(
   signal: AbortSignal | undefined,
   what: string,
 ): Error {
-  if (signal?.aborted) return abortError();
+  if (signal?.aborted) return abortError(true);
   if (error instanceof HttpExchangeError) return error;
   return new HttpExchangeError(
     `${what}: ${(error as Error)?.message ?? error}`,
@@ -344,7 +363,7 @@ function raceAbort<T>(
   if (!signal) return promise;
   return new Promise<T>((resolve, reject) => {
     const onAbort = () => {
-      reject(abortError());
+      reject(abortError(false));
       promise.then(dispose, () => {});
     };
     signal.addEventListener("abort", onAbort, { once: true });
@@ -362,8 +381,8 @@ function raceAbort<T>(
   });
 }
 
-/** The request's bytes: head and body in one buffer, so one write sends both. */
-export function encodeRequest(request: HttpRequestLike): Uint8Array {
+/** The request's bytes, in the order they are written. */
+export function encodeRequest(request: HttpRequestLike): Uint8Array[] {
   const body = bodyBytes(request.body);
   const headers: Record<string, string> = {};
   let hasHost = false;
@@ -398,10 +417,13 @@ export function encodeRequest(request: HttpRequestLike): Uint8Array {
   }
   head += "\r\n";
   const headBytes = utf8.encode(head);
+  // A small body goes in one buffer with the head (one write, one
+  // segment); a large one is written after it, not copied.
+  if (body.byteLength > SEPARATE_BODY_FROM_BYTES) return [headBytes, body];
   const bytes = new Uint8Array(headBytes.byteLength + body.byteLength);
   bytes.set(headBytes, 0);
   bytes.set(body, headBytes.byteLength);
-  return bytes;
+  return [bytes];
 }
 
 function bodyBytes(body: unknown): Uint8Array {

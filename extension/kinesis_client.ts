@@ -9,6 +9,12 @@
  */
 import type { Config } from "./config.ts";
 import { KeepAliveHandler } from "./http_handler.ts";
+import { useNativeMd5 } from "./md5.ts";
+import {
+  installPreparedBodies,
+  type MiddlewareStackLike,
+  putRecordsBody,
+} from "./put_records_body.ts";
 
 /** One entry of a PutRecords request. */
 export interface PutRecordsEntry {
@@ -88,6 +94,13 @@ export interface KinesisPutter {
    * a connection that may have died meanwhile.
    */
   releaseConnections?(): void;
+  /**
+   * Whether the request made with `signal` reached the network, read just
+   * after aborting it: false means it cannot have been stored, so giving it
+   * up makes no duplicate. Undefined (a client that cannot tell) counts as
+   * sent.
+   */
+  requestSent?(signal: AbortSignal): boolean;
 }
 
 /** Where and how to reach the stream. */
@@ -179,35 +192,46 @@ export function createSdkPutter(
 ): KinesisPutter {
   let loaded: Promise<Sdk> | undefined;
   let client: InstanceType<Sdk["KinesisClient"]> | undefined;
-  const load = () => loaded ??= import("@aws-sdk/client-kinesis");
+  const load = () =>
+    loaded ??= import("@aws-sdk/client-kinesis").then(async (sdk) => {
+      // Loaded with the SDK already (its SigV4 hashing): now free to use.
+      useNativeMd5((await import("node:crypto")).createHash);
+      return sdk;
+    });
+  let bodies: WeakMap<object, Uint8Array> | undefined;
   const getClient = async () => {
     const sdk = await load();
-    client ??= new sdk.KinesisClient({
-      region: target.region,
-      endpoint: target.endpoint,
-      credentials: target.credentials,
-      maxAttempts: 1,
-      // Deno's own sockets, kept alive only until the lifecycle releases
-      // them before a possible freeze, and never re-sending a request
-      // (extension/http_handler.ts); the sender's attempt deadline bounds
-      // each request.
-      requestHandler: handler,
-    });
-    return { sdk, client };
+    if (!client) {
+      client = new sdk.KinesisClient({
+        region: target.region,
+        endpoint: target.endpoint,
+        credentials: target.credentials,
+        maxAttempts: 1,
+        // Deno's own sockets, kept alive only until the lifecycle releases
+        // them before a possible freeze, and never re-sending a request
+        // (extension/http_handler.ts); the sender's attempt deadline bounds
+        // each request.
+        requestHandler: handler,
+      });
+      // The stack's overloads are typed per step; this one is "build".
+      bodies = installPreparedBodies(
+        client.middlewareStack as unknown as MiddlewareStackLike,
+      );
+    }
+    return { sdk, client, bodies: bodies! };
   };
   return {
     async prepare() {
       await getClient();
     },
     async putRecords(entries, signal) {
-      const { sdk, client } = await getClient();
-      const records = entries.map((entry) => ({
-        Data: entry.data,
-        PartitionKey: entry.partitionKey,
-      }));
+      const { sdk, client, bodies } = await getClient();
+      // The SDK serialises the input without its records (cheap); the body
+      // with them is built natively and put in before signing.
       const input = target.streamArn
-        ? { StreamARN: target.streamArn, Records: records }
-        : { StreamName: target.streamName, Records: records };
+        ? { StreamARN: target.streamArn, Records: [] }
+        : { StreamName: target.streamName, Records: [] };
+      bodies.set(input, putRecordsBody(target, entries));
       try {
         const output = await client.send(new sdk.PutRecordsCommand(input), {
           abortSignal: signal,
@@ -228,6 +252,9 @@ export function createSdkPutter(
     },
     releaseConnections() {
       handler.closeAll();
+    },
+    requestSent(signal) {
+      return handler.wasSent(signal);
     },
   };
 }
@@ -250,7 +277,8 @@ export function classifyError(
   const message = `${code}: ${err?.message ?? String(error)}`;
   if (signal?.aborted) {
     return new KinesisRequestError(`request abandoned: ${message}`, {
-      outcomeKnown: false,
+      // Given up before a byte was sent: it cannot have been stored.
+      outcomeKnown: (error as { requestSent?: boolean })?.requestSent === false,
       permanent: false,
       code: "Abandoned",
     });

@@ -197,12 +197,18 @@ async function attemptWithin(
   const expired = new Promise<never>((_, reject) => {
     timer = context.timers.setTimeout(() => {
       controller.abort();
+      // Read in the same turn as the abort: a request the client had not
+      // started to write is known not stored (no duplicate when its events
+      // go again); on a small function the CPU spent before the write (the
+      // SDK's serialising and signing) is most of a request's time.
+      const sent = context.putter.requestSent?.(controller.signal) ?? true;
       reject(
-        new KinesisRequestError(`request abandoned after ${budgetMs} ms`, {
-          outcomeKnown: false,
-          permanent: false,
-          code: "Abandoned",
-        }),
+        new KinesisRequestError(
+          `request abandoned after ${budgetMs} ms${
+            sent ? "" : ", before it was sent"
+          }`,
+          { outcomeKnown: !sent, permanent: false, code: "Abandoned" },
+        ),
       );
     }, budgetMs);
   });

@@ -246,6 +246,8 @@ export class ScriptedPutter implements KinesisPutter {
   prepared: Promise<void> = Promise.resolve();
   /** Requests neither answered nor aborted yet. */
   inFlight = 0;
+  /** Whether an aborted request had been sent; unset: the sender assumes so. */
+  requestSent?: (signal: AbortSignal) => boolean;
   readonly #answers: PutterAnswer[];
   readonly #now: () => number;
 

@@ -242,7 +242,7 @@ Deno.test("http handler: a connection idle past the idle timeout is closed and r
 });
 
 Deno.test("http handler: the request is written with host, length and query, body bytes as given", () => {
-  const bytes = encodeRequest({
+  const [bytes, ...rest] = encodeRequest({
     method: "POST",
     protocol: "https:",
     hostname: "kinesis.eu-west-1.amazonaws.com",
@@ -258,6 +258,17 @@ Deno.test("http handler: the request is written with host, length and query, bod
       "host: kinesis.eu-west-1.amazonaws.com\r\n" +
       "content-length: 2\r\n\r\né",
   );
+  assert.equal(rest.length, 0, "a small body is written with its head");
+  const large = encodeRequest({
+    method: "POST",
+    protocol: "http:",
+    hostname: "h",
+    path: "/",
+    headers: {},
+    body: new Uint8Array(100_000),
+  });
+  assert.equal(large.length, 2, "a large body is written after its head");
+  assert.equal(large[1].byteLength, 100_000);
   assert.throws(
     () =>
       encodeRequest({

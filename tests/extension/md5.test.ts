@@ -1,6 +1,10 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { md5 } from "../../extension/md5.ts";
+import {
+  md5,
+  NATIVE_MD5_FROM_BYTES,
+  useNativeMd5,
+} from "../../extension/md5.ts";
 
 const hex = (bytes: Uint8Array) =>
   Array.from(bytes, (byte) => byte.toString(16).padStart(2, "0")).join("");
@@ -53,4 +57,30 @@ Deno.test("md5: a view into a larger buffer digests only its own bytes", () => {
     hex(md5(whole.subarray(2, 5))),
     "900150983cd24fb0d6963f7d28e17f72",
   );
+});
+
+Deno.test("md5: with node:crypto installed, large inputs take the native path and agree", () => {
+  let nativeCalls = 0;
+  useNativeMd5((algorithm) => {
+    nativeCalls++;
+    return createHash(algorithm);
+  });
+  try {
+    for (
+      const size of [
+        0,
+        63,
+        NATIVE_MD5_FROM_BYTES - 1,
+        NATIVE_MD5_FROM_BYTES,
+        1 << 20,
+      ]
+    ) {
+      const data = Uint8Array.from({ length: size }, (_, i) => (i * 31) & 255);
+      const expected = createHash("md5").update(data).digest("hex");
+      assert.equal(hex(md5(data)), expected, `size ${size}`);
+    }
+    assert.equal(nativeCalls, 2, "only the inputs from the threshold up");
+  } finally {
+    useNativeMd5(undefined);
+  }
 });

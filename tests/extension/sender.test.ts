@@ -237,6 +237,36 @@ Deno.test("sender: a putter that never answers is abandoned at the deadline and 
   for (const e of result.undelivered[0].events) assert.equal(e.uncertain, true);
 });
 
+Deno.test("sender: a request given up before the client sent it leaves its events certain", async () => {
+  // The putter says nothing went out (e.g. still signing on a starved CPU).
+  const batch = batchOf(record("a", 2));
+  const time = fakeTime();
+  const putter = new ScriptedPutter([hang], time.now);
+  const sentAsked: boolean[] = [];
+  putter.requestSent = (signal) => {
+    sentAsked.push(signal.aborted);
+    return false;
+  };
+  const sending = sendBatch(batch, time.now() + 200, {
+    putter,
+    now: time.now,
+    timers: time.timers,
+    random: () => 0.5,
+    policy: { ...DEFAULT_RETRY_POLICY, requestTimeoutMs: 5_000 },
+  });
+  await time.runAll();
+  const result = await sending;
+  assert.deepEqual(sentAsked, [true], "asked once, right after the abort");
+  assert.equal(result.abandoned, true);
+  assert.equal(result.lastError?.code, "Abandoned");
+  assert.equal(result.lastError?.outcomeKnown, true);
+  assert.match(result.lastError!.message, /before it was sent/);
+  assert.deepEqual(names(result.undelivered), ["a"]);
+  for (const e of result.undelivered[0].events) {
+    assert.equal(e.uncertain, false, "not a possible duplicate");
+  }
+});
+
 Deno.test("sender: each attempt is bounded by requestTimeoutMs, then retried", async () => {
   const { result, putter, start } = await run(
     batchOf(record("a")),
