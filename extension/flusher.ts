@@ -153,6 +153,7 @@ export class Flusher {
     const started = send.now();
     const leftover: BufferedEvent[] = [];
     let requests = 0;
+    let sentRequests = 0;
     let failures = false;
     let answered = false;
     let cursor: BatchCursor | undefined;
@@ -205,7 +206,11 @@ export class Flusher {
         stats.retried += result.retriedEvents;
         if (result.lastError) outcome.lastError = result.lastError;
         if (result.failedRequests > 0 && !result.abandoned) failures = true;
+        // Given up before it was written: our own slowness (a starved CPU
+        // still signing), not an unanswered Kinesis — not for the breaker.
+        const unsent = result.abandoned && result.lastError?.outcomeKnown;
         if (!result.abandoned) answered = true;
+        if (!unsent) sentRequests += result.requests;
         for (const record of result.delivered) {
           for (const event of record.events) {
             if (event.uncertain) stats.possibleDuplicates++;
@@ -237,7 +242,8 @@ export class Flusher {
     stats.delivered += outcome.delivered;
     outcome.remaining = leftover.length;
     outcome.failed = outcome.delivered === 0 && failures;
-    outcome.unanswered = outcome.delivered === 0 && requests > 0 && !answered;
+    outcome.unanswered = outcome.delivered === 0 && sentRequests > 0 &&
+      !answered;
     buffer.requeue(leftover);
     if (outcome.cutShort) stats.flushesCutShort++;
     this.#report(events, outcome, send.now() - started);

@@ -162,6 +162,7 @@ export class KeepAliveHandler {
   readonly #idle = new Map<string, Connection[]>();
   readonly #busy = new Set<Connection>();
   readonly #sent = new WeakSet<AbortSignal>();
+  readonly #dryRuns = new WeakSet<AbortSignal>();
   #generation = 0;
   #counts: ConnectionCounts = { opened: 0, reused: 0 };
 
@@ -180,6 +181,16 @@ export class KeepAliveHandler {
    */
   wasSent(signal: AbortSignal): boolean {
     return this.#sent.has(signal);
+  }
+
+  /**
+   * Makes the request carrying `signal` end here, unsent, with a
+   * `DryRunError`: the SDK's whole request path (endpoint, serialising,
+   * signing) runs once without touching the network, so its lazy set-up
+   * is not paid by the first real request.
+   */
+  markDryRun(signal: AbortSignal): void {
+    this.#dryRuns.add(signal);
   }
 
   /** Connections opened and reused so far. */
@@ -223,6 +234,14 @@ export class KeepAliveHandler {
       ? options.abortSignal
       : undefined;
     if (signal?.aborted) throw abortError(false);
+    if (signal && this.#dryRuns.has(signal)) {
+      const error = new HttpExchangeError("dry run: not sent", {
+        requestSent: false,
+        code: "DRY_RUN",
+      });
+      error.name = "DryRunError";
+      throw error;
+    }
     const tls = request.protocol === "https:" || request.protocol === "https";
     const port = request.port ?? (tls ? 443 : 80);
     const key = `${tls ? "s" : ""}${request.hostname}:${port}`;
