@@ -288,7 +288,7 @@ async function keepShipping(
   // than Kinesis takes it, and runtimeDone waits behind it. That backlog
   // gets at most `backlogHoldMs` (none with `drop`); the rest waits for
   // the next invocations in Lambda's retries.
-  const refusedBefore = stats.refused;
+  let refusedBefore = stats.refused;
   let refusingSince: number | undefined;
   // The latest moment the runtime was seen running (runtimeDone not yet
   // arrived): a lower bound of when it was done.
@@ -319,7 +319,14 @@ async function keepShipping(
     if (stats.refused > refusedBefore) {
       refusingSince ??= now();
       const budget = config.backlog === "extend" ? config.backlogHoldMs : 0;
-      if (now() - refusingSince >= budget) return undefined;
+      if ((progress.lastDeliveryAt ?? -Infinity) > refusingSince) {
+        // A delivery was accepted since: Lambda's deliveries get through
+        // again, so runtimeDone is not stuck behind refused ones and will
+        // come. Going to /event/next now would stop shipping while the
+        // runtime still logs (everything after would be refused).
+        refusingSince = undefined;
+        refusedBefore = stats.refused;
+      } else if (now() - refusingSince >= budget) return undefined;
     }
     if (outcome && options.buffer.length > 0) continue;
     const since = Math.max(progress.lastDeliveryAt ?? invokedAt, invokedAt);
