@@ -43,6 +43,15 @@ export class EventBuffer {
     return this.#maxBytes - this.#queuedBytes - this.#takenBytes;
   }
 
+  /**
+   * Whether a delivery of at least `bytes` is sure to be refused by
+   * {@linkcode offer}: its envelopes are larger than its events' JSON.
+   */
+  refuses(bytes: number): boolean {
+    const empty = this.#queuedBytes === 0 && this.#takenBytes === 0;
+    return !empty && bytes > this.freeBytes;
+  }
+
   /** Arrival time of the oldest queued event, or undefined when empty. */
   get oldestReceivedAt(): number | undefined {
     return this.#items[0]?.receivedAt;

@@ -128,7 +128,7 @@ export async function runLifecycle(
   // What the previous cycle (INVOKE to INVOKE, or init) brought, to tell a
   // heavy invocation from a light one before its telemetry arrives.
   let receivedBefore = stats.received;
-  let refusedBefore = stats.refused;
+  let refusedBefore = stats.refusedDeliveries;
   let backlogLeft = false;
 
   const flush = async (
@@ -192,9 +192,9 @@ export async function runLifecycle(
     const heavy = platform && requestId !== undefined &&
       (previousRequestId === undefined ||
         stats.received - receivedBefore >= config.buffering.maxItems ||
-        stats.refused > refusedBefore || backlogLeft);
+        stats.refusedDeliveries > refusedBefore || backlogLeft);
     receivedBefore = stats.received;
-    refusedBefore = stats.refused;
+    refusedBefore = stats.refusedDeliveries;
     const holdDeadline = Math.min(
       invokedAt + config.maxHoldMs,
       event.deadlineMs,
@@ -288,7 +288,7 @@ async function keepShipping(
   // than Kinesis takes it, and runtimeDone waits behind it. That backlog
   // gets at most `backlogHoldMs` (none with `drop`); the rest waits for
   // the next invocations in Lambda's retries.
-  let refusedBefore = stats.refused;
+  let refusedBefore = stats.refusedDeliveries;
   let refusingSince: number | undefined;
   // The latest moment the runtime was seen running (runtimeDone not yet
   // arrived): a lower bound of when it was done.
@@ -316,7 +316,7 @@ async function keepShipping(
     // breaker): staying would only cost time, nothing could be shipped.
     if (outcome?.failed || !canFlush()) return undefined;
     if (runtimeDone()) break;
-    if (stats.refused > refusedBefore) {
+    if (stats.refusedDeliveries > refusedBefore) {
       refusingSince ??= now();
       const budget = config.backlog === "extend" ? config.backlogHoldMs : 0;
       if ((progress.lastDeliveryAt ?? -Infinity) > refusingSince) {
@@ -325,7 +325,7 @@ async function keepShipping(
         // come. Going to /event/next now would stop shipping while the
         // runtime still logs (everything after would be refused).
         refusingSince = undefined;
-        refusedBefore = stats.refused;
+        refusedBefore = stats.refusedDeliveries;
       } else if (now() - refusingSince >= budget) return undefined;
     }
     if (outcome && options.buffer.length > 0) continue;

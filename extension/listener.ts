@@ -72,7 +72,18 @@ export function createTelemetryHandler(
         await request.body?.cancel();
         return text(405, "only POST is accepted");
       }
+      // A delivery that cannot fit is refused before it is scanned: on a
+      // small function, scanning deliveries only to refuse them (Lambda
+      // retries each) took all of the CPU share, and nothing was shipped.
+      const declared = Number(request.headers.get("content-length") ?? NaN);
+      if (deps.buffer.refuses(declared)) {
+        await request.body?.cancel();
+        return refuseUnread(deps, declared);
+      }
       const body = await readBody(request, deps.maxBodyBytes);
+      if (deps.buffer.refuses(body.byteLength)) {
+        return refuseUnread(deps, body.byteLength);
+      }
       const elements = scanBody(body);
       return accept(body, elements, deps, now());
     } catch (error) {
@@ -135,6 +146,7 @@ function accept(
     // Refusing the whole delivery makes Lambda retry it later; taking part of
     // it could not be acknowledged without losing or duplicating the rest.
     deps.stats.refused += accepted.length;
+    deps.stats.refusedDeliveries++;
     deps.logger.warn("buffer full: refused a telemetry delivery", {
       events: accepted.length,
       bytes: acceptedBytes,
@@ -218,6 +230,15 @@ function scanBody(body: Uint8Array): ScannedElement[] {
       `body is not a JSON array of events: ${error.message.slice(0, 200)}`,
     );
   }
+}
+
+function refuseUnread(deps: ListenerDeps, bytes: number): Response {
+  deps.stats.refusedDeliveries++;
+  deps.logger.warn("buffer full: refused a telemetry delivery unread", {
+    bytes,
+    freeBytes: deps.buffer.freeBytes,
+  });
+  return text(503, "buffer full, retry later");
 }
 
 function isOwnLogLine(event: RawTelemetryEvent): boolean {

@@ -28,6 +28,12 @@ export class Stats {
   possibleDuplicates = 0;
   /** Events refused with 503 because the buffer was full (Lambda retries them). */
   refused = 0;
+  /**
+   * Deliveries refused with 503 because the buffer was full, including
+   * those refused before they were read (their events are not counted in
+   * `refused`: not scanning what cannot be taken is the point).
+   */
+  refusedDeliveries = 0;
   /** Request bodies rejected with a 4xx (not JSON, too large, invalid UTF-8…). */
   rejectedBodies = 0;
   /** PutRecords requests sent. */
@@ -68,6 +74,7 @@ export class Stats {
       retried: this.retried,
       possibleDuplicates: this.possibleDuplicates,
       refused: this.refused,
+      refusedDeliveries: this.refusedDeliveries,
       rejectedBodies: this.rejectedBodies,
       kinesisRequests: this.kinesisRequests,
       kinesisRequestFailures: this.kinesisRequestFailures,

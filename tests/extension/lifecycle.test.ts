@@ -596,7 +596,7 @@ Deno.test("lifecycle: a heavy invocation whose deliveries are refused (runtimeDo
                   (pattern === "all refused" || i % 2 === 1);
                 if (refused) {
                   h.progress.deliveryStarted(h.time.now());
-                  h.stats.refused += 10;
+                  h.stats.refusedDeliveries++;
                   h.progress.deliveryEnded(h.time.now(), false);
                 } else h.add(`line ${i}`);
               }, 100 * i);

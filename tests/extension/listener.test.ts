@@ -398,8 +398,35 @@ Deno.test("listener: multi-byte UTF-8 split across chunks is decoded byte-exact"
   }
 });
 
-Deno.test("listener: 503 when the buffer is full, nothing half-taken, refused counted", async () => {
+Deno.test("listener: a delivery larger than the free space of a non-empty buffer is refused unread", async () => {
   const harness = startListener({ bufferBytes: 1500 });
+  try {
+    const small = await harness.post(
+      JSON.stringify([event("function", "a".repeat(300))]),
+    );
+    assert.equal(small.status, 200);
+    await small.body?.cancel();
+    const receivedBefore = harness.stats.received;
+    // Bigger than what is free, and not even JSON: it is never looked at.
+    const response = await harness.post("x".repeat(2_000));
+    assert.equal(response.status, 503);
+    assert.match(await response.text(), /buffer full/);
+    assert.equal(harness.stats.refusedDeliveries, 1);
+    assert.equal(harness.stats.refused, 0, "its events were not counted");
+    assert.equal(harness.stats.rejectedBodies, 0, "nor was it parsed");
+    assert.equal(harness.stats.received, receivedBefore);
+    assert.equal(
+      harness.log.withMsg("buffer full: refused a telemetry delivery unread")
+        .length,
+      1,
+    );
+  } finally {
+    await harness.close();
+  }
+});
+
+Deno.test("listener: 503 when the buffer is full, nothing half-taken, refused counted", async () => {
+  const harness = startListener({ bufferBytes: 2500 });
   try {
     const small = await harness.post(
       JSON.stringify([event("function", "a".repeat(300))]),
@@ -420,6 +447,7 @@ Deno.test("listener: 503 when the buffer is full, nothing half-taken, refused co
     assert.equal(harness.buffer.length, 1);
     assert.equal(harness.buffer.queuedBytes, before);
     assert.equal(harness.stats.refused, 3);
+    assert.equal(harness.stats.refusedDeliveries, 1);
     // Lambda delivers the refused events again: they are not received yet.
     assert.equal(harness.stats.received, 1);
     assert.equal(harness.stats.dropped.invalid_event, 0);

@@ -24,6 +24,7 @@ Deno.test("stats: the summary carries every counter and a copy of the drops", ()
   stats.retried = 4;
   stats.possibleDuplicates = 1;
   stats.refused = 5;
+  stats.refusedDeliveries = 2;
   stats.rejectedBodies = 1;
   stats.kinesisRequests = 3;
   stats.kinesisRequestFailures = 1;
@@ -42,6 +43,7 @@ Deno.test("stats: the summary carries every counter and a copy of the drops", ()
     retried: 4,
     possibleDuplicates: 1,
     refused: 5,
+    refusedDeliveries: 2,
     rejectedBodies: 1,
     kinesisRequests: 3,
     kinesisRequestFailures: 1,
