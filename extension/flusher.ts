@@ -71,6 +71,11 @@ export interface FlushLimits {
    * sent stays buffered, and the flush does not count as cut short).
    */
   stopWhen?: () => boolean;
+  /**
+   * Ends the flush when aborted, the request under way included (given up
+   * as at the deadline): a deadline that comes earlier than planned.
+   */
+  cut?: AbortSignal;
 }
 
 /** Settings of the flusher. */
@@ -132,11 +137,11 @@ export class Flusher {
    * {@linkcode FlushLimits}).
    */
   flush(limits: number | FlushLimits): Promise<FlushOutcome> {
-    const { deadline, stopWhen } = typeof limits === "number"
-      ? { deadline: limits, stopWhen: undefined }
+    const { deadline, stopWhen, cut } = typeof limits === "number"
+      ? { deadline: limits, stopWhen: undefined, cut: undefined }
       : limits;
     // One flush at a time keeps the order of retries and the accounting simple.
-    this.#running ??= this.#flush(deadline, stopWhen).finally(() => {
+    this.#running ??= this.#flush(deadline, stopWhen, cut).finally(() => {
       this.#running = undefined;
     });
     return this.#running;
@@ -145,6 +150,7 @@ export class Flusher {
   async #flush(
     deadline: number,
     stopWhen: (() => boolean) | undefined,
+    cut: AbortSignal | undefined,
   ): Promise<FlushOutcome> {
     const { buffer, stats, logger, send } = this.#options;
     const events = buffer.takeAll();
@@ -167,6 +173,10 @@ export class Flusher {
       while (!cursor.done) {
         if (outcome.cutShort || outcome.lastError?.blocksStream) break;
         if (requests > 0 && stopWhen?.()) break;
+        if (cut?.aborted) {
+          outcome.cutShort = true;
+          break;
+        }
         const timeLeft = deadline - send.now();
         if (timeLeft < send.policy.minAttemptMs) {
           outcome.cutShort = true;
@@ -186,7 +196,7 @@ export class Flusher {
         const sentAt = send.now();
         let result;
         try {
-          result = await sendBatch(batch, deadline, send);
+          result = await sendBatch(batch, deadline, send, cut);
         } catch (error) {
           // sendBatch settles every request itself; should anything else
           // throw, the batch's events stay buffered instead of vanishing.

@@ -112,7 +112,7 @@ export const UNANSWERED_FLUSHES = 3;
  * Shortest window of a flush while the runtime still runs (see
  * `keepShipping`).
  */
-export const RUNNING_FLUSH_MS = 1_000;
+export const RUNNING_FLUSH_MS = 2_000;
 /** Shortest time left worth starting a flush with. */
 const MIN_FLUSH_MS = 10;
 
@@ -134,12 +134,13 @@ export async function runLifecycle(
   const flush = async (
     deadline: number,
     stopWhen?: () => boolean,
+    cut?: AbortSignal,
   ): Promise<FlushOutcome | undefined> => {
     if (
       options.buffer.length === 0 || !breaker.allows() ||
-      deadline - now() < MIN_FLUSH_MS
+      deadline - now() < MIN_FLUSH_MS || cut?.aborted
     ) return undefined;
-    const outcome = await options.flusher.flush({ deadline, stopWhen });
+    const outcome = await options.flusher.flush({ deadline, stopWhen, cut });
     breaker.record(outcome);
     return outcome;
   };
@@ -219,6 +220,7 @@ export async function runLifecycle(
       runtimeDoneAt = await keepShipping(
         options,
         flush,
+        requestId,
         runtimeDone,
         () => breaker.allows(),
         invokedAt,
@@ -276,7 +278,9 @@ async function keepShipping(
   flush: (
     deadline: number,
     stopWhen?: () => boolean,
+    cut?: AbortSignal,
   ) => Promise<FlushOutcome | undefined>,
+  requestId: string,
   runtimeDone: () => boolean,
   canFlush: () => boolean,
   invokedAt: number,
@@ -293,47 +297,69 @@ async function keepShipping(
   // The latest moment the runtime was seen running (runtimeDone not yet
   // arrived): a lower bound of when it was done.
   let seenRunningAt = invokedAt;
-  while (!runtimeDone() && deadlineMs - now() >= MIN_FLUSH_MS) {
-    seenRunningAt = now();
-    // While the runtime runs nothing freezes: each flush gets a window of
-    // at least RUNNING_FLUSH_MS, so that on a small function (7 % of a
-    // CPU at 128 MB, shared with the runtime) a request is built, signed
-    // and answered instead of being given up again and again. It ends
-    // between requests once runtimeDone arrives, so what the invocation
-    // pays after its runtime is at most the request under way.
-    const outcome = await flush(
-      Math.min(
-        now() +
-          Math.max(
-            config.buffering.timeoutMs + config.maxHoldMs,
-            RUNNING_FLUSH_MS,
-          ),
-        deadlineMs,
-      ),
-      runtimeDone,
-    );
-    // Kinesis failing (refusing, or several flushes without an answer: the
-    // breaker): staying would only cost time, nothing could be shipped.
-    if (outcome?.failed || !canFlush()) return undefined;
-    if (runtimeDone()) break;
-    if (stats.refusedDeliveries > refusedBefore) {
-      refusingSince ??= now();
-      const budget = config.backlog === "extend" ? config.backlogHoldMs : 0;
-      if ((progress.lastDeliveryAt ?? -Infinity) > refusingSince) {
-        // A delivery was accepted since: Lambda's deliveries get through
-        // again, so runtimeDone is not stuck behind refused ones and will
-        // come. Going to /event/next now would stop shipping while the
-        // runtime still logs (everything after would be refused).
-        refusingSince = undefined;
-        refusedBefore = stats.refusedDeliveries;
-      } else if (now() - refusingSince >= budget) return undefined;
+  // The request under way when runtimeDone arrives gets the hold, then it
+  // is given up (a hanging Kinesis costs the invocation no more than a
+  // light one's hold); until then nothing can freeze, and no request is
+  // cut short.
+  const cut = new AbortController();
+  let cutTimer: unknown;
+  const stopWatching = progress.whenNoted(
+    "platform.runtimeDone",
+    requestId,
+    () => {
+      cutTimer = options.timers.setTimeout(
+        () => cut.abort(),
+        config.maxHoldMs,
+      );
+    },
+  );
+  try {
+    while (!runtimeDone() && deadlineMs - now() >= MIN_FLUSH_MS) {
+      seenRunningAt = now();
+      // While the runtime runs nothing freezes: each flush gets a window of
+      // at least RUNNING_FLUSH_MS, so that on a small function (7 % of a
+      // CPU at 128 MB, shared with the runtime) a request is built, signed
+      // and answered instead of being given up again and again. It ends
+      // between requests once runtimeDone arrives, and the request under
+      // way then gets at most the hold (`cut`).
+      const outcome = await flush(
+        Math.min(
+          now() +
+            Math.max(
+              config.buffering.timeoutMs + config.maxHoldMs,
+              RUNNING_FLUSH_MS,
+            ),
+          deadlineMs,
+        ),
+        runtimeDone,
+        cut.signal,
+      );
+      // Kinesis failing (refusing, or several flushes without an answer: the
+      // breaker): staying would only cost time, nothing could be shipped.
+      if (outcome?.failed || !canFlush()) return undefined;
+      if (runtimeDone()) break;
+      if (stats.refusedDeliveries > refusedBefore) {
+        refusingSince ??= now();
+        const budget = config.backlog === "extend" ? config.backlogHoldMs : 0;
+        if ((progress.lastDeliveryAt ?? -Infinity) > refusingSince) {
+          // A delivery was accepted since: Lambda's deliveries get through
+          // again, so runtimeDone is not stuck behind refused ones and will
+          // come. Going to /event/next now would stop shipping while the
+          // runtime still logs (everything after would be refused).
+          refusingSince = undefined;
+          refusedBefore = stats.refusedDeliveries;
+        } else if (now() - refusingSince >= budget) return undefined;
+      }
+      if (outcome && options.buffer.length > 0) continue;
+      const since = Math.max(progress.lastDeliveryAt ?? invokedAt, invokedAt);
+      const wait = Math.min(since + quietMs - now(), deadlineMs - now());
+      if (wait <= 0 && progress.openDeliveries === 0) return undefined;
+      // runtimeDone comes in a delivery: wake on every answered one.
+      await progress.waitForDelivery(Math.max(wait, MIN_FLUSH_MS));
     }
-    if (outcome && options.buffer.length > 0) continue;
-    const since = Math.max(progress.lastDeliveryAt ?? invokedAt, invokedAt);
-    const wait = Math.min(since + quietMs - now(), deadlineMs - now());
-    if (wait <= 0 && progress.openDeliveries === 0) return undefined;
-    // runtimeDone comes in a delivery: wake on every answered one.
-    await progress.waitForDelivery(Math.max(wait, MIN_FLUSH_MS));
+  } finally {
+    stopWatching();
+    options.timers.clearTimeout(cutTimer);
   }
   return runtimeDone() ? seenRunningAt : undefined;
 }

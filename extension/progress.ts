@@ -67,6 +67,31 @@ export class InvocationProgress {
     return this.#seen[type].includes(requestId);
   }
 
+  /**
+   * Calls `callback` once the event of `type` for `requestId` is noted (at
+   * once if it already was); returns a function that cancels the watch.
+   */
+  whenNoted(
+    type: ProgressType,
+    requestId: string,
+    callback: () => void,
+  ): () => void {
+    if (this.has(type, requestId)) {
+      callback();
+      return () => {};
+    }
+    const waiter: Waiter = {
+      type,
+      requestId,
+      resolve: (seen) => {
+        if (seen) callback();
+      },
+      timer: undefined,
+    };
+    this.#waiters.add(waiter);
+    return () => this.#finish(waiter, false);
+  }
+
   /** Resolves true when the event arrives, false after `timeoutMs`. */
   waitFor(
     type: ProgressType,

@@ -73,6 +73,7 @@ export async function sendBatch(
   batch: Batch,
   deadline: number,
   context: SendContext,
+  cut?: AbortSignal,
 ): Promise<SendResult> {
   const result: SendResult = {
     delivered: [],
@@ -93,6 +94,7 @@ export async function sendBatch(
     deadline,
     context,
     result,
+    cut,
   );
   return result;
 }
@@ -107,10 +109,12 @@ async function sendRecords(
   deadline: number,
   context: SendContext,
   result: SendResult,
+  cut: AbortSignal | undefined,
 ): Promise<OutgoingRecord[]> {
   const { now, policy } = context;
   let pending = records;
   for (let attempt = 0; pending.length > 0; attempt++) {
+    if (cut?.aborted) break;
     if (attempt > 0) {
       const ceiling = Math.min(
         policy.maxDelayMs,
@@ -127,7 +131,7 @@ async function sendRecords(
     if (budget < policy.minAttemptMs) break;
     result.requests++;
     try {
-      const answer = await attemptWithin(context, pending, budget);
+      const answer = await attemptWithin(context, pending, budget, cut);
       const failed: OutgoingRecord[] = [];
       pending.forEach((record, index) => {
         if (answer.entries[index]?.errorCode) failed.push(record);
@@ -167,12 +171,14 @@ async function sendRecords(
           deadline,
           context,
           result,
+          cut,
         );
         const right = await sendRecords(
           pending.slice(half),
           deadline,
           context,
           result,
+          cut,
         );
         return [...left, ...right];
       }
@@ -191,11 +197,14 @@ async function attemptWithin(
   context: SendContext,
   records: readonly OutgoingRecord[],
   budgetMs: number,
+  cut: AbortSignal | undefined,
 ) {
   const controller = new AbortController();
   let timer: unknown;
+  let giveUp = (_why: string) => {};
   const expired = new Promise<never>((_, reject) => {
-    timer = context.timers.setTimeout(() => {
+    giveUp = (why) => {
+      context.timers.clearTimeout(timer);
       controller.abort();
       // Read in the same turn as the abort: a request the client had not
       // started to write is known not stored (no duplicate when its events
@@ -204,14 +213,19 @@ async function attemptWithin(
       const sent = context.putter.requestSent?.(controller.signal) ?? true;
       reject(
         new KinesisRequestError(
-          `request abandoned after ${budgetMs} ms${
-            sent ? "" : ", before it was sent"
-          }`,
+          `request abandoned ${why}${sent ? "" : ", before it was sent"}`,
           { outcomeKnown: !sent, permanent: false, code: "Abandoned" },
         ),
       );
-    }, budgetMs);
+    };
+    timer = context.timers.setTimeout(
+      () => giveUp(`after ${budgetMs} ms`),
+      budgetMs,
+    );
   });
+  const onCut = () => giveUp("at the flush's cut");
+  cut?.addEventListener("abort", onCut, { once: true });
+  if (cut?.aborted) onCut();
   try {
     return await Promise.race([
       context.putter.putRecords(records, controller.signal),
@@ -219,6 +233,7 @@ async function attemptWithin(
     ]);
   } finally {
     context.timers.clearTimeout(timer);
+    cut?.removeEventListener("abort", onCut);
   }
 }
 

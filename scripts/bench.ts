@@ -271,6 +271,8 @@ async function main(): Promise<void> {
       quick: { type: "boolean", default: false },
       cost: { type: "boolean", default: false },
       "lambda-only": { type: "boolean", default: false },
+      // The load cases alone take about 10 minutes.
+      "no-load": { type: "boolean", default: false },
     },
   });
   const plan = values.quick ? QUICK : FULL;
@@ -691,9 +693,11 @@ async function main(): Promise<void> {
     await Deno.writeTextFile(`${outDir}/results.md`, markdown);
     console.log(markdown);
     log(`wrote ${outDir}/results.json and results.md`);
-    log("load: plain loader, a burst in 5 invocations, one 60 s invocation");
-    const load = await runLoad(values.quick ? QUICK_LOAD : FULL_LOAD);
-    await writeLoad(outDir, load);
+    if (!values["no-load"]) {
+      log("load: plain loader, a burst in 5 invocations, one 60 s invocation");
+      const load = await runLoad(values.quick ? QUICK_LOAD : FULL_LOAD);
+      await writeLoad(outDir, load);
+    }
   } finally {
     reader.destroy();
     await nullKinesis.stop();

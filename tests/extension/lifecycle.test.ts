@@ -617,6 +617,31 @@ Deno.test("lifecycle: a heavy invocation whose deliveries are refused (runtimeDo
   }
 });
 
+Deno.test("lifecycle: a heavy invocation's request hanging when runtimeDone arrives is given up after the hold", async () => {
+  const h = harness({
+    steps: [
+      {
+        event: invoke("r1", 30_000),
+        then: () => {
+          h.add("a");
+          h.time.timers.setTimeout(() => h.add("b"), 250);
+          h.time.timers.setTimeout(() => h.delivery("r1", "c"), 300);
+        },
+      },
+      { event: shutdown(), afterMs: 10 },
+    ],
+    // The hold's request is answered; the next one, sent while the runtime
+    // runs, never is: only the cut ends it.
+    answers: [storeAll, hang, storeAll],
+  });
+  await h.run();
+  // runtimeDone at 300 ms, then the 200 ms hold: not the 2 s flush window.
+  assert.equal(h.nextCalls[1].at - h.served[0].at, 300 + 200);
+  assert.deepEqual(h.putter.calls[1].texts, ["b"]);
+  assert.equal(h.putter.calls[1].signal.aborted, true);
+  assertNothingInFlight(h.nextCalls);
+});
+
 Deno.test("lifecycle: the end strategy flushes while waiting for runtimeDone, then once more", async () => {
   const h = harness({
     steps: [
