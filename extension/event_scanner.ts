@@ -91,13 +91,36 @@ const NULL_BYTES = new TextEncoder().encode("null");
  */
 export const MAX_EVENT_DEPTH = 512;
 
+/** What a scan noticed on the way, besides the elements. */
+export interface ScanReport {
+  /**
+   * Whether any string held a byte of 0x80 or more. Only then can the body
+   * be invalid UTF-8 (outside strings such a byte is a syntax error), so
+   * only then is a UTF-8 check worth its cost.
+   */
+  nonAscii: boolean;
+}
+
+let sawNonAscii = false;
+
 /**
- * Scans `body` as a JSON array and returns its elements in order.
+ * Scans `body` as a JSON array and returns its elements in order; fills
+ * `report` when given.
  *
  * @throws JsonSyntaxError when the body is not exactly one JSON array
  * (with optional surrounding whitespace), naming the offending byte.
  */
-export function scanEventArray(body: Uint8Array): ScannedElement[] {
+export function scanEventArray(
+  body: Uint8Array,
+  report?: ScanReport,
+): ScannedElement[] {
+  sawNonAscii = false;
+  const elements = scanElements(body);
+  if (report) report.nonAscii = sawNonAscii;
+  return elements;
+}
+
+function scanElements(body: Uint8Array): ScannedElement[] {
   const length = body.byteLength;
   const elements: ScannedElement[] = [];
   let stack = new Uint8Array(64);
@@ -291,7 +314,10 @@ function scanString(body: Uint8Array, at: number): number {
       } else fail(body, i, "bad escape");
     } else if (byte < 0x20) {
       fail(body, i, "control character in a string");
-    } else i++;
+    } else {
+      if (byte >= 0x80) sawNonAscii = true;
+      i++;
+    }
   }
   return fail(body, at, "unterminated string");
 }

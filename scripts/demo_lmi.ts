@@ -224,7 +224,9 @@ export function formatManagedReport(result: ManagedDemoResult): string[] {
     "",
     `Delivery: emitted ${check.emitted}, received by the extension ${check.received}, in Kinesis ${check.delivered}, lost ${check.lost.length}, duplicates ${check.duplicates.length}, refused ${
       summary?.refused ?? "?"
-    }, PutRecords ${summary?.kinesisRequests ?? "?"}`,
+    } events (${summary?.refusedDeliveries ?? "?"} deliveries), PutRecords ${
+      summary?.kinesisRequests ?? "?"
+    }`,
     `Freshness (event time → stored): median ${at(0.5)} ms, p99 ${
       at(0.99)
     } ms, max ${result.freshnessMs.at(-1) ?? NaN} ms`,

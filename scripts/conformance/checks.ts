@@ -144,7 +144,9 @@ export function judgeRun(run: RunObservation): ConformanceCheck[] {
   const delivered = Number(summary.delivered);
   const filtered = Number(summary.filtered ?? 0);
   const droppedTotal = Number(summary.droppedTotal);
-  const refused = Number(summary.refused ?? 0);
+  // Deliveries refused unread have no event count: either counter says so.
+  const refused = Number(summary.refused ?? 0) +
+    Number(summary.refusedDeliveries ?? 0);
   checks.push(check(
     "nothing dropped or refused by the extension, the summary balances",
     droppedTotal === 0 && refused === 0 &&

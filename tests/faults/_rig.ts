@@ -44,6 +44,7 @@ export interface Summary {
   retried: number;
   possibleDuplicates: number;
   refused: number;
+  refusedDeliveries: number;
   rejectedBodies: number;
   kinesisRequests: number;
   kinesisRequestFailures: number;

@@ -117,6 +117,7 @@ Deno.test({
         "the listener answered every batch before the next was due",
       );
       assert.equal(summary.refused, 0, "no delivery refused");
+      assert.equal(summary.refusedDeliveries, 0, "none refused unread");
       assert.equal(summary.droppedTotal, 0);
       assert.equal(summary.possibleDuplicates, 0);
       assert.equal(freshness.length, envelopes.length, "arrival of each");
