@@ -1,9 +1,10 @@
 /**
  * The one place that talks to Kinesis: PutRecords through the AWS SDK v3,
  * loaded lazily so the SDK's start-up cost is not paid during Lambda's init
- * phase, with an HTTP/1.1 keep-alive handler (kinesalite and real Kinesis
- * both speak it) and no SDK retries: the sender retries within the time the
- * lifecycle allows.
+ * phase, on extension/http_handler.ts (HTTP/1.1 on Deno's sockets, kept
+ * alive until the lifecycle releases it before `/event/next`), with the
+ * request body built natively (extension/put_records_body.ts) and no SDK
+ * retries: the sender retries within the time the lifecycle allows.
  *
  * @module
  */
