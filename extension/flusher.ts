@@ -223,7 +223,12 @@ export class Flusher {
         if (!unsent) sentRequests += result.requests;
         for (const record of result.delivered) {
           for (const event of record.events) {
-            if (event.uncertain) stats.possibleDuplicates++;
+            // Every earlier request of unknown outcome may have stored a
+            // copy: an event given up twice and then stored can be there
+            // three times.
+            if (event.uncertain) {
+              stats.possibleDuplicates += event.unknownSends ?? 1;
+            }
           }
           outcome.delivered += record.events.length;
           buffer.settle(record.events);

@@ -150,7 +150,10 @@ async function sendRecords(
       result.lastError = requestError;
       if (!requestError.outcomeKnown) {
         for (const record of pending) {
-          for (const event of record.events) event.uncertain = true;
+          for (const event of record.events) {
+            event.uncertain = true;
+            event.unknownSends = (event.unknownSends ?? 0) + 1;
+          }
         }
       }
       if (requestError.code === "Abandoned") {

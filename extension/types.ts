@@ -64,6 +64,11 @@ export interface BufferedEvent {
   receivedAt: number;
   /** True once a request carrying it ended with an unknown outcome (possible duplicate). */
   uncertain: boolean;
+  /**
+   * Requests carrying it that ended with an unknown outcome: each may have
+   * stored a copy (undefined: none).
+   */
+  unknownSends?: number;
 }
 
 /** Record formats the extension can write. */

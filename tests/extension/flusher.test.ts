@@ -244,6 +244,24 @@ Deno.test("flusher: events sent again after an unknown outcome count as possible
   assert.equal(s.log.withMsg("Kinesis request failed").length, 1);
 });
 
+Deno.test("flusher: an event sent twice with an unknown outcome, then stored, counts two possible copies", async () => {
+  const lost = () =>
+    rejectWith(
+      new KinesisRequestError("socket hang up", {
+        outcomeKnown: false,
+        permanent: false,
+        code: "ECONNRESET",
+      }),
+    );
+  const s = setup([lost(), lost(), storeAll], { format: "ndjson" });
+  s.add(eventOf("a"));
+  const outcome = await s.flush();
+  assert.equal(outcome.delivered, 1);
+  assert.equal(s.putter.calls.length, 3);
+  // Each of the two lost requests may have stored a copy of "a".
+  assert.equal(s.stats.possibleDuplicates, 2);
+});
+
 Deno.test("flusher: one flush at a time; a second call joins the running one", async () => {
   const s = setup([hang]);
   s.add(eventOf("a"));
