@@ -160,7 +160,6 @@ export class KeepAliveHandler {
   readonly #idleTimeoutMs: number;
   readonly #maxIdle: number;
   readonly #idle = new Map<string, Connection[]>();
-  readonly #busy = new Set<Connection>();
   readonly #sent = new WeakSet<AbortSignal>();
   readonly #dryRuns = new WeakSet<AbortSignal>();
   #generation = 0;
@@ -248,7 +247,6 @@ export class KeepAliveHandler {
     const bytes = encodeRequest(request);
     const connection = this.#takeIdle(key) ??
       await this.#open({ hostname: request.hostname, port, tls }, signal);
-    this.#busy.add(connection);
     const onAbort = () => connection.close();
     signal?.addEventListener("abort", onAbort, { once: true });
     let reusable = false;
@@ -273,7 +271,6 @@ export class KeepAliveHandler {
       return { response: answer.response };
     } finally {
       signal?.removeEventListener("abort", onAbort);
-      this.#busy.delete(connection);
       if (reusable && !signal?.aborted) this.#keep(key, connection);
       else connection.close();
     }
