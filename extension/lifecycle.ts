@@ -30,7 +30,11 @@
 import type { EventBuffer } from "./buffer.ts";
 import type { Config } from "./config.ts";
 import type { LifecycleEvent } from "./extensions_api.ts";
-import type { Flusher, FlushOutcome } from "./flusher.ts";
+import {
+  type Flusher,
+  type FlushOutcome,
+  MAX_REQUEST_BYTES,
+} from "./flusher.ts";
 import type { Logger } from "./log.ts";
 import type { InvocationProgress, Timers } from "./progress.ts";
 import type { Stats } from "./stats.ts";
@@ -83,6 +87,12 @@ export interface LifecycleOptions {
    * flushes of one invocation, never across a possible freeze).
    */
   beforeNext?: () => void;
+  /**
+   * While the runtime of a heavy invocation runs, the longest an event
+   * waits for more before a request is sent (see `gatheringMs`); default
+   * {@linkcode GATHER_MS}, 0 sends each delivery as it comes.
+   */
+  gatherMs?: number;
 }
 
 /** How the loop ended. */
@@ -303,6 +313,8 @@ async function keepShipping(
   // cut short.
   const cut = new AbortController();
   let cutTimer: unknown;
+  // Whether the last turn let deliveries gather instead of sending.
+  let gathering = false;
   const stopWatching = progress.whenNoted(
     "platform.runtimeDone",
     requestId,
@@ -316,6 +328,17 @@ async function keepShipping(
   try {
     while (!runtimeDone() && deadlineMs - now() >= MIN_FLUSH_MS) {
       seenRunningAt = now();
+      const gather = gatheringMs(
+        options.buffer,
+        options.gatherMs ?? GATHER_MS,
+        now(),
+      );
+      gathering = gather > 0;
+      if (gathering) {
+        // runtimeDone comes in a delivery, and ends the wait.
+        await progress.waitForDelivery(gather);
+        continue;
+      }
       // While the runtime runs nothing freezes: each flush gets a window of
       // at least RUNNING_FLUSH_MS, so that on a small function (7 % of a
       // CPU at 128 MB, shared with the runtime) a request is built, signed
@@ -357,11 +380,48 @@ async function keepShipping(
       // runtimeDone comes in a delivery: wake on every answered one.
       await progress.waitForDelivery(Math.max(wait, MIN_FLUSH_MS));
     }
+    if (gathering && runtimeDone()) {
+      // What was gathering when runtimeDone came (that delivery included)
+      // goes now, within the hold from runtimeDone (`cut`), as a light
+      // invocation's events do.
+      await flush(
+        Math.min(now() + config.maxHoldMs, deadlineMs),
+        undefined,
+        cut.signal,
+      );
+    }
   } finally {
     stopWatching();
     options.timers.clearTimeout(cutTimer);
   }
   return runtimeDone() ? seenRunningAt : undefined;
+}
+
+/**
+ * Default of {@linkcode LifecycleOptions.gatherMs}: the longest an event
+ * waits for company while the runtime runs.
+ */
+export const GATHER_MS = 500;
+
+/**
+ * How long to let deliveries gather before the next request while the
+ * runtime runs (0: send now): until a request's worth is buffered (1 MiB,
+ * or a quarter of the buffer bound if that is less), or the oldest event
+ * has waited `gatherMs`. Every PutRecords costs the SDK's request path
+ * whatever its size, so requests sent as fast as deliveries come spend the
+ * function's CPU share on overhead (a 100,000-event burst: 165 requests
+ * instead of 64); nothing can freeze meanwhile.
+ */
+export function gatheringMs(
+  buffer: EventBuffer,
+  gatherMs: number,
+  at: number,
+): number {
+  const oldest = buffer.oldestReceivedAt;
+  if (oldest === undefined || gatherMs <= 0) return 0;
+  const bound = buffer.queuedBytes + buffer.takenBytes + buffer.freeBytes;
+  if (buffer.queuedBytes >= Math.min(MAX_REQUEST_BYTES, bound / 4)) return 0;
+  return Math.max(0, oldest + gatherMs - at);
 }
 
 /**

@@ -31,20 +31,56 @@ const utf8 = new TextEncoder();
 /**
  * The JSON body of PutRecords for `entries`, as the SDK would write it
  * (`Records` with base64 `Data`, then the stream), in UTF-8.
+ *
+ * Written straight into one buffer of the exact size: joining the parts
+ * into one string and encoding that took three times as long as the
+ * base64 itself (a 1.3 MB string flattened, then transcoded whole).
  */
 export function putRecordsBody(
   target: BodyTarget,
   entries: readonly BodyEntry[],
 ): Uint8Array {
-  const records = entries.map((entry) =>
-    `{"Data":"${toBase64(entry.data)}","PartitionKey":${
-      JSON.stringify(entry.partitionKey)
-    }}`
+  const keys = entries.map((entry) =>
+    utf8.encode(`","PartitionKey":${JSON.stringify(entry.partitionKey)}}`)
   );
-  const stream = target.streamArn
-    ? `"StreamARN":${JSON.stringify(target.streamArn)}`
-    : `"StreamName":${JSON.stringify(target.streamName)}`;
-  return utf8.encode(`{"Records":[${records.join(",")}],${stream}}`);
+  const stream = utf8.encode(
+    target.streamArn
+      ? `],"StreamARN":${JSON.stringify(target.streamArn)}}`
+      : `],"StreamName":${JSON.stringify(target.streamName)}}`,
+  );
+  let size = RECORDS_HEAD.byteLength + stream.byteLength;
+  for (let i = 0; i < entries.length; i++) {
+    if (i > 0) size++;
+    size += DATA_HEAD.byteLength + base64Length(entries[i].data.byteLength) +
+      keys[i].byteLength;
+  }
+  const body = new Uint8Array(size);
+  body.set(RECORDS_HEAD, 0);
+  let at = RECORDS_HEAD.byteLength;
+  for (let i = 0; i < entries.length; i++) {
+    if (i > 0) body[at++] = COMMA;
+    body.set(DATA_HEAD, at);
+    at += DATA_HEAD.byteLength;
+    // Base64 is ASCII: one byte per character.
+    at += utf8.encodeInto(toBase64(entries[i].data), body.subarray(at)).written;
+    body.set(keys[i], at);
+    at += keys[i].byteLength;
+  }
+  body.set(stream, at);
+  at += stream.byteLength;
+  if (at !== size) {
+    throw new Error("PutRecords body size is off: this is a bug");
+  }
+  return body;
+}
+
+const RECORDS_HEAD = utf8.encode('{"Records":[');
+const DATA_HEAD = utf8.encode('{"Data":"');
+const COMMA = 0x2c;
+
+/** Characters of the padded base64 of `bytes` bytes. */
+function base64Length(bytes: number): number {
+  return Math.ceil(bytes / 3) * 4;
 }
 
 function toBase64(data: Uint8Array): string {

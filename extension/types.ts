@@ -21,8 +21,6 @@ export interface TelemetryEvent {
  * few values the extension itself needs, decoded.
  */
 export interface RawTelemetryEvent {
-  /** `time`, decoded. */
-  time: string;
   /** `type`, decoded. */
   type: string;
   /** The `time` string literal exactly as sent. */

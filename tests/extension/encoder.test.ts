@@ -2,7 +2,9 @@ import assert from "node:assert/strict";
 import { valueEncoder } from "../helpers/raw_event.ts";
 import {
   createPartitionKeyChooser,
+  createSlabAllocator,
   type EncodedEvent,
+  ENVELOPE_SLAB_BYTES,
   jsonStringPrefix,
   MAX_PARTITION_KEY_CHARS,
   utf8ByteLength,
@@ -410,4 +412,48 @@ Deno.test("utf8ByteLength agrees with TextEncoder (seeded)", () => {
   }
   assert.equal(utf8ByteLength("\ud83d"), 3);
   assert.equal(utf8ByteLength("😀"), 4);
+});
+
+Deno.test("slab allocator: small envelopes share a slab, cut without overlap; large ones get their own buffer", () => {
+  const allocate = createSlabAllocator(1_000);
+  const a = allocate(100);
+  const b = allocate(150);
+  assert.equal(a.buffer, b.buffer);
+  assert.equal(a.buffer.byteLength, 1_000);
+  assert.equal(b.byteOffset, a.byteOffset + 100);
+  a.fill(1);
+  b.fill(2);
+  assert.ok(a.every((byte) => byte === 1));
+  const big = allocate(251);
+  assert.notEqual(big.buffer, a.buffer);
+  assert.equal(big.buffer.byteLength, 251);
+  // 250 used: three more of 250 fill the slab, the next starts a new one.
+  const rest = [allocate(250), allocate(250), allocate(250)];
+  assert.ok(rest.every((view) => view.buffer === a.buffer));
+  assert.notEqual(allocate(1).buffer, a.buffer);
+});
+
+Deno.test("encoder: envelopes are views into slabs without compression, their own buffers with it", () => {
+  const event = {
+    time: "2026-12-03T00:00:00.000Z",
+    type: "function",
+    record: "a line",
+  };
+  const plain = encoder();
+  const first = plain(event, 0).event.data;
+  const second = plain(event, 0).event.data;
+  assert.equal(first.buffer, second.buffer);
+  assert.equal(first.buffer.byteLength, ENVELOPE_SLAB_BYTES);
+  // Each view holds exactly its own envelope.
+  assert.deepEqual(JSON.parse(text(first)).seq, 1);
+  assert.deepEqual(JSON.parse(text(second)).seq, 2);
+  const compressing = valueEncoder({
+    context: CONTEXT,
+    partitionKey: "requestId",
+    maxEnvelopeBytes: BIG,
+    // Never smaller: the envelope stays as allocated.
+    compress: (data) => data,
+  });
+  const own = compressing(event, 0).event.data;
+  assert.equal(own.buffer.byteLength, own.byteLength);
 });

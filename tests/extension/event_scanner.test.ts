@@ -142,7 +142,7 @@ Deno.test("scanner: finds time, type, record and record.requestId, the last of d
   );
   assert.ok(typeof first !== "string");
   assert.equal(first.type, "platform.report");
-  assert.equal(first.time, "t1");
+  assert.equal(text(first.timeJson), '"t1"');
   assert.equal(first.requestId, "r2");
   assert.equal(
     text(first.recordJson),
@@ -207,4 +207,23 @@ Deno.test("scanner: decodeString decodes escapes as JSON.parse does", () => {
       value === "\ud800" ? "\ud800" : value,
     );
   }
+});
+
+Deno.test("scanner: types of the same length in a row are each read, escaped or not", () => {
+  const body = utf8.encode(
+    "[" + [
+      '{"time":"t","type":"aaaa"}',
+      '{"time":"t","type":"bbbb"}',
+      '{"time":"t","type":"bbbb"}',
+      '{"time":"t","type":"\\u0061"}',
+      '{"time":"t","type":"aaaa"}',
+      '{"time":"t","type":"abcd\\u0065"}',
+    ].join(",") + "]",
+  );
+  const types = scanEventArray(body).map((element) => {
+    const event = readEvent(body, element);
+    assert.ok(typeof event !== "string");
+    return event.type;
+  });
+  assert.deepEqual(types, ["aaaa", "bbbb", "bbbb", "a", "aaaa", "abcde"]);
 });

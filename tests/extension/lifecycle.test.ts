@@ -7,6 +7,7 @@ import {
 import { Flusher } from "../../extension/flusher.ts";
 import { KinesisRequestError } from "../../extension/kinesis_client.ts";
 import {
+  gatheringMs,
   type LifecycleApi,
   type LifecycleConfig,
   type LifecycleResult,
@@ -84,6 +85,8 @@ function harness(options: {
   config?: Partial<LifecycleConfig>;
   stop?: AbortSignal;
   exitErrorFails?: boolean;
+  /** Gathering while the runtime runs; 0 (each delivery sent as it comes) unless a test is about it. */
+  gatherMs?: number;
 }) {
   const time = fakeTime();
   const start = time.now();
@@ -216,6 +219,7 @@ function harness(options: {
           beforeNext: () => {
             released = true;
           },
+          gatherMs: options.gatherMs ?? 0,
         }).then((result) => {
           endedAt = time.now();
           return result;
@@ -529,6 +533,66 @@ Deno.test("lifecycle: a heavy invocation keeps shipping while its runtime runs a
   // Back right after the request under way when runtimeDone came.
   assert.equal(h.nextCalls[1].at - r1, 1_010);
   assertNothingInFlight(h.nextCalls);
+});
+
+Deno.test("lifecycle: while the runtime runs, deliveries gather into fewer requests until the oldest waited gatherMs; runtimeDone sends the rest within the hold", async () => {
+  const h = harness({
+    steps: [
+      {
+        event: invoke("r1"),
+        then: () => {
+          // A function logging for a second: a delivery every 100 ms.
+          for (let i = 1; i < 10; i++) {
+            h.time.timers.setTimeout(() => h.add(`line ${i}`), 100 * i);
+          }
+          h.time.timers.setTimeout(() => h.delivery("r1", "line 10"), 1_050);
+        },
+      },
+      { event: shutdown(), afterMs: 100 },
+    ],
+    answers: (time) => [after(10, time.timers, storeAll)],
+    gatherMs: 500,
+    // Not the backlog extension: the flush at runtimeDone is gathering's own.
+    config: { backlog: "drop" },
+  });
+  await h.run();
+  const r1 = h.served[0].at;
+  assert.deepEqual(
+    h.putter.calls.map((c) => [c.at - r1, c.texts]),
+    [
+      // line 1 waited 500 ms for lines 2–5; line 6 for lines 7–9 until
+      // runtimeDone came, which sent them at once.
+      [600, ["line 1", "line 2", "line 3", "line 4", "line 5", "line 6"]],
+      [1_050, ["line 7", "line 8", "line 9", "line 10", "runtimeDone r1"]],
+    ],
+  );
+  assert.equal(h.nextCalls[1].at - r1, 1_060);
+  assertNothingInFlight(h.nextCalls);
+});
+
+Deno.test("lifecycle: gathering stops at a quarter of the buffer bound", () => {
+  const buffer = new EventBuffer(4_000);
+  const event = (receivedAt: number) => ({
+    data: new Uint8Array(500),
+    partitionKey: "k",
+    receivedAt,
+    uncertain: false,
+  });
+  assert.equal(gatheringMs(buffer, 500, 1_000), 0, "nothing to gather");
+  assert.ok(buffer.offer([event(1_000)], 500));
+  assert.equal(gatheringMs(buffer, 500, 1_100), 400);
+  assert.equal(gatheringMs(buffer, 0, 1_100), 0, "gathering off");
+  assert.equal(
+    gatheringMs(buffer, 500, 1_600),
+    0,
+    "the oldest waited long enough",
+  );
+  assert.ok(buffer.offer([event(1_100), event(1_100)], 1_000));
+  assert.equal(
+    gatheringMs(buffer, 500, 1_200),
+    0,
+    "a quarter of 4,000 bytes is buffered",
+  );
 });
 
 Deno.test("lifecycle: a light invocation (after a light one) does not wait for its runtimeDone", async () => {
