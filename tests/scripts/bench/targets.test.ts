@@ -9,6 +9,7 @@ const meeting: TargetInputs = {
   initMs: { source: 36, floor: 30 },
   initRssMB: { source: 48 },
   steady: { median: 2, p99: 20 },
+  sparse: { gapMs: 300, p99: 50, latencyMaxMs: 600 },
   slowMaxMs: 200 + HOLD_SLACK_MS,
   hangMaxMs: 201,
   holdMs: 200,
@@ -29,7 +30,7 @@ function verdicts(inputs: TargetInputs): Record<string, boolean | null> {
 
 Deno.test("figures exactly at every target pass", () => {
   const result = verdicts(meeting);
-  assert.equal(Object.keys(result).length, 10);
+  assert.equal(Object.keys(result).length, 12);
   for (const [name, pass] of Object.entries(result)) {
     assert.equal(pass, true, name);
   }
@@ -41,6 +42,14 @@ Deno.test("each figure just past its target misses, and only that one", () => {
     [{ initRssMB: { source: 48.1 } }, "RSS after init, from source"],
     [{ steady: { median: 2.1, p99: 5 } }, "post-runtime, steady, median"],
     [{ steady: { median: 1, p99: 20.1 } }, "post-runtime, steady, p99"],
+    [
+      { sparse: { gapMs: 300, p99: 50.1, latencyMaxMs: 600 } },
+      "post-runtime, 300 ms apart, p99 after the first",
+    ],
+    [
+      { sparse: { gapMs: 300, p99: 10, latencyMaxMs: 601 } },
+      "delivery, 300 ms apart, latest",
+    ],
     [{ slowMaxMs: 226 }, "post-runtime, Kinesis slow, max"],
     [{ hangMaxMs: 226 }, "post-runtime, Kinesis hanging, max"],
     [{ extensionEventsPerSecond: 49_999 }, "throughput kpl, extension alone"],
