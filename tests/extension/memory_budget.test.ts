@@ -20,8 +20,9 @@ Deno.test("memory budget: AWS_LAMBDA_FUNCTION_MEMORY_SIZE is read only when Lamb
 });
 
 Deno.test("memory budget: heap limits grow with the function's memory, within bounds", () => {
-  assert.deepEqual(heapFlagsFor(128), { oldSpaceMiB: 32, semiSpaceMiB: 4 });
-  assert.deepEqual(heapFlagsFor(512), { oldSpaceMiB: 128, semiSpaceMiB: 16 });
+  assert.deepEqual(heapFlagsFor(128), { oldSpaceMiB: 32, semiSpaceMiB: 2 });
+  assert.deepEqual(heapFlagsFor(256), { oldSpaceMiB: 64, semiSpaceMiB: 4 });
+  assert.deepEqual(heapFlagsFor(512), { oldSpaceMiB: 128, semiSpaceMiB: 8 });
   assert.deepEqual(heapFlagsFor(1024), { oldSpaceMiB: 256, semiSpaceMiB: 16 });
   assert.deepEqual(heapFlagsFor(10240), {
     oldSpaceMiB: 1024,
