@@ -331,6 +331,7 @@ async function keepShipping(
       const gather = gatheringMs(
         options.buffer,
         options.gatherMs ?? GATHER_MS,
+        invokedAt,
         now(),
       );
       gathering = gather > 0;
@@ -411,14 +412,21 @@ export const GATHER_MS = 500;
  * whatever its size, so requests sent as fast as deliveries come spend the
  * function's CPU share on overhead (a 100,000-event burst: 165 requests
  * instead of 64); nothing can freeze meanwhile.
+ *
+ * Only once the invocation has run for `gatherMs`: a short one's events
+ * would otherwise wait for its runtimeDone and go only then, within the
+ * hold, where on a slow machine the request is cut after it was sent (the
+ * smoke test's first invocation stored 6 copies that way).
  */
 export function gatheringMs(
   buffer: EventBuffer,
   gatherMs: number,
+  invokedAt: number,
   at: number,
 ): number {
   const oldest = buffer.oldestReceivedAt;
   if (oldest === undefined || gatherMs <= 0) return 0;
+  if (at - invokedAt < gatherMs) return 0;
   const bound = buffer.queuedBytes + buffer.takenBytes + buffer.freeBytes;
   if (buffer.queuedBytes >= Math.min(MAX_REQUEST_BYTES, bound / 4)) return 0;
   return Math.max(0, oldest + gatherMs - at);

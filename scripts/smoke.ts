@@ -56,8 +56,10 @@ export interface SmokeReport {
   emitted: number;
   /** Events the extension's listener acknowledged. */
   acknowledged: number;
-  /** Envelopes read back from the stream. */
+  /** Envelopes read back from the stream (announced copies included). */
   delivered: number;
+  /** Distinct events among them (by `environmentId` + `seq`). */
+  distinct: number;
   /** Kinesis records read back. */
   records: number;
   /** The extension's shutdown summary line. */
@@ -279,6 +281,9 @@ export async function smokeLayer(options: SmokeOptions): Promise<SmokeReport> {
         break;
       }
     }
+    const distinct = new Set(
+      envelopes.map((e) => `${e.environmentId}/${e.seq}`),
+    ).size;
     if (summary) {
       const received = Number(summary.received);
       const delivered = Number(summary.delivered);
@@ -297,9 +302,6 @@ export async function smokeLayer(options: SmokeOptions): Promise<SmokeReport> {
       // A request abandoned at the hold whose records Kinesis stored after
       // all is sent again: such copies are allowed only as many as the
       // summary announced (counted by event id).
-      const distinct = new Set(
-        envelopes.map((e) => `${e.environmentId}/${e.seq}`),
-      ).size;
       const copies = envelopes.length - distinct;
       const announced = Number(summary.possibleDuplicates ?? 0);
       if (delivered !== distinct || copies > announced) {
@@ -323,6 +325,7 @@ export async function smokeLayer(options: SmokeOptions): Promise<SmokeReport> {
       emitted: sandbox.events.length,
       acknowledged: acknowledged.length,
       delivered: envelopes.length,
+      distinct,
       records: records.length,
       summary: summary!,
       initMs: sandbox.initDurationMs,

@@ -535,17 +535,17 @@ Deno.test("lifecycle: a heavy invocation keeps shipping while its runtime runs a
   assertNothingInFlight(h.nextCalls);
 });
 
-Deno.test("lifecycle: while the runtime runs, deliveries gather into fewer requests until the oldest waited gatherMs; runtimeDone sends the rest within the hold", async () => {
+Deno.test("lifecycle: once an invocation ran for gatherMs, deliveries gather into fewer requests until the oldest waited gatherMs; runtimeDone sends the rest within the hold", async () => {
   const h = harness({
     steps: [
       {
         event: invoke("r1"),
         then: () => {
-          // A function logging for a second: a delivery every 100 ms.
-          for (let i = 1; i < 10; i++) {
+          // A function logging for 1.5 s: a delivery every 100 ms.
+          for (let i = 1; i < 15; i++) {
             h.time.timers.setTimeout(() => h.add(`line ${i}`), 100 * i);
           }
-          h.time.timers.setTimeout(() => h.delivery("r1", "line 10"), 1_050);
+          h.time.timers.setTimeout(() => h.delivery("r1", "line 15"), 1_550);
         },
       },
       { event: shutdown(), afterMs: 100 },
@@ -557,20 +557,25 @@ Deno.test("lifecycle: while the runtime runs, deliveries gather into fewer reque
   });
   await h.run();
   const r1 = h.served[0].at;
+  const lines = (from: number, to: number) =>
+    Array.from({ length: to - from + 1 }, (_, i) => `line ${from + i}`);
   assert.deepEqual(
     h.putter.calls.map((c) => [c.at - r1, c.texts]),
     [
-      // line 1 waited 500 ms for lines 2–5; line 6 for lines 7–9 until
-      // runtimeDone came, which sent them at once.
-      [600, ["line 1", "line 2", "line 3", "line 4", "line 5", "line 6"]],
-      [1_050, ["line 7", "line 8", "line 9", "line 10", "runtimeDone r1"]],
+      // The first 500 ms: each delivery as it comes (a short invocation
+      // pays nothing for gathering).
+      ...[1, 2, 3, 4].map((i) => [100 * i, [`line ${i}`]]),
+      // Then line 5 waits 500 ms for lines 6–10, line 11 for lines 12–14
+      // until runtimeDone came, which sent them at once.
+      [1_000, lines(5, 10)],
+      [1_550, [...lines(11, 15), "runtimeDone r1"]],
     ],
   );
-  assert.equal(h.nextCalls[1].at - r1, 1_060);
+  assert.equal(h.nextCalls[1].at - r1, 1_560);
   assertNothingInFlight(h.nextCalls);
 });
 
-Deno.test("lifecycle: gathering stops at a quarter of the buffer bound", () => {
+Deno.test("lifecycle: gathering starts gatherMs into the invocation and stops at a quarter of the buffer bound", () => {
   const buffer = new EventBuffer(4_000);
   const event = (receivedAt: number) => ({
     data: new Uint8Array(500),
@@ -578,18 +583,19 @@ Deno.test("lifecycle: gathering stops at a quarter of the buffer bound", () => {
     receivedAt,
     uncertain: false,
   });
-  assert.equal(gatheringMs(buffer, 500, 1_000), 0, "nothing to gather");
+  assert.equal(gatheringMs(buffer, 500, 0, 1_000), 0, "nothing to gather");
   assert.ok(buffer.offer([event(1_000)], 500));
-  assert.equal(gatheringMs(buffer, 500, 1_100), 400);
-  assert.equal(gatheringMs(buffer, 0, 1_100), 0, "gathering off");
+  assert.equal(gatheringMs(buffer, 500, 0, 1_100), 400);
+  assert.equal(gatheringMs(buffer, 500, 700, 1_100), 0, "invoked 400 ms ago");
+  assert.equal(gatheringMs(buffer, 0, 0, 1_100), 0, "gathering off");
   assert.equal(
-    gatheringMs(buffer, 500, 1_600),
+    gatheringMs(buffer, 500, 0, 1_600),
     0,
     "the oldest waited long enough",
   );
   assert.ok(buffer.offer([event(1_100), event(1_100)], 1_000));
   assert.equal(
-    gatheringMs(buffer, 500, 1_200),
+    gatheringMs(buffer, 500, 0, 1_200),
     0,
     "a quarter of 4,000 bytes is buffered",
   );
