@@ -328,11 +328,15 @@ async function keepShipping(
   try {
     while (!runtimeDone() && deadlineMs - now() >= MIN_FLUSH_MS) {
       seenRunningAt = now();
-      const gather = gatheringMs(
-        options.buffer,
-        options.gatherMs ?? GATHER_MS,
-        invokedAt,
-        now(),
+      // Never past the point where a flush still fits before the deadline.
+      const gather = Math.min(
+        gatheringMs(
+          options.buffer,
+          options.gatherMs ?? GATHER_MS,
+          invokedAt,
+          now(),
+        ),
+        deadlineMs - now() - 2 * MIN_FLUSH_MS,
       );
       gathering = gather > 0;
       if (gathering) {

@@ -575,6 +575,33 @@ Deno.test("lifecycle: once an invocation ran for gatherMs, deliveries gather int
   assertNothingInFlight(h.nextCalls);
 });
 
+Deno.test("lifecycle: gathering never waits past the invocation's deadline", async () => {
+  const h = harness({
+    steps: [
+      {
+        // Its deadline 700 ms after INVOKE; runtimeDone never comes.
+        event: invoke("r1", 700),
+        then: () => {
+          for (let i = 1; i <= 6; i++) {
+            h.time.timers.setTimeout(() => h.add(`line ${i}`), 100 * i);
+          }
+        },
+      },
+      { event: shutdown(), afterMs: 100 },
+    ],
+    answers: (time) => [after(10, time.timers, storeAll)],
+    gatherMs: 500,
+  });
+  await h.run();
+  const r1 = h.served[0].at;
+  const calls = h.putter.calls.map((c) => [c.at - r1, c.texts]);
+  // Line 5 would have gathered until 1,000 ms, past the deadline: it and
+  // line 6 go while a flush still fits before it.
+  assert.deepEqual(calls.slice(-1)[0][1], ["line 5", "line 6"]);
+  const lastAt = calls.slice(-1)[0][0] as number;
+  assert.ok(lastAt >= 600 && lastAt <= 690, `sent at ${lastAt}`);
+});
+
 Deno.test("lifecycle: gathering starts gatherMs into the invocation and stops at a quarter of the buffer bound", () => {
   const buffer = new EventBuffer(4_000);
   const event = (receivedAt: number) => ({
