@@ -229,6 +229,28 @@ function harness(options: {
 }
 
 /**
+ * A function logging: `line 1` … `line N` delivered 100 ms apart from the
+ * INVOKE; with `done`, the last line comes at `doneAt` with the
+ * invocation's runtimeDone.
+ */
+function logEvery100Ms(
+  h: ReturnType<typeof harness>,
+  lines: number,
+  done?: { requestId: string; doneAt: number },
+): void {
+  const plain = done ? lines - 1 : lines;
+  for (let i = 1; i <= plain; i++) {
+    h.time.timers.setTimeout(() => h.add(`line ${i}`), 100 * i);
+  }
+  if (done) {
+    h.time.timers.setTimeout(
+      () => h.delivery(done.requestId, `line ${lines}`),
+      done.doneAt,
+    );
+  }
+}
+
+/**
  * r1 (no events), `idleMs` of idle time, r2 with one event "x" (so the
  * flush at r2 can be timed against r1's report), SHUTDOWN 500 ms later.
  */
@@ -505,13 +527,8 @@ Deno.test("lifecycle: a heavy invocation keeps shipping while its runtime runs a
     steps: [
       {
         event: invoke("r1"),
-        then: () => {
-          // A function logging for a second: a delivery every 100 ms.
-          for (let i = 1; i < 10; i++) {
-            h.time.timers.setTimeout(() => h.add(`line ${i}`), 100 * i);
-          }
-          h.time.timers.setTimeout(() => h.delivery("r1", "line 10"), 1_000);
-        },
+        // A function logging for a second: a delivery every 100 ms.
+        then: () => logEvery100Ms(h, 10, { requestId: "r1", doneAt: 1_000 }),
       },
       { event: shutdown(), afterMs: 100 },
     ],
@@ -540,13 +557,8 @@ Deno.test("lifecycle: once an invocation ran for gatherMs, deliveries gather int
     steps: [
       {
         event: invoke("r1"),
-        then: () => {
-          // A function logging for 1.5 s: a delivery every 100 ms.
-          for (let i = 1; i < 15; i++) {
-            h.time.timers.setTimeout(() => h.add(`line ${i}`), 100 * i);
-          }
-          h.time.timers.setTimeout(() => h.delivery("r1", "line 15"), 1_550);
-        },
+        // A function logging for 1.5 s: a delivery every 100 ms.
+        then: () => logEvery100Ms(h, 15, { requestId: "r1", doneAt: 1_550 }),
       },
       { event: shutdown(), afterMs: 100 },
     ],
@@ -581,11 +593,7 @@ Deno.test("lifecycle: gathering never waits past the invocation's deadline", asy
       {
         // Its deadline 700 ms after INVOKE; runtimeDone never comes.
         event: invoke("r1", 700),
-        then: () => {
-          for (let i = 1; i <= 6; i++) {
-            h.time.timers.setTimeout(() => h.add(`line ${i}`), 100 * i);
-          }
-        },
+        then: () => logEvery100Ms(h, 6),
       },
       { event: shutdown(), afterMs: 100 },
     ],
