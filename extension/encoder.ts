@@ -193,10 +193,11 @@ export const ENVELOPE_SLAB_BYTES = 64 * 1024;
  * Hands out envelopes as views into 64 KiB slabs instead of one buffer
  * each: a buffer of its own per event (an off-heap backing store that the
  * garbage collector tracks one by one) was most of the listener's
- * allocation cost. A slab lives until its last envelope is delivered;
- * the buffer is drained oldest first, so that is at most one slab beyond
- * what the buffer counts. Envelopes of more than a quarter slab get their
- * own buffer. Not used with compression: an envelope that compresses
+ * allocation cost. A slab lives until its last envelope is delivered or
+ * dropped. The buffer is drained oldest first, so that is usually one
+ * slab beyond what the buffer counts; envelopes put back after a partial
+ * failure keep their slabs until they are sent again (the retry comes
+ * next). Envelopes of more than a quarter slab get their own buffer. Not used with compression: an envelope that compresses
  * smaller is replaced, and one left uncompressed would keep a mostly dead
  * slab alive.
  */

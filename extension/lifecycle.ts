@@ -12,7 +12,10 @@
  *   the runtime may still run and nothing can freeze, so a heavy invocation
  *   (see {@linkcode LifecycleOptions}) keeps flushing until it arrives, then
  *   returns after at most the request under way: its post-runtime cost is at
- *   most the buffering timeout plus one request.
+ *   most the buffering timeout plus one request. From 500 ms into it
+ *   (`gatherMs`), deliveries gather into requests of up to 1 MiB (fewer
+ *   requests, less CPU); what gathered when runtimeDone comes goes within
+ *   the hold.
  * - A backlog the hold cannot drain is drained up to `backlogHoldMs` after
  *   the runtime is done (`backlog: "extend"`), or left to the next
  *   invocations (`"drop"`).
