@@ -162,6 +162,7 @@ export class KeepAliveHandler {
   readonly #idle = new Map<string, Connection[]>();
   readonly #sent = new WeakSet<AbortSignal>();
   readonly #dryRuns = new WeakSet<AbortSignal>();
+  readonly #signalsByBody = new WeakMap<object, AbortSignal>();
   #generation = 0;
   #counts: ConnectionCounts = { opened: 0, reused: 0 };
 
@@ -190,6 +191,15 @@ export class KeepAliveHandler {
    */
   markDryRun(signal: AbortSignal): void {
     this.#dryRuns.add(signal);
+  }
+
+  /**
+   * Ties `signal` to the request whose body is `body`: the SDK then need
+   * not carry it (a `send` without options reuses its resolved middleware
+   * stack), and the signing step's copy of the request keeps the body.
+   */
+  bindSignal(body: object, signal: AbortSignal): void {
+    this.#signalsByBody.set(body, signal);
   }
 
   /** Connections opened and reused so far. */
@@ -231,6 +241,8 @@ export class KeepAliveHandler {
     // AbortSignal (kinesis_client.ts passes a real one).
     const signal = options.abortSignal instanceof AbortSignal
       ? options.abortSignal
+      : typeof request.body === "object" && request.body !== null
+      ? this.#signalsByBody.get(request.body)
       : undefined;
     if (signal?.aborted) throw abortError(false);
     if (signal && this.#dryRuns.has(signal)) {

@@ -213,7 +213,9 @@ export function createSdkPutter(
         // (extension/http_handler.ts); the sender's attempt deadline bounds
         // each request.
         requestHandler: handler,
+        cacheMiddleware: true,
       });
+      memoiseUserAgent(client.config);
       // The stack's overloads are typed per step; this one is "build".
       bodies = installPreparedBodies(
         client.middlewareStack as unknown as MiddlewareStackLike,
@@ -226,16 +228,14 @@ export function createSdkPutter(
   // the network: the first real request then does not pay the SDK's lazy
   // set-up, which on a 128 MB function (7 % of a CPU) outlasted the hold.
   const warmUp = async () => {
-    const { sdk, client } = await getClient();
+    const { sdk, client, bodies } = await getClient();
     const controller = new AbortController();
     handler.markDryRun(controller.signal);
-    await client.send(
-      new sdk.PutRecordsCommand({
-        StreamName: target.streamName,
-        Records: [],
-      }),
-      { abortSignal: controller.signal },
-    ).catch(() => {});
+    const input = { StreamName: target.streamName, Records: [] };
+    const body = putRecordsBody(target, []);
+    bodies!.set(input, body);
+    handler.bindSignal(body, controller.signal);
+    await client.send(new sdk.PutRecordsCommand(input)).catch(() => {});
   };
   return {
     async prepare() {
@@ -249,11 +249,11 @@ export function createSdkPutter(
       const input = target.streamArn
         ? { StreamARN: target.streamArn, Records: [] }
         : { StreamName: target.streamName, Records: [] };
-      bodies.set(input, putRecordsBody(target, entries));
+      const body = putRecordsBody(target, entries);
+      bodies.set(input, body);
+      handler.bindSignal(body, signal);
       try {
-        const output = await client.send(new sdk.PutRecordsCommand(input), {
-          abortSignal: signal,
-        });
+        const output = await client.send(new sdk.PutRecordsCommand(input));
         return {
           failedRecordCount: output.FailedRecordCount ?? 0,
           entries: (output.Records ?? []).map((entry) => ({
@@ -275,6 +275,20 @@ export function createSdkPutter(
       return handler.wasSent(signal);
     },
   };
+}
+
+/**
+ * The SDK rebuilds its default user agent for every request, with a
+ * `uname` system call (`os.release()`) each time; it cannot change while
+ * the process runs, so the first answer is kept.
+ */
+export function memoiseUserAgent(
+  config: { defaultUserAgentProvider?: () => Promise<unknown> },
+): void {
+  const provider = config.defaultUserAgentProvider;
+  if (!provider) return;
+  let first: Promise<unknown> | undefined;
+  config.defaultUserAgentProvider = () => first ??= provider();
 }
 
 /** Maps an SDK or network error to a {@linkcode KinesisRequestError}. */

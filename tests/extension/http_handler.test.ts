@@ -211,6 +211,42 @@ Deno.test("http handler: aborting closes the connection and rejects with AbortEr
   }
 });
 
+Deno.test("http handler: a signal bound to the request's body works as the option would: aborted before, nothing is sent; aborted during, the connection closes", async () => {
+  const server = rawServer(() => async () => {
+    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    return "close";
+  });
+  const handler = new KeepAliveHandler();
+  try {
+    const early = new AbortController();
+    early.abort();
+    const unsent = { ...post(server.port), body: utf8.encode("{}") };
+    handler.bindSignal(unsent.body, early.signal);
+    await assert.rejects(
+      handler.handle(unsent),
+      (error: unknown) => (error as Error).name === "AbortError",
+    );
+    assert.equal(handler.wasSent(early.signal), false);
+    assert.deepEqual(handler.counts, { opened: 0, reused: 0 });
+
+    const late = new AbortController();
+    const sent = { ...post(server.port), body: utf8.encode("{}") };
+    handler.bindSignal(sent.body, late.signal);
+    setTimeout(() => late.abort(), 50);
+    const started = performance.now();
+    await assert.rejects(
+      handler.handle(sent),
+      (error: unknown) => (error as Error).name === "AbortError",
+    );
+    assert.ok(performance.now() - started < 1_500, "ended at the abort");
+    assert.equal(handler.wasSent(late.signal), true);
+    assert.equal(server.seen.length, 1);
+  } finally {
+    handler.destroy();
+    await server.close();
+  }
+});
+
 Deno.test("http handler: a refused connection is an error before anything was sent", async () => {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (listener.addr as Deno.NetAddr).port;

@@ -5,6 +5,7 @@ import {
   createSdkPutter,
   KinesisRequestError,
   type KinesisTarget,
+  memoiseUserAgent,
 } from "../../extension/kinesis_client.ts";
 import {
   LOCAL_CREDENTIALS,
@@ -213,6 +214,53 @@ Deno.test("kinesis client: an aborted request is Abandoned with an unknown outco
     release();
     await server.shutdown();
   }
+});
+
+Deno.test("kinesis client: prepare runs the SDK's request path without sending anything, and each put after it is sent with the same user agent", async () => {
+  const seen: string[] = [];
+  const server = fakeKinesis(async (request) => {
+    await request.text();
+    seen.push(request.headers.get("user-agent") ?? "");
+    return Response.json({
+      FailedRecordCount: 0,
+      Records: [{ SequenceNumber: "1", ShardId: "s" }],
+    }, { headers: { "content-type": "application/x-amz-json-1.1" } });
+  });
+  try {
+    const putter = createSdkPutter(target(endpointOf(server)));
+    await putter.prepare();
+    assert.deepEqual(seen, [], "the warm-up reached the network");
+    for (let i = 0; i < 3; i++) {
+      const result = await putter.putRecords(
+        ONE_RECORD,
+        new AbortController().signal,
+      );
+      assert.equal(result.failedRecordCount, 0);
+    }
+    putter.reset();
+    assert.equal(seen.length, 3);
+    assert.match(seen[0], /aws-sdk-js\/\S+ .*os\/linux/);
+    assert.deepEqual(new Set(seen).size, 1);
+  } finally {
+    await server.shutdown();
+  }
+});
+
+Deno.test("kinesis client: memoiseUserAgent asks the SDK's provider once", async () => {
+  let calls = 0;
+  const config: { defaultUserAgentProvider?: () => Promise<unknown> } = {
+    defaultUserAgentProvider: () =>
+      Promise.resolve([["os/linux", `${++calls}`]]),
+  };
+  memoiseUserAgent(config);
+  const first = await config.defaultUserAgentProvider!();
+  const second = await config.defaultUserAgentProvider!();
+  assert.equal(calls, 1);
+  assert.deepEqual(first, [["os/linux", "1"]]);
+  assert.equal(second, first);
+  const none: { defaultUserAgentProvider?: () => Promise<unknown> } = {};
+  memoiseUserAgent(none);
+  assert.equal(none.defaultUserAgentProvider, undefined);
 });
 
 Deno.test("kinesis client: classifyError maps service and network errors", () => {
