@@ -40,6 +40,7 @@ import {
   type LayerTarget,
   parseArchList,
 } from "./lib/layer_targets.ts";
+import { deferRelativeDynamicImports } from "./lib/bundle_imports.ts";
 import { emulatedCommand, findAarch64Emulator } from "./lib/qemu.ts";
 import { probeRegistration } from "./lib/register_probe.ts";
 import {
@@ -355,13 +356,22 @@ async function stagePortable(
   options.log?.(`bundle ${options.entry}`);
   await bundleExtension(options, bundleDir);
   const entryOutput = basename(options.entry).replace(/\.[cm]?[jt]sx?$/, ".js");
-  const bundle = await Deno.readFile(join(bundleDir, entryOutput));
+  const readDeferred = async (name: string) => {
+    const { text, rewritten } = deferRelativeDynamicImports(
+      await Deno.readTextFile(join(bundleDir, name)),
+    );
+    return { data: new TextEncoder().encode(text), rewritten };
+  };
+  const entry = await readDeferred(entryOutput);
+  const bundle = entry.data;
   const chunks: { path: string; data: Uint8Array }[] = [];
-  for await (const entry of Deno.readDir(bundleDir)) {
-    if (!entry.isFile || entry.name === entryOutput) continue;
+  for await (const file of Deno.readDir(bundleDir)) {
+    if (!file.isFile || file.name === entryOutput) continue;
     chunks.push({
-      path: `${PORTABLE_PAYLOAD_DIR}/${entry.name}`,
-      data: await Deno.readFile(join(bundleDir, entry.name)),
+      path: `${PORTABLE_PAYLOAD_DIR}/${file.name}`,
+      data: file.name.endsWith(".js")
+        ? (await readDeferred(file.name)).data
+        : await Deno.readFile(join(bundleDir, file.name)),
     });
   }
   chunks.sort((a, b) => a.path < b.path ? -1 : 1);
@@ -513,7 +523,10 @@ async function verifyLayer(
           {
             command: Deno.execPath(),
             args: [
-              ...portableDenoArguments(),
+              ...portableDenoArguments(
+                undefined,
+                join(layer.root, PORTABLE_PAYLOAD_DIR),
+              ),
               join(layer.root, PORTABLE_BUNDLE_PATH),
             ],
           },

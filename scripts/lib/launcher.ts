@@ -57,12 +57,20 @@ export function shellQuote(word: string): string {
 
 /**
  * The `deno` arguments the launcher passes, before the bundle's path, in a
- * function of `memoryMB`.
+ * function of `memoryMB`, with read access to `payloadDir` (the layer's
+ * payload folder): the bundle's chunks are imported at run time
+ * (scripts/lib/bundle_imports.ts), outside the start-up module graph.
  */
 export function portableDenoArguments(
   memoryMB: number = SMALLEST_FUNCTION_MEMORY_MB,
+  payloadDir?: string,
 ): string[] {
-  return ["run", ...PORTABLE_RUN_OPTIONS, ...extensionDenoFlags(memoryMB)];
+  return [
+    "run",
+    ...PORTABLE_RUN_OPTIONS,
+    ...extensionDenoFlags(memoryMB),
+    ...(payloadDir ? [`--allow-read=${payloadDir}`] : []),
+  ];
 }
 
 /**
@@ -114,6 +122,7 @@ export DENO_DIR DENO_NO_UPDATE_CHECK DENO_NO_PROMPT
 exec "$layer_root/${PORTABLE_DENO_PATH}" \\
   ${args} \\
   "--v8-flags=--max-old-space-size=$old_space,--max-semi-space-size=$semi_space" \\
+  "--allow-read=$layer_root/${PORTABLE_PAYLOAD_DIR}" \\
   "$layer_root/${PORTABLE_BUNDLE_PATH}" "--extension-name=\${0##*/}" "$@"
 `;
 }

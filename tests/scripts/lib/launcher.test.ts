@@ -7,6 +7,7 @@ import {
   PORTABLE_BUNDLE_PATH,
   PORTABLE_DENO_DIR,
   PORTABLE_DENO_PATH,
+  PORTABLE_PAYLOAD_DIR,
   renderLauncher,
   shellQuote,
 } from "../../../scripts/lib/launcher.ts";
@@ -130,6 +131,8 @@ Deno.test("the launcher execs the layer's deno on the bundle with the extension'
             "--node-modules-dir=none",
             "--no-code-cache",
             ...EXTENSION_DENO_FLAGS,
+            // The bundle's chunks load outside the start-up graph.
+            `--allow-read=${join(expectedRoot, PORTABLE_PAYLOAD_DIR)}`,
             join(expectedRoot, PORTABLE_BUNDLE_PATH),
             "--extension-name=kinesis-telemetry",
           ],
