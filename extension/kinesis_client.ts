@@ -223,6 +223,18 @@ export function createSdkPutter(
     }
     return { sdk, client, bodies: bodies! };
   };
+  // The request's signal travels with its body: a send without options
+  // reuses the SDK's resolved middleware stack (cacheMiddleware).
+  const prepareBody = (
+    bodies: WeakMap<object, Uint8Array>,
+    input: object,
+    entries: readonly PutRecordsEntry[],
+    signal: AbortSignal,
+  ) => {
+    const body = putRecordsBody(target, entries);
+    bodies.set(input, body);
+    handler.bindSignal(body, signal);
+  };
   let warmed: Promise<void> | undefined;
   // One PutRecords through the whole SDK path that the handler ends before
   // the network: the first real request then does not pay the SDK's lazy
@@ -232,9 +244,7 @@ export function createSdkPutter(
     const controller = new AbortController();
     handler.markDryRun(controller.signal);
     const input = { StreamName: target.streamName, Records: [] };
-    const body = putRecordsBody(target, []);
-    bodies!.set(input, body);
-    handler.bindSignal(body, controller.signal);
+    prepareBody(bodies, input, [], controller.signal);
     await client.send(new sdk.PutRecordsCommand(input)).catch(() => {});
   };
   return {
@@ -249,9 +259,7 @@ export function createSdkPutter(
       const input = target.streamArn
         ? { StreamARN: target.streamArn, Records: [] }
         : { StreamName: target.streamName, Records: [] };
-      const body = putRecordsBody(target, entries);
-      bodies.set(input, body);
-      handler.bindSignal(body, signal);
+      prepareBody(bodies, input, entries, signal);
       try {
         const output = await client.send(new sdk.PutRecordsCommand(input));
         return {

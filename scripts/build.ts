@@ -356,21 +356,20 @@ async function stagePortable(
   options.log?.(`bundle ${options.entry}`);
   await bundleExtension(options, bundleDir);
   const entryOutput = basename(options.entry).replace(/\.[cm]?[jt]sx?$/, ".js");
-  const readDeferred = async (name: string) => {
-    const { text, rewritten } = deferRelativeDynamicImports(
-      await Deno.readTextFile(join(bundleDir, name)),
+  const readDeferred = async (name: string) =>
+    new TextEncoder().encode(
+      deferRelativeDynamicImports(
+        await Deno.readTextFile(join(bundleDir, name)),
+      ).text,
     );
-    return { data: new TextEncoder().encode(text), rewritten };
-  };
-  const entry = await readDeferred(entryOutput);
-  const bundle = entry.data;
+  const bundle = await readDeferred(entryOutput);
   const chunks: { path: string; data: Uint8Array }[] = [];
   for await (const file of Deno.readDir(bundleDir)) {
     if (!file.isFile || file.name === entryOutput) continue;
     chunks.push({
       path: `${PORTABLE_PAYLOAD_DIR}/${file.name}`,
       data: file.name.endsWith(".js")
-        ? (await readDeferred(file.name)).data
+        ? await readDeferred(file.name)
         : await Deno.readFile(join(bundleDir, file.name)),
     });
   }
