@@ -23,6 +23,11 @@ export class EventBuffer {
     this.#maxBytes = maxBytes;
   }
 
+  /** The bound: bytes queued plus taken never exceed it. */
+  get maxBytes(): number {
+    return this.#maxBytes;
+  }
+
   /** Events waiting in the queue. */
   get length(): number {
     return this.#items.length;

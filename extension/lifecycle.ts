@@ -434,8 +434,8 @@ export function gatheringMs(
   const oldest = buffer.oldestReceivedAt;
   if (oldest === undefined || gatherMs <= 0) return 0;
   if (at - invokedAt < gatherMs) return 0;
-  const bound = buffer.queuedBytes + buffer.takenBytes + buffer.freeBytes;
-  if (buffer.queuedBytes >= Math.min(MAX_REQUEST_BYTES, bound / 4)) return 0;
+  const enough = Math.min(MAX_REQUEST_BYTES, buffer.maxBytes / 4);
+  if (buffer.queuedBytes >= enough) return 0;
   return Math.max(0, oldest + gatherMs - at);
 }
 
