@@ -197,9 +197,9 @@ export const ENVELOPE_SLAB_BYTES = 64 * 1024;
  * dropped. The buffer is drained oldest first, so that is usually one
  * slab beyond what the buffer counts; envelopes put back after a partial
  * failure keep their slabs until they are sent again (the retry comes
- * next). Envelopes of more than a quarter slab get their own buffer. Not used with compression: an envelope that compresses
- * smaller is replaced, and one left uncompressed would keep a mostly dead
- * slab alive.
+ * next). Envelopes of more than a quarter slab get their own buffer. Not
+ * used with compression: an envelope that compresses smaller is replaced,
+ * and one left uncompressed would keep a mostly dead slab alive.
  */
 export function createSlabAllocator(
   slabBytes: number = ENVELOPE_SLAB_BYTES,
