@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { EventBuffer } from "./buffer.ts";
+import { EventBuffer, type SpillEvents } from "./buffer.ts";
 import {
   type Config,
   ConfigError,
@@ -30,6 +30,7 @@ import { createTelemetryHandler } from "./listener.ts";
 import { createLogger, type LineSink, type Logger } from "./log.ts";
 import { InvocationProgress, realTimers, type Timers } from "./progress.ts";
 import { DEFAULT_RETRY_POLICY } from "./sender.ts";
+import { type SpillFiles, SpillStore } from "./spill.ts";
 import { Stats } from "./stats.ts";
 import { subscribe } from "./telemetry_api.ts";
 import { type BufferedEvent, RECORD_OVERHEAD_BYTES } from "./types.ts";
@@ -75,6 +76,10 @@ export interface ExtensionDeps {
   environmentId?: string;
   /** The process's V8 heap limit (bytes), that the buffer must fit. */
   heapLimitBytes?: number;
+  /** Names this process's spill folder; `Deno.pid` by default. */
+  processId?: number;
+  /** File operations of the spill store (tests pass failing ones). */
+  spillFiles?: SpillFiles;
 }
 
 /** Subscription attempts before init fails (Lambda's init budget is 10 s). */
@@ -135,7 +140,11 @@ export async function runExtension(deps: ExtensionDeps): Promise<number> {
   logger = createLogger(config.logLevel, deps.logSink, now);
 
   const stats = new Stats();
-  const buffer = new EventBuffer(config.maxBufferBytes);
+  const buffer = new EventBuffer(
+    config.maxBufferBytes,
+    openSpill(config, deps, logger),
+    spillReporting(stats, logger),
+  );
   const progress = new InvocationProgress(timers);
   const ownLogEvents = new WeakSet<BufferedEvent>();
   const compression = compressionPlan(
@@ -324,7 +333,9 @@ export async function runExtension(deps: ExtensionDeps): Promise<number> {
       ? LISTENER_CLOSE_MS
       : Math.max(0, Math.min(LISTENER_CLOSE_MS, exitBy - now())),
   );
-  if (buffer.length > 0) {
+  // Spilled events were never sent: no copies of them can be in the stream.
+  const spilledLeft = buffer.discardSpilled();
+  if (buffer.length > 0 || spilledLeft > 0) {
     // An event dropped now may still be in the stream as often as requests
     // of unknown outcome carried it: all but one of those are extra copies.
     const left = buffer.takeAll();
@@ -335,7 +346,7 @@ export async function runExtension(deps: ExtensionDeps): Promise<number> {
       (shipper ?? flusher).lastOutcome?.lastError?.blocksStream
         ? "kinesis_rejected"
         : "shutdown_deadline",
-      left.length,
+      left.length + spilledLeft,
     );
   }
   logger.info("summary", {
@@ -411,4 +422,53 @@ async function closeServer(
 
 function isLogLevel(value: string): value is LogLevel {
   return ["error", "warn", "info", "debug"].includes(value);
+}
+
+/**
+ * The disk overflow of the buffer, when configured and its folder can be
+ * made; without it a full buffer refuses deliveries, as before.
+ */
+function openSpill(
+  config: Config,
+  deps: ExtensionDeps,
+  logger: Logger,
+): SpillStore | undefined {
+  if (config.maxSpillBytes === 0) return undefined;
+  const dir = `${config.spillDir}/${deps.processId ?? Deno.pid}`;
+  try {
+    return new SpillStore({
+      dir,
+      maxBytes: config.maxSpillBytes,
+      files: deps.spillFiles,
+    });
+  } catch (error) {
+    logger.warn("no disk overflow: a full buffer refuses deliveries", {
+      dir,
+      error,
+    });
+    return undefined;
+  }
+}
+
+/** Counts and logs what the buffer's spill store does. */
+function spillReporting(stats: Stats, logger: Logger): SpillEvents {
+  return {
+    onSpilled: (events, first) => {
+      stats.spilled += events;
+      if (first) {
+        logger.warn("buffer full: deliveries go to disk until it drains", {
+          events,
+        });
+      }
+    },
+    onLost: (events, error) => {
+      stats.drop("spill_lost", events);
+      logger.error("spilled events could not be read back", { events, error });
+    },
+    onFailed: (error) => {
+      logger.warn("disk overflow failed: a full buffer refuses deliveries", {
+        error,
+      });
+    },
+  };
 }

@@ -6,10 +6,26 @@
  * events taken out for a send keep counting against the bound until they
  * are settled.
  *
+ * With a {@linkcode SpillStore}, deliveries that do not fit in memory go to
+ * disk instead of being refused, and come back, oldest first, as the memory
+ * bound frees up. While anything is on disk, new deliveries go there too, so
+ * the order of arrival is kept.
+ *
  * @module
  */
 import { EVENT_OVERHEAD_BYTES } from "./memory_budget.ts";
+import type { SpillStore } from "./spill.ts";
 import type { BufferedEvent } from "./types.ts";
+
+/** What the buffer reports about its spill store. */
+export interface SpillEvents {
+  /** Events written to disk; `first`: nothing was on disk before. */
+  onSpilled?(events: number, first: boolean): void;
+  /** Events of a segment that could not be read back. */
+  onLost?(events: number, error: unknown): void;
+  /** The first write that failed (the store takes nothing after it). */
+  onFailed?(error: unknown): void;
+}
 
 /** The buffer of events waiting for Kinesis. */
 export class EventBuffer {
@@ -17,10 +33,22 @@ export class EventBuffer {
   #queuedBytes = 0;
   #takenBytes = 0;
   readonly #maxBytes: number;
+  readonly #spill: SpillStore | undefined;
+  readonly #spillEvents: SpillEvents;
+  #failureReported = false;
 
-  /** Creates a buffer holding at most `maxBytes` of events (queued plus taken). */
-  constructor(maxBytes: number) {
+  /**
+   * Creates a buffer holding at most `maxBytes` of events (queued plus
+   * taken) in memory, and what does not fit in `spill` when given.
+   */
+  constructor(
+    maxBytes: number,
+    spill?: SpillStore,
+    spillEvents: SpillEvents = {},
+  ) {
     this.#maxBytes = maxBytes;
+    this.#spill = spill;
+    this.#spillEvents = spillEvents;
   }
 
   /** The bound: bytes queued plus taken never exceed it. */
@@ -28,14 +56,19 @@ export class EventBuffer {
     return this.#maxBytes;
   }
 
-  /** Events waiting in the queue. */
+  /** Events waiting, in memory and on disk. */
   get length(): number {
-    return this.#items.length;
+    return this.#items.length + (this.#spill?.events ?? 0);
   }
 
-  /** Bytes waiting in the queue. */
+  /** Events waiting on disk. */
+  get spilled(): number {
+    return this.#spill?.events ?? 0;
+  }
+
+  /** Envelope bytes waiting, in memory (with their overhead) and on disk. */
   get queuedBytes(): number {
-    return this.#queuedBytes;
+    return this.#queuedBytes + (this.#spill?.envelopeBytes ?? 0);
   }
 
   /** Bytes taken out for a send and not yet settled. */
@@ -43,7 +76,7 @@ export class EventBuffer {
     return this.#takenBytes;
   }
 
-  /** Bytes still free under the bound. */
+  /** Bytes still free under the memory bound. */
   get freeBytes(): number {
     return this.#maxBytes - this.#queuedBytes - this.#takenBytes;
   }
@@ -53,13 +86,13 @@ export class EventBuffer {
    * {@linkcode offer}: its envelopes are larger than its events' JSON.
    */
   refuses(bytes: number): boolean {
-    const empty = this.#queuedBytes === 0 && this.#takenBytes === 0;
-    return !empty && bytes > this.freeBytes;
+    if (this.#spill?.accepts(bytes)) return false;
+    return !this.#emptyInMemory() && bytes > this.freeBytes;
   }
 
-  /** Arrival time of the oldest queued event, or undefined when empty. */
+  /** Arrival time of the oldest waiting event, or undefined when empty. */
   get oldestReceivedAt(): number | undefined {
-    return this.#items[0]?.receivedAt;
+    return this.#items[0]?.receivedAt ?? this.#spill?.oldestReceivedAt;
   }
 
   /**
@@ -69,18 +102,41 @@ export class EventBuffer {
    */
   offer(events: readonly BufferedEvent[], bytes: number): boolean {
     const charge = bytes + events.length * EVENT_OVERHEAD_BYTES;
+    const spill = this.#spill;
     // An empty buffer takes any delivery: envelopes outgrow their events
     // (context on each), so a delivery larger than the whole bound would
     // otherwise be refused forever. The overshoot is one delivery at most.
-    const empty = this.#queuedBytes === 0 && this.#takenBytes === 0;
-    if (charge > this.freeBytes && !empty) return false;
+    const fits = charge <= this.freeBytes || this.#emptyInMemory();
+    if (fits && !(spill && spill.events > 0)) return this.#push(events, charge);
+    if (spill) {
+      if (spill.append(events)) {
+        this.#spillEvents.onSpilled?.(
+          events.length,
+          spill.events === events.length,
+        );
+        return true;
+      }
+      if (spill.failure !== undefined && !this.#failureReported) {
+        this.#failureReported = true;
+        this.#spillEvents.onFailed?.(spill.failure);
+      }
+    }
+    // The disk is full or failing: out of order in memory rather than refused.
+    return fits && this.#push(events, charge);
+  }
+
+  #push(events: readonly BufferedEvent[], charge: number): true {
     for (const event of events) this.#items.push(event);
     this.#queuedBytes += charge;
     return true;
   }
 
-  /** Takes every queued event out, oldest first, for a send. */
+  /**
+   * Takes every queued event out, oldest first, for a send: those in memory,
+   * then spilled segments as long as they fit under the bound.
+   */
   takeAll(): BufferedEvent[] {
+    this.#refill();
     const taken = this.#items;
     this.#items = [];
     this.#takenBytes += this.#queuedBytes;
@@ -100,6 +156,33 @@ export class EventBuffer {
     this.#takenBytes -= bytes;
     this.#queuedBytes += bytes;
     this.#items = [...events, ...this.#items];
+  }
+
+  /**
+   * Forgets what is on disk (at shutdown, when it can no longer be sent);
+   * returns its count of events.
+   */
+  discardSpilled(): number {
+    return this.#spill?.discard() ?? 0;
+  }
+
+  #emptyInMemory(): boolean {
+    return this.#queuedBytes === 0 && this.#takenBytes === 0;
+  }
+
+  #refill(): void {
+    const spill = this.#spill;
+    if (!spill) return;
+    for (let next = spill.peek(); next; next = spill.peek()) {
+      const charge = next.envelopeBytes + next.events * EVENT_OVERHEAD_BYTES;
+      if (charge > this.freeBytes && !this.#emptyInMemory()) return;
+      const read = spill.shift()!;
+      if (read.events === undefined) {
+        this.#spillEvents.onLost?.(read.lost, read.error);
+        continue;
+      }
+      this.#push(read.events, charge);
+    }
   }
 }
 

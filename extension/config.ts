@@ -104,6 +104,14 @@ export interface Config {
   maxRecordBytes: number;
   /** Memory bound of buffered, not yet delivered events. */
   maxBufferBytes: number;
+  /**
+   * Most bytes of deliveries kept on disk when the memory bound is reached
+   * (0: none; a full buffer then refuses deliveries and Lambda drops them
+   * after its retries).
+   */
+  maxSpillBytes: number;
+  /** Folder of the disk overflow, under {@linkcode SPILL_ROOT}. */
+  spillDir: string;
   /** Event types never shipped (counted as filtered). */
   excludeTypes: ReadonlySet<string>;
   /** Level of the extension's own logs. */
@@ -165,6 +173,20 @@ const STREAM_NAME = /^[a-zA-Z0-9_.-]{1,128}$/;
 const STREAM_ARN =
   /^arn:aws[a-z-]*:kinesis:([a-z0-9-]+):(\d{12}):stream\/([a-zA-Z0-9_.-]{1,128})$/;
 const MIB = 1024 * 1024;
+
+/**
+ * The only folder the extension may write (its Deno permissions say so):
+ * in Lambda's `/tmp`, which is ephemeral storage, not function memory.
+ */
+export const SPILL_ROOT = "/tmp/kinesis-telemetry";
+/**
+ * Default disk overflow: an eighth of Lambda's default 512 MB `/tmp`, the
+ * rest is the function's.
+ */
+export const DEFAULT_SPILL_BYTES = 64 * MIB;
+const SPILL_DIR = new RegExp(
+  `^${SPILL_ROOT.replaceAll(".", "\\.")}(/[A-Za-z0-9_-][A-Za-z0-9._-]*)+$`,
+);
 
 /** Reads one variable; a function so tests pass a plain object. */
 export type EnvReader = (name: string) => string | undefined;
@@ -358,6 +380,20 @@ export function parseConfig(
     );
   }
 
+  const maxSpillBytes = integer(
+    "SPILL_BYTES",
+    DEFAULT_SPILL_BYTES,
+    0,
+    8 * 1024 * MIB,
+  );
+  const spillDir = read(`${ENV_PREFIX}SPILL_DIR`) ?? `${SPILL_ROOT}/spill`;
+  if (!SPILL_DIR.test(spillDir) || spillDir.split("/").includes("..")) {
+    throw new ConfigError(
+      `${ENV_PREFIX}SPILL_DIR`,
+      `"${spillDir}" is not a folder under ${SPILL_ROOT}/ (the only place the extension may write)`,
+    );
+  }
+
   const listenerPort = integer("LISTENER_PORT", 4243, 0, 65_535);
   if (listenerPort === 9001) {
     throw new ConfigError(
@@ -410,6 +446,8 @@ export function parseConfig(
     partitionKey: choice("PARTITION_KEY", "requestId", PARTITION_KEYS),
     maxRecordBytes,
     maxBufferBytes,
+    maxSpillBytes,
+    spillDir,
     excludeTypes: new Set(list("EXCLUDE_TYPES")),
     logLevel: choice("LOG_LEVEL", "info", LOG_LEVELS),
     flush: choice("FLUSH", "invoke", FLUSH_STRATEGIES),

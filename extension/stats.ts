@@ -10,7 +10,8 @@
 export type DropCause =
   | "invalid_event"
   | "shutdown_deadline"
-  | "kinesis_rejected";
+  | "kinesis_rejected"
+  | "spill_lost";
 
 /** Counters of one extension process. */
 export class Stats {
@@ -34,6 +35,11 @@ export class Stats {
    * `refused`: not scanning what cannot be taken is the point).
    */
   refusedDeliveries = 0;
+  /**
+   * Events written to disk because the memory bound was reached (they are
+   * delivered or dropped like the others).
+   */
+  spilled = 0;
   /** Request bodies rejected with a 4xx (not JSON, too large, invalid UTF-8…). */
   rejectedBodies = 0;
   /** PutRecords requests sent. */
@@ -49,6 +55,7 @@ export class Stats {
     invalid_event: 0,
     shutdown_deadline: 0,
     kinesis_rejected: 0,
+    spill_lost: 0,
   };
 
   /** Counts `count` dropped events for `cause`. */
@@ -75,6 +82,7 @@ export class Stats {
       possibleDuplicates: this.possibleDuplicates,
       refused: this.refused,
       refusedDeliveries: this.refusedDeliveries,
+      spilled: this.spilled,
       rejectedBodies: this.rejectedBodies,
       kinesisRequests: this.kinesisRequests,
       kinesisRequestFailures: this.kinesisRequestFailures,

@@ -12,6 +12,7 @@
  *
  * @module
  */
+import { SPILL_ROOT } from "../../extension/config.ts";
 import {
   SMALLEST_FUNCTION_MEMORY_MB,
   v8FlagsFor,
@@ -53,13 +54,16 @@ export const EXTENSION_SYS_ALLOW = ["osRelease", "uid", "homedir"] as const;
 /**
  * Deno permission flags for `deno run` / `deno compile` of
  * `extension/main.ts`: network (runtime API, listener, Kinesis), the
- * variables and system information above, and nothing else (no file system,
- * no subprocesses, no FFI).
+ * variables and system information above, its disk overflow folder in /tmp
+ * (`SPILL_ROOT`, extension/spill.ts), and nothing else (no other files, no
+ * subprocesses, no FFI).
  */
 export const EXTENSION_PERMISSION_FLAGS: readonly string[] = [
   "--allow-net",
   `--allow-env=${EXTENSION_ENV_ALLOW.join(",")}`,
   `--allow-sys=${EXTENSION_SYS_ALLOW.join(",")}`,
+  `--allow-read=${SPILL_ROOT}`,
+  `--allow-write=${SPILL_ROOT}`,
   "--no-prompt",
 ];
 

@@ -10,6 +10,7 @@ import {
   kinesisTarget,
 } from "../../extension/kinesis_client.ts";
 import { realTimers, type Timers } from "../../extension/progress.ts";
+import { SPILL_ROOT } from "../../extension/config.ts";
 import { serveWithDeno } from "../../extension/main.ts";
 import { decodeRecord, type Envelope } from "../../scripts/lib/decode.ts";
 import { compressionOf } from "../../extension/compression.ts";
@@ -266,6 +267,7 @@ Deno.test("app: registers, subscribes, ships pushed events to Kinesis with their
         invalid_event: 1,
         shutdown_deadline: 0,
         kinesis_rejected: 0,
+        spill_lost: 0,
       });
       assert.equal(summary.invocations, 1);
       assert.equal(summary.reason, "SHUTDOWN SPINDOWN");
@@ -557,6 +559,7 @@ Deno.test("app: events Kinesis refuses for good are counted as kinesis_rejected"
       invalid_event: 0,
       shutdown_deadline: 0,
       kinesis_rejected: 2,
+      spill_lost: 0,
     });
     assert.equal(summary.delivered, 0);
     assertAccounting(summary);
@@ -592,6 +595,157 @@ Deno.test("app: events still undelivered at the shutdown deadline are counted as
       "retried until the deadline",
     );
     assert.equal(summary.reason, "SHUTDOWN TIMEOUT");
+    assertAccounting(summary);
+  });
+});
+
+/** `count` function lines of about `bytes` each, numbered in their text. */
+function numberedLines(count: number, bytes: number, from = 0): unknown[] {
+  return Array.from(
+    { length: count },
+    (_, i) =>
+      telemetry(
+        "function",
+        `${String(from + i).padStart(6, "0")} ${"x".repeat(bytes)}`,
+      ),
+  );
+}
+
+Deno.test("app: deliveries beyond the memory bound go to disk, are accepted, and all reach Kinesis in order", async () => {
+  await withApiAndKinesis({}, 1, async (api, kinesis) => {
+    const spillDir = `${SPILL_ROOT}/app-test-${crypto.randomUUID()}`;
+    const run = start(api, {
+      kinesis,
+      env: {
+        KINESIS_TELEMETRY_TYPES: "function",
+        KINESIS_TELEMETRY_MAX_BUFFER_BYTES: String(1 << 20),
+        KINESIS_TELEMETRY_SPILL_DIR: spillDir,
+      },
+      deps: { processId: 4242 },
+    });
+    await api.waitForNext(1);
+    // 5 deliveries of ~400 KB: 2 MB against a 1 MiB bound, none refused.
+    for (let delivery = 0; delivery < 5; delivery++) {
+      const pushed = await pushEvents(
+        api,
+        numberedLines(400, 1_000, delivery * 400),
+      );
+      assert.equal(pushed.status, 200, `delivery ${delivery}`);
+    }
+    const segments = [...Deno.readDirSync(`${spillDir}/4242`)];
+    assert.ok(segments.length >= 2, `segments on disk: ${segments.length}`);
+    assert.ok(
+      run.lines.some((line) =>
+        line.msg === "buffer full: deliveries go to disk until it drains"
+      ),
+    );
+    api.queue({
+      eventType: "INVOKE",
+      requestId: "r1",
+      deadlineMs: Date.now() + 10_000,
+    });
+    await api.waitForNext(2);
+    queueShutdown(api);
+    assert.equal(await run.exit, 0);
+
+    const summary = run.summary();
+    assert.equal(summary.received, 2_000);
+    assert.equal(summary.delivered, 2_000);
+    assert.equal(summary.refusedDeliveries, 0);
+    assert.ok((summary.spilled as number) >= 800, `spilled ${summary.spilled}`);
+    assertAccounting(summary);
+    assert.throws(
+      () => Deno.statSync(`${spillDir}/4242`),
+      Deno.errors.NotFound,
+      "the folder is removed at exit",
+    );
+    const stored = (await readAllRecords(kinesis.client, STREAM))
+      .flatMap((record) => decodeRecord(record.data))
+      .map((decoded) => Number(String(decoded.envelope.record).slice(0, 6)));
+    assert.deepEqual(stored, Array.from({ length: 2_000 }, (_, i) => i));
+    Deno.removeSync(spillDir, { recursive: true });
+  });
+});
+
+Deno.test("app: spilled events still on disk at the shutdown deadline are counted as shutdown_deadline", async () => {
+  await withApi({}, async (api) => {
+    const throttled = kinesisError(
+      "throttled",
+      "LimitExceededException",
+      false,
+    );
+    const spillDir = `${SPILL_ROOT}/app-test-${crypto.randomUUID()}`;
+    const run = start(api, {
+      env: {
+        KINESIS_TELEMETRY_TYPES: "function",
+        KINESIS_TELEMETRY_MAX_BUFFER_BYTES: String(1 << 20),
+        KINESIS_TELEMETRY_SPILL_DIR: spillDir,
+        KINESIS_TELEMETRY_SHUTDOWN_MARGIN_MS: "50",
+      },
+      deps: {
+        processId: 4343,
+        createPutter: () => new ScriptedPutter([rejectWith(throttled)]),
+      },
+    });
+    await api.waitForNext(1);
+    for (let delivery = 0; delivery < 4; delivery++) {
+      assert.equal(
+        (await pushEvents(api, numberedLines(400, 1_000))).status,
+        200,
+      );
+    }
+    queueShutdown(api, "TIMEOUT", 300);
+    assert.equal(await run.exit, 0);
+    const summary = run.summary();
+    assert.equal(summary.received, 1_600);
+    assert.equal(
+      (summary.dropped as Record<string, number>).shutdown_deadline,
+      1_600,
+    );
+    assert.ok((summary.spilled as number) > 0);
+    assertAccounting(summary);
+    assert.throws(
+      () => Deno.statSync(`${spillDir}/4343`),
+      Deno.errors.NotFound,
+    );
+    Deno.removeSync(spillDir, { recursive: true });
+  });
+});
+
+Deno.test("app: with the spill folder unusable, a full buffer refuses deliveries as before, with a warning", async () => {
+  await withApi({}, async (api) => {
+    const run = start(api, {
+      env: {
+        KINESIS_TELEMETRY_TYPES: "function",
+        KINESIS_TELEMETRY_MAX_BUFFER_BYTES: String(1 << 20),
+      },
+      deps: {
+        createPutter: () => new ScriptedPutter([hang]),
+        spillFiles: {
+          mkdir: () => {
+            throw new Deno.errors.PermissionDenied("read-only file system");
+          },
+          write: () => {},
+          read: () => new Uint8Array(),
+          remove: () => {},
+        },
+      },
+    });
+    await api.waitForNext(1);
+    const statuses: number[] = [];
+    for (let delivery = 0; delivery < 4; delivery++) {
+      statuses.push((await pushEvents(api, numberedLines(400, 1_000))).status);
+    }
+    assert.ok(statuses.includes(503), `statuses ${statuses}`);
+    assert.ok(
+      run.lines.some((line) =>
+        line.msg === "no disk overflow: a full buffer refuses deliveries"
+      ),
+    );
+    queueShutdown(api, "SPINDOWN", 300);
+    assert.equal(await run.exit, 0);
+    const summary = run.summary();
+    assert.equal(summary.spilled, 0);
     assertAccounting(summary);
   });
 });

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { chargeOf, EventBuffer, sizeOf } from "../../extension/buffer.ts";
 import { EVENT_OVERHEAD_BYTES } from "../../extension/memory_budget.ts";
+import { DENO_SPILL_FILES, SpillStore } from "../../extension/spill.ts";
 import { eventOf, textOf } from "./_core_fixtures.ts";
 
 /** What holding one event costs beyond its envelope. */
@@ -113,4 +114,146 @@ Deno.test("buffer: an empty buffer takes a delivery larger than its bound, then 
   );
   buffer.settle(taken);
   assert.equal(buffer.offer([eventOf("y")], 1), true);
+});
+
+/** A buffer of `maxBytes` in memory with a spill store in a fresh folder. */
+function spillingBuffer(maxBytes: number, spillBytes = 1 << 20) {
+  const dir = `${Deno.makeTempDirSync({ prefix: "kt-buffer-spill-" })}/store`;
+  const spilled: number[] = [];
+  const firsts: boolean[] = [];
+  const lost: number[] = [];
+  const failures: unknown[] = [];
+  const store = new SpillStore({ dir, maxBytes: spillBytes });
+  const buffer = new EventBuffer(maxBytes, store, {
+    onSpilled: (events, first) => {
+      spilled.push(events);
+      firsts.push(first);
+    },
+    onLost: (events) => lost.push(events),
+    onFailed: (error) => failures.push(error),
+  });
+  return { buffer, store, dir, spilled, firsts, lost, failures };
+}
+
+Deno.test("buffer: with a spill store, what does not fit goes to disk instead of being refused", () => {
+  const { buffer, store, spilled, firsts } = spillingBuffer(8 + 2 * O);
+  const first = [eventOf("aaaa"), eventOf("bbbb")];
+  assert.equal(buffer.offer(first, sizeOf(first)), true);
+  assert.equal(buffer.spilled, 0);
+  assert.equal(buffer.refuses(1_000), false, "the disk can take it");
+
+  const overflow = [eventOf("cccc", "k", 5), eventOf("dd", "k", 6)];
+  assert.equal(buffer.offer(overflow, sizeOf(overflow)), true);
+  assert.equal(store.events, 2);
+  assert.equal(buffer.length, 4, "length counts memory and disk");
+  assert.equal(buffer.spilled, 2);
+  assert.equal(buffer.queuedBytes, 8 + 2 * O + 6, "queued counts disk too");
+  assert.equal(buffer.freeBytes, 0, "the memory bound is unchanged");
+  assert.deepEqual(spilled, [2]);
+  assert.deepEqual(firsts, [true]);
+
+  // Arrival order is kept: a small delivery that would fit in memory goes
+  // behind what is already on disk.
+  const small = [eventOf("e", "k", 7)];
+  assert.equal(buffer.offer(small, 1), true);
+  assert.deepEqual(firsts, [true, false]);
+  assert.equal(store.events, 3);
+});
+
+Deno.test("buffer: takeAll reads spilled segments back as the memory bound allows, oldest first", () => {
+  const { buffer } = spillingBuffer(8 + 2 * O);
+  const batches = [
+    [eventOf("aaaa"), eventOf("bbbb")],
+    [eventOf("cccc"), eventOf("dddd")],
+    [eventOf("eeee"), eventOf("ffff")],
+  ];
+  for (const batch of batches) {
+    assert.equal(buffer.offer(batch, sizeOf(batch)), true);
+  }
+  assert.equal(buffer.spilled, 4);
+
+  const taken = buffer.takeAll();
+  assert.deepEqual(texts(taken), ["aaaa", "bbbb"], "no room for more yet");
+  assert.equal(buffer.spilled, 4);
+  buffer.settle(taken);
+
+  const next = buffer.takeAll();
+  assert.deepEqual(texts(next), ["cccc", "dddd"]);
+  assert.equal(buffer.spilled, 2);
+  // A failed send puts them back in front of what is still on disk.
+  buffer.requeue(next);
+  const again = buffer.takeAll();
+  assert.deepEqual(texts(again), ["cccc", "dddd"]);
+  buffer.settle(again);
+  assert.deepEqual(texts(buffer.takeAll()), ["eeee", "ffff"]);
+  assert.equal(buffer.length, 0);
+  assert.equal(buffer.oldestReceivedAt, undefined);
+});
+
+Deno.test("buffer: the oldest arrival time comes from disk when memory is empty", () => {
+  const { buffer } = spillingBuffer(4 + O);
+  const first = [eventOf("aaaa", "k", 10)];
+  buffer.offer(first, 4);
+  buffer.offer([eventOf("bbbb", "k", 20)], 4);
+  const taken = buffer.takeAll();
+  assert.equal(buffer.oldestReceivedAt, 20, "what waits on disk is the oldest");
+  buffer.settle(taken);
+});
+
+Deno.test("buffer: a full disk refuses as memory alone would, and a failing one falls back to memory", () => {
+  // One segment of a 20-byte envelope is 45 bytes on disk (headers, key).
+  const full = spillingBuffer(4 + O, 50);
+  full.buffer.offer([eventOf("aaaa")], 4);
+  assert.equal(full.buffer.offer([eventOf("b".repeat(20))], 20), true);
+  assert.equal(full.buffer.refuses(30), true, "neither memory nor disk");
+  assert.equal(full.buffer.offer([eventOf("c".repeat(20))], 20), false);
+
+  const dir = `${Deno.makeTempDirSync({ prefix: "kt-buffer-spill-" })}/store`;
+  const failures: unknown[] = [];
+  const store = new SpillStore({
+    dir,
+    maxBytes: 1 << 20,
+    files: {
+      ...DENO_SPILL_FILES,
+      write: () => {
+        throw new Error("read-only file system");
+      },
+    },
+  });
+  const buffer = new EventBuffer(8 + 2 * O, store, {
+    onFailed: (error) => failures.push(error),
+  });
+  buffer.offer([eventOf("aaaa")], 4);
+  assert.equal(buffer.offer([eventOf("b".repeat(50))], 50), false);
+  assert.equal(buffer.offer([eventOf("c".repeat(50))], 50), false);
+  assert.equal(failures.length, 1, "reported once");
+  assert.equal(
+    buffer.offer([eventOf("dddd")], 4),
+    true,
+    "memory still takes what fits",
+  );
+  assert.equal(buffer.refuses(50), true);
+});
+
+Deno.test("buffer: a spilled segment that cannot be read back is reported as lost, the rest is kept", () => {
+  const { buffer, dir, lost } = spillingBuffer(4 + O);
+  buffer.offer([eventOf("aaaa")], 4);
+  buffer.offer([eventOf("bbbb"), eventOf("cccc")], 8);
+  buffer.offer([eventOf("dddd")], 4);
+  Deno.removeSync(`${dir}/0.seg`);
+  buffer.settle(buffer.takeAll());
+  const next = buffer.takeAll();
+  assert.deepEqual(texts(next), ["dddd"]);
+  assert.deepEqual(lost, [2]);
+  assert.equal(buffer.length, 0);
+});
+
+Deno.test("buffer: discardSpilled forgets what is on disk and counts it", () => {
+  const { buffer, dir } = spillingBuffer(4 + O);
+  buffer.offer([eventOf("aaaa")], 4);
+  buffer.offer([eventOf("bbbb"), eventOf("cccc")], 8);
+  assert.equal(buffer.discardSpilled(), 2);
+  assert.equal(buffer.length, 1);
+  assert.throws(() => Deno.statSync(dir), Deno.errors.NotFound);
+  assert.equal(new EventBuffer(100).discardSpilled(), 0);
 });

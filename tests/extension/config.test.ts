@@ -60,6 +60,8 @@ Deno.test("config: defaults with only a stream name and a region", () => {
       partitionKey: "requestId",
       maxRecordBytes: 1_048_576,
       maxBufferBytes: 8_388_608,
+      maxSpillBytes: 67_108_864,
+      spillDir: "/tmp/kinesis-telemetry/spill",
       excludeTypes: [],
       logLevel: "info",
       flush: "invoke",
@@ -262,6 +264,32 @@ Deno.test("config: MAX_BUFFER_BYTES must hold one delivery (4 × BUFFER_MAX_BYTE
   );
 });
 
+Deno.test("config: the spill folder must lie under /tmp/kinesis-telemetry/, the one place the extension may write", () => {
+  assert.equal(
+    parse({ KINESIS_TELEMETRY_SPILL_DIR: "/tmp/kinesis-telemetry/a_b-1.x" })
+      .spillDir,
+    "/tmp/kinesis-telemetry/a_b-1.x",
+  );
+  assert.equal(parse({ KINESIS_TELEMETRY_SPILL_BYTES: "0" }).maxSpillBytes, 0);
+  for (
+    const dir of [
+      "/tmp/kinesis-telemetry",
+      "/tmp/kinesis-telemetry/",
+      "/tmp/kinesis-telemetry/../etc",
+      "/tmp/kinesis-telemetry/a/..",
+      "/tmp/kinesis-telemetryx/spill",
+      "tmp/kinesis-telemetry/spill",
+      "/var/task/spill",
+    ]
+  ) {
+    rejects(
+      { KINESIS_TELEMETRY_SPILL_DIR: dir },
+      "KINESIS_TELEMETRY_SPILL_DIR",
+      /is not a folder under \/tmp\/kinesis-telemetry\//,
+    );
+  }
+});
+
 const RANGES: [suffix: string, min: number, max: number][] = [
   ["BUFFER_MAX_ITEMS", 1000, 10_000],
   ["BUFFER_MAX_BYTES", 262_144, 1_048_576],
@@ -270,6 +298,7 @@ const RANGES: [suffix: string, min: number, max: number][] = [
   ["MAX_RECORD_BYTES", 65_536, 10_485_760],
   ["MAX_BUFFER_BYTES", 1_048_576, 536_870_912],
   ["MAX_HOLD_MS", 10, 60_000],
+  ["SPILL_BYTES", 0, 8_589_934_592],
   ["SHUTDOWN_MARGIN_MS", 50, 1_500],
   ["REQUEST_TIMEOUT_MS", 100, 60_000],
 ];

@@ -9,6 +9,7 @@ import {
 import { OWN_LOG_PREFIX } from "../../extension/log.ts";
 import { MAX_EVENT_DEPTH } from "../../extension/event_scanner.ts";
 import { InvocationProgress } from "../../extension/progress.ts";
+import { SpillStore } from "../../extension/spill.ts";
 import { Stats } from "../../extension/stats.ts";
 import type { BufferedEvent } from "../../extension/types.ts";
 import { captureLog, textOf } from "./_core_fixtures.ts";
@@ -455,6 +456,45 @@ Deno.test("listener: 503 when the buffer is full, nothing half-taken, refused co
       harness.log.withMsg("buffer full: refused a telemetry delivery").length,
       1,
     );
+  } finally {
+    await harness.close();
+  }
+});
+
+Deno.test("listener: with a disk overflow, a delivery the memory cannot take is accepted and read back in order", async () => {
+  const dir = `${Deno.makeTempDirSync({ prefix: "kt-listener-spill-" })}/s`;
+  const buffer = new EventBuffer(
+    2500,
+    new SpillStore({ dir, maxBytes: 1 << 20 }),
+  );
+  const harness = startListener({ buffer });
+  try {
+    const first = await harness.post(
+      JSON.stringify([event("function", "a".repeat(300))]),
+    );
+    assert.equal(first.status, 200);
+    await first.body?.cancel();
+    const response = await harness.post(
+      JSON.stringify([
+        event("function", "b".repeat(300)),
+        event("function", "c".repeat(300)),
+        event("function", "d".repeat(300)),
+      ]),
+    );
+    assert.equal(response.status, 200, await response.text());
+    assert.equal(harness.stats.refusedDeliveries, 0);
+    assert.equal(harness.stats.received, 4);
+    assert.equal(harness.buffer.spilled, 3);
+    assert.equal([...Deno.readDirSync(dir)].length, 1, "one segment file");
+    const firstTaken = harness.buffer.takeAll();
+    assert.equal(firstTaken.length, 1);
+    harness.buffer.settle(firstTaken);
+    const records = harness.envelopes().map((envelope) => envelope.record);
+    assert.deepEqual(records.map((record) => String(record)[0]), [
+      "b",
+      "c",
+      "d",
+    ]);
   } finally {
     await harness.close();
   }

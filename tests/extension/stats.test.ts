@@ -11,6 +11,7 @@ Deno.test("stats: drops add up by cause and in total", () => {
     invalid_event: 3,
     shutdown_deadline: 3,
     kinesis_rejected: 0,
+    spill_lost: 0,
   });
   assert.equal(stats.droppedTotal, 6);
 });
@@ -25,6 +26,7 @@ Deno.test("stats: the summary carries every counter and a copy of the drops", ()
   stats.possibleDuplicates = 1;
   stats.refused = 5;
   stats.refusedDeliveries = 2;
+  stats.spilled = 6;
   stats.rejectedBodies = 1;
   stats.kinesisRequests = 3;
   stats.kinesisRequestFailures = 1;
@@ -36,7 +38,12 @@ Deno.test("stats: the summary carries every counter and a copy of the drops", ()
     received: 10,
     delivered: 6,
     filtered: 1,
-    dropped: { invalid_event: 0, shutdown_deadline: 0, kinesis_rejected: 2 },
+    dropped: {
+      invalid_event: 0,
+      shutdown_deadline: 0,
+      kinesis_rejected: 2,
+      spill_lost: 0,
+    },
     droppedTotal: 2,
     buffered: 1,
     truncated: 2,
@@ -44,6 +51,7 @@ Deno.test("stats: the summary carries every counter and a copy of the drops", ()
     possibleDuplicates: 1,
     refused: 5,
     refusedDeliveries: 2,
+    spilled: 6,
     rejectedBodies: 1,
     kinesisRequests: 3,
     kinesisRequestFailures: 1,

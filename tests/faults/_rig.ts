@@ -45,6 +45,7 @@ export interface Summary {
   possibleDuplicates: number;
   refused: number;
   refusedDeliveries: number;
+  spilled: number;
   rejectedBodies: number;
   kinesisRequests: number;
   kinesisRequestFailures: number;

@@ -87,10 +87,14 @@ Deno.test("bad listener input: 4xx for unusable bodies, invalid elements counted
   });
 });
 
-Deno.test("a flood beyond the buffer bound is refused with 503 and counted; memory stays bounded; accepted events delivered", async () => {
+Deno.test("a flood beyond the buffer bound and its disk overflow is refused with 503 and counted; memory stays bounded; accepted events delivered", async () => {
   const maxBufferBytes = 1024 * 1024;
+  const maxSpillBytes = 4 * 1024 * 1024;
   await withWarmRig({
-    env: { KINESIS_TELEMETRY_MAX_BUFFER_BYTES: String(maxBufferBytes) },
+    env: {
+      KINESIS_TELEMETRY_MAX_BUFFER_BYTES: String(maxBufferBytes),
+      KINESIS_TELEMETRY_SPILL_BYTES: String(maxSpillBytes),
+    },
   }, async (rig) => {
     // Kinesis stalls, so nothing drains while the flood arrives.
     rig.proxy.configure({ hangRequests: { select: { kind: "all" } } });
@@ -113,15 +117,23 @@ Deno.test("a flood beyond the buffer bound is refused with 503 and counted; memo
       }
     }
     const rssAfter = residentKiB(rig.child.pid);
+    // About 30 MB offered, 5 MiB taken (memory and disk): most refused.
     assert.ok(
-      refusedDeliveries > 250,
+      refusedDeliveries > 200,
       `${refusedDeliveries} deliveries refused`,
     );
     const acceptedBytes = rig.acknowledged.reduce(
       (sum, event) => sum + JSON.stringify(event).length,
       0,
     );
-    assert.ok(acceptedBytes <= maxBufferBytes, "accepted within the bound");
+    assert.ok(
+      acceptedBytes > maxBufferBytes,
+      `the disk took more than memory alone: ${acceptedBytes} bytes`,
+    );
+    assert.ok(
+      acceptedBytes <= maxBufferBytes + maxSpillBytes,
+      "accepted within the bounds",
+    );
     // About 30 MB was offered; the V8 heap is capped at 32 MiB old space by
     // the shipped flags (a 128 MB function), so an unbounded buffer would crash.
     assert.ok(
@@ -136,6 +148,7 @@ Deno.test("a flood beyond the buffer bound is refused with 503 and counted; memo
     // free space) have no event count, so `refused` is at most the events.
     assert.equal(exit.summary?.refusedDeliveries, refusedDeliveries);
     assert.ok(Number(exit.summary?.refused) <= refusedEvents);
+    assert.ok(Number(exit.summary?.spilled) > 0, "the overflow was used");
     await assertAllDelivered(rig, exit.summary, false);
   });
 });
