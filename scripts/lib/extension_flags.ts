@@ -28,8 +28,8 @@ import {
  * - `HOME`, `USERPROFILE`, `HOMEPATH`, `HOMEDRIVE`: the SDK's shared-config
  *   loader (used for settings such as `authSchemePreference` even when region
  *   and credentials are explicit) reads all four at once to locate
- *   `~/.aws/config`. The file read itself is denied (no `--allow-read`) and
- *   the SDK treats that as "no file".
+ *   `~/.aws/config`. The file read itself is denied (reads are allowed only
+ *   in the spill folder) and the SDK treats that as "no file".
  */
 export const EXTENSION_ENV_ALLOW = [
   "AWS_*",
