@@ -126,6 +126,19 @@ export const UNANSWERED_FLUSHES = 3;
  * `keepShipping`).
  */
 export const RUNNING_FLUSH_MS = 2_000;
+
+/**
+ * How long a heavy invocation without its runtimeDone stays after the last
+ * delivery when no delivery was refused or rejected since the INVOKE (a
+ * light one with `flush=end` keeps the buffering timeout + the hold):
+ * nothing that could have carried runtimeDone was lost, so the runtime is
+ * most likely still running and silent. On a 128 MB function (7 % of a
+ * CPU) the runtime and Lambda's deliveries stall for 300–400 ms at times;
+ * leaving after the buffering timeout + the hold then parked the extension
+ * in `/event/next` for the rest of a 60 s invocation that logged heavily
+ * (2 of 4 runs stored 4–63 % of it). After a refusal the shorter wait holds.
+ */
+export const RUNTIME_SILENCE_MS = 1_000;
 /** Shortest time left worth starting a flush with. */
 const MIN_FLUSH_MS = 10;
 
@@ -197,6 +210,7 @@ export async function runLifecycle(
 
     stats.invocations++;
     const invokedAt = now();
+    const turnedAwayAtInvoke = stats.refusedDeliveries + stats.rejectedBodies;
     const requestId = event.requestId;
     const runtimeDone = () =>
       progress.has("platform.runtimeDone", requestId ?? "");
@@ -238,6 +252,7 @@ export async function runLifecycle(
         () => breaker.allows(),
         invokedAt,
         event.deadlineMs,
+        heavy ? turnedAwayAtInvoke : undefined,
       );
     }
     if (config.flush === "end" && platform && runtimeDoneAt !== undefined) {
@@ -281,9 +296,11 @@ export async function runLifecycle(
  * Flushes while the runtime may still be running, until the invocation's
  * `platform.runtimeDone` arrives; a flush under way then ends after its
  * current request. Without runtimeDone it stops when no delivery came for
- * the buffering timeout plus the hold (the function finished and its
- * runtimeDone was refused or is late, or it runs without logging), and by
- * the invocation's deadline. Returns when runtimeDone was seen, or
+ * the buffering timeout plus the hold (its runtimeDone was refused or is
+ * late, or it runs without logging); a heavy one (`turnedAwayAtInvoke`:
+ * deliveries refused or rejected before its INVOKE), while no delivery was
+ * turned away since, for {@linkcode RUNTIME_SILENCE_MS} (its runtime stalls at
+ * times on a small function); and by the invocation's deadline. Returns when runtimeDone was seen, or
  * undefined when it was not.
  */
 async function keepShipping(
@@ -298,6 +315,7 @@ async function keepShipping(
   canFlush: () => boolean,
   invokedAt: number,
   deadlineMs: number,
+  turnedAwayAtInvoke: number | undefined,
 ): Promise<number | undefined> {
   const { config, now, progress, stats } = options;
   const quietMs = config.buffering.timeoutMs + config.maxHoldMs;
@@ -383,7 +401,12 @@ async function keepShipping(
       }
       if (outcome && options.buffer.length > 0) continue;
       const since = Math.max(progress.lastDeliveryAt ?? invokedAt, invokedAt);
-      const wait = Math.min(since + quietMs - now(), deadlineMs - now());
+      // runtimeDone may be lost or stuck only behind a delivery turned away.
+      const silenceMs =
+        stats.refusedDeliveries + stats.rejectedBodies === turnedAwayAtInvoke
+          ? Math.max(quietMs, RUNTIME_SILENCE_MS)
+          : quietMs;
+      const wait = Math.min(since + silenceMs - now(), deadlineMs - now());
       if (wait <= 0 && progress.openDeliveries === 0) return undefined;
       // runtimeDone comes in a delivery: wake on every answered one.
       await progress.waitForDelivery(Math.max(wait, MIN_FLUSH_MS));

@@ -13,6 +13,7 @@ import {
   type LifecycleResult,
   NEXT_ATTEMPTS,
   runLifecycle,
+  RUNTIME_SILENCE_MS,
   SIGNAL_SHUTDOWN_MS,
   UNANSWERED_FLUSHES,
 } from "../../extension/lifecycle.ts";
@@ -650,7 +651,7 @@ Deno.test("lifecycle: a light invocation (after a light one) does not wait for i
   assert.equal(h.nextCalls[2].at, h.served[1].at);
 });
 
-Deno.test("lifecycle: after a heavy cycle the next invocation stays too; a runtimeDone that never comes is waited for at most the buffering timeout + the hold after the last delivery", async () => {
+Deno.test("lifecycle: after a heavy cycle the next invocation stays too; a runtimeDone that never comes, with nothing turned away, is waited for RUNTIME_SILENCE_MS after the last delivery", async () => {
   const lines = Array.from({ length: 1_000 }, (_, i) => `line ${i}`);
   const h = harness({
     steps: [
@@ -670,7 +671,9 @@ Deno.test("lifecycle: after a heavy cycle the next invocation stays too; a runti
   });
   await h.run();
   const r2 = h.served[1].at;
-  assert.equal(h.nextCalls[2].at - r2, 50 + 100 + 200);
+  // Not the buffering timeout + the hold (300 ms): on a 128 MB function the
+  // runtime falls silent that long while it still runs.
+  assert.equal(h.nextCalls[2].at - r2, 50 + RUNTIME_SILENCE_MS);
   assert.ok(h.putter.calls.some((c) => c.texts.includes("late")));
 });
 
@@ -789,15 +792,59 @@ Deno.test("lifecycle: the end strategy waits for a refused or late runtimeDone a
   for (const [deadlineIn, expected] of [[10_000, 300], [250, 250]]) {
     const h = harness({
       steps: [
-        { event: invoke("r1", deadlineIn), then: () => h.add("a") },
+        // The first invocation is heavy (nothing known yet); the second,
+        // after a light cycle, is not.
+        { event: invoke("r0"), then: () => h.delivery("r0", "first") },
+        {
+          event: invoke("r1", deadlineIn),
+          afterMs: 100,
+          then: () => h.add("a"),
+        },
         { event: shutdown(), afterMs: 100 },
       ],
       answers: [storeAll],
       config: { flush: "end" },
     });
     await h.run();
-    assert.equal(h.nextCalls[1].at - h.served[0].at, expected);
-    assert.equal(h.putter.calls[0].at, h.served[0].at, "flushed meanwhile");
+    assert.equal(h.nextCalls[2].at - h.served[1].at, expected);
+    assert.ok(
+      h.putter.calls.some((call) =>
+        call.at === h.served[1].at && call.texts.includes("a")
+      ),
+      "flushed meanwhile",
+    );
+  }
+});
+
+Deno.test("lifecycle: a heavy invocation without runtimeDone stays RUNTIME_SILENCE_MS after its last delivery while nothing was turned away, the buffering timeout + the hold after a rejected one", async () => {
+  for (const rejected of [false, true]) {
+    const h = harness({
+      steps: [
+        {
+          event: invoke("r1"),
+          then: () => {
+            h.add("a");
+            // A body rejected with a 4xx after the INVOKE: it may have
+            // carried runtimeDone.
+            if (rejected) {
+              h.time.timers.setTimeout(() => {
+                h.progress.deliveryStarted(h.time.now());
+                h.stats.rejectedBodies++;
+                h.progress.deliveryEnded(h.time.now(), false);
+              }, 10);
+            }
+          },
+        },
+        { event: shutdown(), afterMs: 100 },
+      ],
+      answers: [storeAll],
+    });
+    await h.run();
+    assert.equal(
+      h.nextCalls[1].at - h.served[0].at,
+      rejected ? 300 : RUNTIME_SILENCE_MS,
+      rejected ? "rejected" : "nothing turned away",
+    );
   }
 });
 
