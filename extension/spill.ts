@@ -72,7 +72,7 @@ export type SpillRead =
 
 const MAGIC = 0x4b545331; // "KTS1"
 const HEADER_BYTES = 8;
-/** receivedAt (f64), key length (u16), data length (u32). */
+/** receivedAt (f64), key length in UTF-16 units (u16), data length (u32). */
 const EVENT_HEADER_BYTES = 14;
 
 /** The on-disk FIFO of spilled deliveries. */
@@ -225,8 +225,9 @@ function encodeSegment(
   let size = HEADER_BYTES;
   for (const event of events) {
     envelopeBytes += event.data.byteLength;
-    // Partition keys are ASCII (types.ts): one byte per character.
-    size += EVENT_HEADER_BYTES + event.partitionKey.length +
+    // A key is stored as its UTF-16 code units: a request id from an event
+    // can be any string, lone surrogates included, and must come back equal.
+    size += EVENT_HEADER_BYTES + 2 * event.partitionKey.length +
       event.data.byteLength;
   }
   const bytes = new Uint8Array(size);
@@ -240,8 +241,10 @@ function encodeSegment(
     view.setUint16(at + 8, key.length);
     view.setUint32(at + 10, event.data.byteLength);
     at += EVENT_HEADER_BYTES;
-    for (let i = 0; i < key.length; i++) bytes[at + i] = key.charCodeAt(i);
-    at += key.length;
+    for (let i = 0; i < key.length; i++) {
+      view.setUint16(at + 2 * i, key.charCodeAt(i));
+    }
+    at += 2 * key.length;
     bytes.set(event.data, at);
     at += event.data.byteLength;
   }
@@ -265,10 +268,10 @@ function decodeSegment(bytes: Uint8Array, info: SegmentInfo): BufferedEvent[] {
     const keyLength = view.getUint16(at + 8);
     const dataLength = view.getUint32(at + 10);
     at += EVENT_HEADER_BYTES;
-    const partitionKey = String.fromCharCode(
-      ...bytes.subarray(at, at + keyLength),
-    );
-    at += keyLength;
+    const units = new Array<number>(keyLength);
+    for (let i = 0; i < keyLength; i++) units[i] = view.getUint16(at + 2 * i);
+    const partitionKey = String.fromCharCode(...units);
+    at += 2 * keyLength;
     // Views into the one segment buffer, as the listener's slabs are.
     const data = bytes.subarray(at, at + dataLength);
     at += dataLength;

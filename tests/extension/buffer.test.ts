@@ -201,7 +201,7 @@ Deno.test("buffer: the oldest arrival time comes from disk when memory is empty"
 });
 
 Deno.test("buffer: a full disk refuses as memory alone would, and a failing one falls back to memory", () => {
-  // One segment of a 20-byte envelope is 45 bytes on disk (headers, key).
+  // One segment of a 20-byte envelope is 48 bytes on disk (headers, key).
   const full = spillingBuffer(4 + O, 50);
   full.buffer.offer([eventOf("aaaa")], 4);
   assert.equal(full.buffer.offer([eventOf("b".repeat(20))], 20), true);

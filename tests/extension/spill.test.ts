@@ -54,6 +54,16 @@ Deno.test("spill: segments come back oldest first, byte for byte, with keys and 
   assert.equal(store.oldestReceivedAt, undefined);
 });
 
+Deno.test("spill: partition keys come back equal whatever their characters", () => {
+  const store = new SpillStore({ dir: tempSpillDir(), maxBytes: 1 << 20 });
+  const keys = ["r-1", "é€😀-ключ", "lone \ud800 surrogate", "k".repeat(256)];
+  store.append(keys.map((key) => eventOf("{}", key)));
+  assert.deepEqual(
+    store.shift()?.events?.map((event) => event.partitionKey),
+    keys,
+  );
+});
+
 Deno.test("spill: a segment that would pass the bound is not written", () => {
   const dir = tempSpillDir();
   const store = new SpillStore({ dir, maxBytes: 200 });
