@@ -136,7 +136,7 @@ export const RUNNING_FLUSH_MS = 2_000;
  * CPU) the runtime and Lambda's deliveries stall for 300–400 ms at times;
  * leaving after the buffering timeout + the hold then parked the extension
  * in `/event/next` for the rest of a 60 s invocation that logged heavily
- * (2 of 4 runs stored 4–63 % of it). After a refusal the shorter wait holds.
+ * (3 of 7 runs stored 4–63 % of it). After a refusal the shorter wait holds.
  */
 export const RUNTIME_SILENCE_MS = 1_000;
 /** Shortest time left worth starting a flush with. */
