@@ -333,6 +333,9 @@ export async function runExtension(deps: ExtensionDeps): Promise<number> {
       ? LISTENER_CLOSE_MS
       : Math.max(0, Math.min(LISTENER_CLOSE_MS, exitBy - now())),
   );
+  // A request still carried (the loop failed before its shutdown flush)
+  // goes back to the buffer as undelivered, so its events are counted.
+  flusher.carried.abortAll();
   // Spilled events were never sent: no copies of them can be in the stream.
   const spilledLeft = buffer.discardSpilled();
   if (buffer.length > 0 || spilledLeft > 0) {

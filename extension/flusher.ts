@@ -7,6 +7,7 @@
  * @module
  */
 import { BatchCursor } from "./batcher.ts";
+import { type CarriedEnd, CarriedRequests } from "./carried.ts";
 import type { Compressor } from "./compression.ts";
 import type { EventBuffer } from "./buffer.ts";
 import type { Logger } from "./log.ts";
@@ -14,7 +15,7 @@ import type { KinesisRequestError } from "./kinesis_client.ts";
 import { RequestSizer } from "./request_sizer.ts";
 import { sendBatch, type SendContext } from "./sender.ts";
 import type { Stats } from "./stats.ts";
-import type { BufferedEvent, RecordFormat } from "./types.ts";
+import type { BufferedEvent, OutgoingRecord, RecordFormat } from "./types.ts";
 
 /**
  * Largest PutRecords request the flusher sends (unless one record is
@@ -76,6 +77,13 @@ export interface FlushLimits {
    * as at the deadline): a deadline that comes earlier than planned.
    */
   cut?: AbortSignal;
+  /**
+   * Whether a request written and still unanswered at the deadline or the
+   * cut is carried across the possible freeze ({@linkcode Flusher.carried})
+   * instead of being given up: for the flushes of an invocation, not for
+   * the shutdown's, after which nothing comes back.
+   */
+  carry?: boolean;
 }
 
 /** Settings of the flusher. */
@@ -110,11 +118,26 @@ export class Flusher {
   #running: Promise<FlushOutcome> | undefined;
   #lastOutcome: FlushOutcome | undefined;
   readonly #sizer: RequestSizer;
+  readonly #carried: CarriedRequests;
 
   /** Creates the flusher. */
   constructor(options: FlusherOptions) {
     this.#options = options;
     this.#sizer = options.sizer ?? new RequestSizer();
+    this.#carried = new CarriedRequests({
+      timers: options.send.timers,
+      now: options.send.now,
+      onEnd: (records, end) => this.#carriedEnded(records, end),
+    });
+  }
+
+  /**
+   * Requests carried across a possible freeze (see
+   * {@linkcode FlushLimits.carry}); their events are neither buffered nor
+   * settled until each ends.
+   */
+  get carried(): CarriedRequests {
+    return this.#carried;
   }
 
   /** Whether a flush is running (a Kinesis request may be in flight). */
@@ -137,13 +160,14 @@ export class Flusher {
    * {@linkcode FlushLimits}).
    */
   flush(limits: number | FlushLimits): Promise<FlushOutcome> {
-    const { deadline, stopWhen, cut } = typeof limits === "number"
-      ? { deadline: limits, stopWhen: undefined, cut: undefined }
+    const { deadline, stopWhen, cut, carry } = typeof limits === "number"
+      ? { deadline: limits }
       : limits;
     // One flush at a time keeps the order of retries and the accounting simple.
-    this.#running ??= this.#flush(deadline, stopWhen, cut).finally(() => {
-      this.#running = undefined;
-    });
+    this.#running ??= this.#flush(deadline, stopWhen, cut, carry === true)
+      .finally(() => {
+        this.#running = undefined;
+      });
     return this.#running;
   }
 
@@ -151,6 +175,7 @@ export class Flusher {
     deadline: number,
     stopWhen: (() => boolean) | undefined,
     cut: AbortSignal | undefined,
+    carry: boolean,
   ): Promise<FlushOutcome> {
     const { buffer, stats, logger, send } = this.#options;
     const events = buffer.takeAll();
@@ -196,7 +221,13 @@ export class Flusher {
         const sentAt = send.now();
         let result;
         try {
-          result = await sendBatch(batch, deadline, send, cut);
+          result = await sendBatch(
+            batch,
+            deadline,
+            send,
+            cut,
+            carry ? (request) => this.#carried.add(request) : undefined,
+          );
         } catch (error) {
           // sendBatch settles every request itself; should anything else
           // throw, the batch's events stay buffered instead of vanishing.
@@ -212,6 +243,7 @@ export class Flusher {
           this.#sizer.answered(batch.bytes, elapsed);
         }
         stats.kinesisRequests += result.requests;
+        stats.carriedRequests += result.carriedRequests;
         stats.kinesisRequestFailures += result.failedRequests;
         stats.retried += result.retriedEvents;
         if (result.lastError) outcome.lastError = result.lastError;
@@ -264,6 +296,48 @@ export class Flusher {
     this.#report(events, outcome, send.now() - started);
     this.#lastOutcome = outcome;
     return outcome;
+  }
+
+  /**
+   * Settles a carried request's events as a flush would have: stored ones
+   * are delivered, the others go back to the buffer (as possible
+   * duplicates when the request's outcome stayed unknown).
+   */
+  #carriedEnded(records: OutgoingRecord[], end: CarriedEnd): void {
+    const { buffer, stats, logger } = this.#options;
+    const back: BufferedEvent[] = [];
+    if (end.answer) {
+      let delivered = 0;
+      records.forEach((record, index) => {
+        if (end.answer.entries[index]?.errorCode) {
+          back.push(...record.events);
+          return;
+        }
+        for (const event of record.events) {
+          if (event.uncertain) {
+            stats.possibleDuplicates += event.unknownSends ?? 1;
+          }
+        }
+        delivered += record.events.length;
+        buffer.settle(record.events);
+      });
+      stats.delivered += delivered;
+      stats.carriedDelivered += delivered;
+    } else {
+      stats.kinesisRequestFailures++;
+      for (const record of records) back.push(...record.events);
+      if (!end.error.outcomeKnown) {
+        for (const event of back) {
+          event.uncertain = true;
+          event.unknownSends = (event.unknownSends ?? 0) + 1;
+        }
+      }
+      logger.debug("carried request failed", {
+        error: end.error.message,
+        events: back.length,
+      });
+    }
+    buffer.requeue(back);
   }
 
   #report(

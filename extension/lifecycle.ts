@@ -3,9 +3,12 @@
  * `/event/next`, decides when buffered telemetry goes to Kinesis, and ends
  * the process cleanly before the SHUTDOWN deadline. It keeps these rules:
  *
- * - No Kinesis request is in flight when it calls `/event/next` (the freeze
- *   that may follow would cut it), and no Kinesis connection is kept open
- *   across it (`beforeNext`).
+ * - No Kinesis request is started across `/event/next`, and no idle
+ *   Kinesis connection is kept across it (`beforeNext`): after a freeze it
+ *   may be dead. A request written and still unanswered when the
+ *   invocation's time is up is carried across instead of being given up
+ *   (`Flusher.carried`: given up, it may have been stored, and its events
+ *   sent again would be duplicates); its time runs only while awake.
  * - At INVOKE it flushes what is buffered within `maxHoldMs`, while the
  *   function runs: a light invocation pays nothing after its runtime.
  * - While the current invocation's `platform.runtimeDone` has not arrived,
@@ -166,18 +169,27 @@ export async function runLifecycle(
       options.buffer.length === 0 || !breaker.allows() ||
       deadline - now() < MIN_FLUSH_MS || cut?.aborted
     ) return undefined;
-    const outcome = await options.flusher.flush({ deadline, stopWhen, cut });
+    const outcome = await options.flusher.flush({
+      deadline,
+      stopWhen,
+      cut,
+      carry: true,
+    });
     breaker.record(outcome);
     return outcome;
   };
 
   while (true) {
     let event: LifecycleEvent;
+    const carried = options.flusher.carried;
     try {
       options.beforeNext?.();
+      carried.suspend();
       event = await api.next(options.stop);
+      carried.resume();
       nextFailures = 0;
     } catch (error) {
+      carried.resume();
       if (options.stop?.aborted) {
         event = {
           eventType: "SHUTDOWN",
@@ -473,6 +485,7 @@ async function finish(
   deadline: number,
 ): Promise<void> {
   const { buffer, config, now, progress, flusher } = options;
+  const carried = flusher.carried;
   const shutdownAt = now();
   const quietMs = config.buffering.timeoutMs + QUIET_SLACK_MS;
   let lastOutcome: FlushOutcome | undefined;
@@ -495,11 +508,24 @@ async function finish(
       continue;
     }
     const since = Math.max(progress.lastDeliveryAt ?? shutdownAt, shutdownAt);
-    const wait = Math.min(since + quietMs - now(), deadline - now());
+    const quietLeft = since + quietMs - now();
     // Kinesis refusing: what still comes could not be delivered either.
-    if (stuck || wait <= 0 && progress.openDeliveries === 0) break;
-    await progress.waitForDelivery(Math.max(wait, MIN_FLUSH_MS));
+    if (stuck) break;
+    if (quietLeft <= 0 && progress.openDeliveries === 0) {
+      if (carried.size === 0) break;
+      // A request carried from the last invocation may still be answered
+      // (its events go again if not): waited for until the deadline.
+      await carried.whenAnyEnds(deadline - now());
+      continue;
+    }
+    const wait = Math.max(Math.min(quietLeft, deadline - now()), MIN_FLUSH_MS);
+    await (carried.size === 0 ? progress.waitForDelivery(wait) : Promise.race([
+      progress.waitForDelivery(wait),
+      carried.whenAnyEnds(wait),
+    ]));
   }
+  // Unanswered by the deadline: their events are counted with the rest.
+  carried.abortAll();
   if (buffer.length > 0) {
     options.logger.warn("events not delivered before the shutdown deadline", {
       events: buffer.length,

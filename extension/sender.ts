@@ -2,13 +2,15 @@
  * Sends one batch with PutRecords: reads `FailedRecordCount`, retries only
  * the failed entries with exponential backoff and full jitter, and never
  * goes past the deadline it is given — a request still running then is
- * abandoned so that nothing is in flight when the lifecycle loop returns to
- * Lambda. A request refused because of one of its records (a
+ * handed over to be carried across the possible freeze (when the caller
+ * takes it, see {@linkcode CarriedRequest}) or abandoned. A request refused
+ * because of one of its records (a
  * `ValidationException`) is split in halves until the records at fault are
  * alone; only those are rejected.
  *
  * @module
  */
+import type { CarriedRequest } from "./carried.ts";
 import type { KinesisPutter } from "./kinesis_client.ts";
 import { KinesisRequestError, RECORD_ERRORS } from "./kinesis_client.ts";
 import type { Timers } from "./progress.ts";
@@ -62,23 +64,42 @@ export interface SendResult {
   failedRequests: number;
   /** Events sent again after a failure. */
   retriedEvents: number;
-  /** Whether an attempt was abandoned at the deadline. */
+  /**
+   * Records of requests still under way at the deadline that the caller's
+   * `carry` took over: neither stored nor undelivered yet.
+   */
+  carried: OutgoingRecord[];
+  /** Requests handed over to `carry`. */
+  carriedRequests: number;
+  /** Whether an attempt was abandoned (or carried) at the deadline. */
   abandoned: boolean;
   /** The last whole-request error, if any. */
   lastError: KinesisRequestError | undefined;
 }
 
-/** Sends `batch` until every record is stored or `deadline` (epoch ms) comes. */
+/**
+ * Takes over a request still under way when its deadline or the cut comes
+ * (after it was written); false leaves it to be abandoned.
+ */
+export type Carry = (request: CarriedRequest) => boolean;
+
+/**
+ * Sends `batch` until every record is stored or `deadline` (epoch ms) comes;
+ * a request written and still unanswered then goes to `carry` if given.
+ */
 export async function sendBatch(
   batch: Batch,
   deadline: number,
   context: SendContext,
   cut?: AbortSignal,
+  carry?: Carry,
 ): Promise<SendResult> {
   const result: SendResult = {
     delivered: [],
     undelivered: [],
     rejected: [],
+    carried: [],
+    carriedRequests: 0,
     requests: 0,
     failedRequests: 0,
     retriedEvents: 0,
@@ -95,6 +116,7 @@ export async function sendBatch(
     context,
     result,
     cut,
+    carry,
   );
   return result;
 }
@@ -110,6 +132,7 @@ async function sendRecords(
   context: SendContext,
   result: SendResult,
   cut: AbortSignal | undefined,
+  carry: Carry | undefined,
 ): Promise<OutgoingRecord[]> {
   const { now, policy } = context;
   let pending = records;
@@ -131,7 +154,16 @@ async function sendRecords(
     if (budget < policy.minAttemptMs) break;
     result.requests++;
     try {
-      const answer = await attemptWithin(context, pending, budget, cut);
+      const answer = await attemptWithin(
+        context,
+        pending,
+        budget,
+        cut,
+        carry,
+        // A request that used up its own timeout is not coming back: only
+        // the deadline's end (or the cut) is carried.
+        budget < policy.requestTimeoutMs,
+      );
       const failed: OutgoingRecord[] = [];
       pending.forEach((record, index) => {
         if (answer.entries[index]?.errorCode) failed.push(record);
@@ -139,6 +171,12 @@ async function sendRecords(
       });
       pending = failed;
     } catch (error) {
+      if (error instanceof CarriedAway) {
+        result.carried.push(...pending);
+        result.carriedRequests++;
+        result.abandoned = true;
+        return [];
+      }
       const requestError = error instanceof KinesisRequestError
         ? error
         : new KinesisRequestError(String(error), {
@@ -175,6 +213,7 @@ async function sendRecords(
           context,
           result,
           cut,
+          carry,
         );
         const right = await sendRecords(
           pending.slice(half),
@@ -182,6 +221,7 @@ async function sendRecords(
           context,
           result,
           cut,
+          carry,
         );
         return [...left, ...right];
       }
@@ -191,23 +231,45 @@ async function sendRecords(
   return pending;
 }
 
+/** Thrown out of an attempt that `carry` took over. */
+class CarriedAway extends Error {}
+
 /**
  * One attempt that settles within `budgetMs` whatever the client does: the
  * abort signal ends the request, and the race ends the wait even if a
- * client ignored the signal.
+ * client ignored the signal. A request already written is offered to
+ * `carry` first.
  */
 async function attemptWithin(
   context: SendContext,
-  records: readonly OutgoingRecord[],
+  records: OutgoingRecord[],
   budgetMs: number,
   cut: AbortSignal | undefined,
+  carry: Carry | undefined,
+  carryAtTimeout: boolean,
 ) {
   const controller = new AbortController();
+  const startedAt = context.now();
   let timer: unknown;
-  let giveUp = (_why: string) => {};
+  let giveUp = (_why: string, _carryable: boolean) => {};
+  let answer: ReturnType<KinesisPutter["putRecords"]> | undefined;
   const expired = new Promise<never>((_, reject) => {
-    giveUp = (why) => {
+    giveUp = (why, carryable) => {
       context.timers.clearTimeout(timer);
+      if (
+        carryable && carry && answer &&
+        (context.putter.requestSent?.(controller.signal) ?? true) &&
+        carry({
+          records,
+          answer,
+          abort: () => controller.abort(),
+          awakeBudgetMs: context.policy.requestTimeoutMs -
+            (context.now() - startedAt),
+        })
+      ) {
+        reject(new CarriedAway());
+        return;
+      }
       controller.abort();
       // Read in the same turn as the abort: a request the client had not
       // started to write is known not stored (no duplicate when its events
@@ -222,18 +284,16 @@ async function attemptWithin(
       );
     };
     timer = context.timers.setTimeout(
-      () => giveUp(`after ${budgetMs} ms`),
+      () => giveUp(`after ${budgetMs} ms`, carryAtTimeout),
       budgetMs,
     );
   });
-  const onCut = () => giveUp("at the flush's cut");
+  const onCut = () => giveUp("at the flush's cut", true);
   cut?.addEventListener("abort", onCut, { once: true });
   if (cut?.aborted) onCut();
   try {
-    return await Promise.race([
-      context.putter.putRecords(records, controller.signal),
-      expired,
-    ]);
+    answer = context.putter.putRecords(records, controller.signal);
+    return await Promise.race([answer, expired]);
   } finally {
     context.timers.clearTimeout(timer);
     cut?.removeEventListener("abort", onCut);

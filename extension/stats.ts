@@ -44,6 +44,13 @@ export class Stats {
   rejectedBodies = 0;
   /** PutRecords requests sent. */
   kinesisRequests = 0;
+  /**
+   * PutRecords requests still under way when the invocation's time was up,
+   * carried across the possible freeze instead of being given up.
+   */
+  carriedRequests = 0;
+  /** Events that carried requests stored (also counted in `delivered`). */
+  carriedDelivered = 0;
   /** PutRecords requests that failed as a whole (error, timeout, abort). */
   kinesisRequestFailures = 0;
   /** Flushes cut short by the time budget. */
@@ -86,6 +93,8 @@ export class Stats {
       rejectedBodies: this.rejectedBodies,
       kinesisRequests: this.kinesisRequests,
       kinesisRequestFailures: this.kinesisRequestFailures,
+      carriedRequests: this.carriedRequests,
+      carriedDelivered: this.carriedDelivered,
       flushesCutShort: this.flushesCutShort,
       invocations: this.invocations,
     };

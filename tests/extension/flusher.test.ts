@@ -445,3 +445,92 @@ Deno.test("flusher: stopWhen ends the flush after the request it holds; the rest
   assert.equal(outcome.delivered + outcome.remaining, 3_000);
   assert.equal(s.buffer.length, outcome.remaining);
 });
+
+/** A flush with `carry` whose deadline is `ms` ahead, run until it returns. */
+async function carryingFlush(s: Setup, ms = 200): Promise<FlushOutcome> {
+  const flushing = s.flusher.flush({
+    deadline: s.time.now() + ms,
+    carry: true,
+  });
+  await s.time.tick(ms);
+  return await flushing;
+}
+
+Deno.test("flusher: a request carried past the deadline settles its events when answered", async () => {
+  const time = fakeTime();
+  const scripted = new ScriptedPutter(
+    [after(1_000, time.timers, storeAll)],
+    time.now,
+  );
+  const carrying = setup([], { putter: scripted, time });
+  carrying.add(eventOf("a"), eventOf("b"));
+  const outcome = await carryingFlush(carrying);
+  assert.equal(outcome.delivered, 0);
+  assert.equal(outcome.remaining, 0, "not put back: carried");
+  assert.equal(carrying.flusher.carried.size, 1);
+  assert.equal(carrying.stats.carriedRequests, 1);
+  assert.equal(carrying.buffer.length, 0);
+  assert.ok(carrying.buffer.takenBytes > 0, "still taken, still bounded");
+  await carrying.time.tick(800);
+  assert.equal(carrying.flusher.carried.size, 0);
+  assert.equal(carrying.stats.delivered, 2);
+  assert.equal(carrying.stats.carriedDelivered, 2);
+  assert.equal(carrying.stats.possibleDuplicates, 0);
+  assert.equal(carrying.buffer.takenBytes, 0);
+  assert.equal(scripted.calls.length, 1);
+});
+
+Deno.test("flusher: a carried request's failed entries go back certain; an unknown end puts all back as possible duplicates", async () => {
+  // One record per event (kpl would aggregate them into one).
+  const time = fakeTime();
+  const partial = new ScriptedPutter(
+    [after(300, time.timers, failEntries([1]))],
+    time.now,
+  );
+  const s = setup([], { putter: partial, time, maxRecordBytes: 64 });
+  s.add(eventOf("a"), eventOf("b"));
+  await carryingFlush(s);
+  await s.time.tick(300);
+  assert.equal(s.stats.delivered, 1);
+  assert.deepEqual(texts(s.buffer.takeAll()), ["b"]);
+
+  const time2 = fakeTime();
+  const failing = new ScriptedPutter([
+    () =>
+      new Promise((_, reject) =>
+        time2.timers.setTimeout(
+          () =>
+            reject(
+              new KinesisRequestError("socket closed", {
+                outcomeKnown: false,
+                permanent: false,
+                code: "ECONNRESET",
+              }),
+            ),
+          300,
+        )
+      ),
+    storeAll,
+  ], time2.now);
+  const u = setup([], { putter: failing, time: time2 });
+  u.add(eventOf("c"));
+  await carryingFlush(u);
+  await u.time.tick(300);
+  assert.equal(u.flusher.carried.size, 0);
+  assert.equal(u.stats.kinesisRequestFailures, 1);
+  assert.equal(u.buffer.length, 1, "back in the buffer");
+  const outcome = await u.flush();
+  assert.equal(outcome.delivered, 1);
+  assert.equal(u.stats.possibleDuplicates, 1, "the carried copy may be stored");
+});
+
+Deno.test("flusher: without carry a request unanswered at the deadline is given up as before", async () => {
+  const s = setup([hang]);
+  s.add(eventOf("a"));
+  const flushing = s.flusher.flush({ deadline: s.time.now() + 200 });
+  await s.time.tick(200);
+  const outcome = await flushing;
+  assert.equal(s.flusher.carried.size, 0);
+  assert.equal(outcome.remaining, 1);
+  assert.equal(s.putter.calls[0].signal.aborted, true);
+});

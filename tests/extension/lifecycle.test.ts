@@ -63,6 +63,8 @@ interface NextCall {
   flushing: boolean;
   /** PutRecords requests neither answered nor aborted. */
   inFlight: number;
+  /** Requests the flusher carries across this call. */
+  carried: number;
   /** PutRecords calls made so far. */
   putCalls: number;
   /** Kinesis connections were released since the previous call. */
@@ -125,6 +127,7 @@ function harness(options: {
         at: time.now(),
         flushing: flusher.busy,
         inFlight: putter.inFlight,
+        carried: flusher.carried.size,
         putCalls: putter.calls.length,
         released,
       });
@@ -276,10 +279,14 @@ function idleThenSecondInvocation(
  * and the Kinesis connections released just before it (none kept across a
  * possible freeze).
  */
-function assertNothingInFlight(calls: readonly NextCall[]) {
+function assertOnlyCarriedInFlight(calls: readonly NextCall[]) {
   calls.forEach((call, i) => {
     assert.equal(call.flushing, false, `flush running at next call ${i}`);
-    assert.equal(call.inFlight, 0, `request in flight at next call ${i}`);
+    assert.equal(
+      call.inFlight,
+      call.carried,
+      `request in flight and not carried at next call ${i}`,
+    );
     assert.equal(call.released, true, `connections kept at next call ${i}`);
   });
 }
@@ -298,7 +305,7 @@ Deno.test("lifecycle: buffered events are flushed at INVOKE, before /event/next"
   assert.equal(h.putter.calls[0].at, h.served[0].at);
   assert.equal(h.nextCalls.length, 2);
   assert.equal(h.nextCalls[1].putCalls, 1, "flushed before the next call");
-  assertNothingInFlight(h.nextCalls);
+  assertOnlyCarriedInFlight(h.nextCalls);
   assert.equal(h.stats.invocations, 1);
   assert.equal(h.stats.delivered, 2);
   assert.equal(h.buffer.length, 0);
@@ -315,7 +322,7 @@ Deno.test("lifecycle: an empty buffer costs no request and no wait", async () =>
   assert.equal(h.nextCalls[1].at, h.served[0].at);
 });
 
-Deno.test("lifecycle: never calls /event/next while a PutRecords request runs", async () => {
+Deno.test("lifecycle: a request unanswered at the hold is carried across /event/next, not sent again", async () => {
   const h = harness({
     steps: [
       { event: invoke("r1"), then: () => h.add("a") },
@@ -323,23 +330,76 @@ Deno.test("lifecycle: never calls /event/next while a PutRecords request runs", 
       { event: invoke("r3"), afterMs: 10, then: () => h.add("c") },
       { event: shutdown(), afterMs: 10 },
     ],
-    // Slow, slower than the hold (abandoned), then quick.
+    // Quick, slower than the hold (answered while the loop waits), quick.
     answers: (time) => [
       after(120, time.timers, storeAll),
-      after(5_000, time.timers, storeAll),
+      after(600, time.timers, storeAll),
       storeAll,
     ],
     config: { types: ["function", "extension"] },
   });
   await h.run();
   assert.equal(h.nextCalls.length, 4);
-  assertNothingInFlight(h.nextCalls);
-  assert.equal(
-    h.putter.resets,
-    1,
-    "the abandoned request's connections dropped",
+  assertOnlyCarriedInFlight(h.nextCalls);
+  assert.deepEqual(
+    h.nextCalls.map((call) => call.carried),
+    [0, 0, 1, 1],
+    "b's request carried over the next two calls",
   );
+  // Held no longer than the hold.
+  assert.equal(h.nextCalls[2].at - h.served[1].at, DEFAULT_CONFIG.maxHoldMs);
+  assert.deepEqual(h.putter.calls.map((c) => c.texts), [["a"], ["b"], ["c"]]);
+  assert.equal(h.putter.resets, 0, "nothing given up");
   assert.equal(h.stats.delivered, 3);
+  assert.equal(h.stats.possibleDuplicates, 0);
+  assert.equal(h.stats.carriedRequests, 1);
+  assert.equal(h.stats.carriedDelivered, 1);
+  assert.equal(h.flusher.carried.size, 0);
+  assert.equal(h.buffer.length, 0);
+});
+
+Deno.test("lifecycle: a carried request's time runs only while the loop is awake", async () => {
+  // Answered 5.5 s after it was sent, 5 s of which the loop spent in
+  // /event/next (maybe frozen): still within its awake time.
+  const h = harness({
+    steps: [
+      { event: invoke("r1"), then: () => h.add("a") },
+      { event: invoke("r2"), afterMs: 5_000 },
+      { event: shutdown(), afterMs: 1_000 },
+    ],
+    answers: (time) => [after(5_500, time.timers, storeAll)],
+    config: { types: ["function"] },
+  });
+  await h.run();
+  assertOnlyCarriedInFlight(h.nextCalls);
+  assert.equal(h.putter.calls.length, 1, "not sent again");
+  assert.equal(h.stats.delivered, 1);
+  assert.equal(h.stats.carriedDelivered, 1);
+  assert.equal(h.stats.possibleDuplicates, 0);
+});
+
+Deno.test("lifecycle: a carried request unanswered for its awake time goes again, as a possible duplicate", async () => {
+  const h = harness({
+    steps: [
+      { event: invoke("r1"), then: () => h.add("a") },
+      // A shutdown long enough for the carried request's awake time.
+      { event: shutdown(10_000), afterMs: 10 },
+    ],
+    answers: [hang, storeAll],
+    config: { types: ["function"] },
+  });
+  await h.run();
+  assert.deepEqual(h.putter.calls.map((c) => c.texts), [["a"], ["a"]]);
+  // Sent 0 ms after the INVOKE, given up 5 s (requestTimeoutMs) later.
+  assert.equal(
+    h.putter.calls[1].at - h.putter.calls[0].at,
+    DEFAULT_RETRY_POLICY.requestTimeoutMs + 10,
+    "its time did not run during the 10 ms in /event/next",
+  );
+  assert.equal(h.stats.delivered, 1);
+  assert.equal(h.stats.carriedRequests, 1);
+  assert.equal(h.stats.carriedDelivered, 0);
+  assert.equal(h.stats.possibleDuplicates, 1);
 });
 
 Deno.test("lifecycle: a hanging putter never holds an invocation past maxHoldMs", async () => {
@@ -364,10 +424,13 @@ Deno.test("lifecycle: a hanging putter never holds an invocation past maxHoldMs"
   assert.ok(holds[2] <= 80, `hold ${holds[2]}`);
   // The bound was reached, not idled through: the request was tried.
   assert.ok(holds[0] >= 190, `hold ${holds[0]}`);
-  assertNothingInFlight(h.nextCalls);
-  assert.ok(h.putter.resets >= 3);
+  assertOnlyCarriedInFlight(h.nextCalls);
+  // Two requests carried; the third could not be (the set is full).
+  assert.deepEqual(h.nextCalls.map((call) => call.carried), [0, 1, 2, 2]);
+  assert.ok(h.putter.resets >= 1);
   assert.ok(h.stats.flushesCutShort >= 3);
   assert.equal(h.stats.delivered, 0);
+  assert.equal(h.flusher.carried.size, 0, "given up at the deadline");
   // Nothing is lost: the events wait in the buffer, oldest first.
   assert.deepEqual(
     h.buffer.takeAll().map((e) => new TextDecoder().decode(e.data)),
@@ -550,7 +613,7 @@ Deno.test("lifecycle: a heavy invocation keeps shipping while its runtime runs a
   );
   // Back right after the request under way when runtimeDone came.
   assert.equal(h.nextCalls[1].at - r1, 1_010);
-  assertNothingInFlight(h.nextCalls);
+  assertOnlyCarriedInFlight(h.nextCalls);
 });
 
 Deno.test("lifecycle: once an invocation ran for gatherMs, deliveries gather into fewer requests until the oldest waited gatherMs; runtimeDone sends the rest within the hold", async () => {
@@ -585,7 +648,7 @@ Deno.test("lifecycle: once an invocation ran for gatherMs, deliveries gather int
     ],
   );
   assert.equal(h.nextCalls[1].at - r1, 1_560);
-  assertNothingInFlight(h.nextCalls);
+  assertOnlyCarriedInFlight(h.nextCalls);
 });
 
 Deno.test("lifecycle: gathering never waits past the invocation's deadline", async () => {
@@ -747,7 +810,7 @@ Deno.test("lifecycle: a heavy invocation's request hanging when runtimeDone arri
   assert.equal(h.nextCalls[1].at - h.served[0].at, 300 + 200);
   assert.deepEqual(h.putter.calls[1].texts, ["b"]);
   assert.equal(h.putter.calls[1].signal.aborted, true);
-  assertNothingInFlight(h.nextCalls);
+  assertOnlyCarriedInFlight(h.nextCalls);
 });
 
 Deno.test("lifecycle: the end strategy flushes while waiting for runtimeDone, then once more", async () => {
@@ -785,7 +848,7 @@ Deno.test("lifecycle: the end strategy flushes while waiting for runtimeDone, th
   );
   assert.equal(h.nextCalls[1].at - h.start, 400);
   assert.equal(h.nextCalls[2].at - r2, 60);
-  assertNothingInFlight(h.nextCalls);
+  assertOnlyCarriedInFlight(h.nextCalls);
 });
 
 Deno.test("lifecycle: the end strategy waits for a refused or late runtimeDone at most the buffering timeout + the hold, and never past the deadline", async () => {
@@ -881,7 +944,7 @@ Deno.test("lifecycle: the end strategy's last flush ends by the invocation deadl
     h.nextCalls[1].at - h.served[0].at <= 1_000,
     `back in /event/next ${h.nextCalls[1].at - h.served[0].at} ms after INVOKE`,
   );
-  assertNothingInFlight(h.nextCalls);
+  assertOnlyCarriedInFlight(h.nextCalls);
 });
 
 Deno.test("lifecycle: a backlog the hold cannot drain is drained up to backlogHoldMs with backlog=extend, left with backlog=drop", async () => {
@@ -913,7 +976,7 @@ Deno.test("lifecycle: a backlog the hold cannot drain is drained up to backlogHo
       assert.ok(hold <= 200, `hold ${hold}`);
     }
     assert.ok(shipped > 0);
-    assertNothingInFlight(h.nextCalls);
+    assertOnlyCarriedInFlight(h.nextCalls);
     // Whatever the policy, SHUTDOWN ships the rest.
     assert.equal(h.stats.delivered, 3_001);
   }

@@ -1,6 +1,8 @@
 import assert from "node:assert/strict";
 import { KinesisRequestError } from "../../extension/kinesis_client.ts";
+import type { CarriedRequest } from "../../extension/carried.ts";
 import {
+  type Carry,
   DEFAULT_RETRY_POLICY,
   type RetryPolicy,
   sendBatch,
@@ -53,6 +55,8 @@ async function run(
     random?: () => number;
     policy?: Partial<RetryPolicy>;
     prepared?: Promise<void>;
+    carry?: Carry;
+    cut?: AbortSignal;
   } = {},
 ): Promise<Run> {
   const time = fakeTime();
@@ -71,6 +75,8 @@ async function run(
     batch,
     start + (options.deadlineIn ?? 1000),
     context,
+    options.cut,
+    options.carry,
   )
     .then((result) => {
       endedAt = time.now();
@@ -393,4 +399,154 @@ Deno.test("sender: the first request waits for the client to be ready", async ()
   assert.equal(putter.prepares, 1);
   assert.deepEqual(order, ["ready", "request"]);
   assert.deepEqual(names(result.delivered), ["a"]);
+});
+
+/** A carry that takes every request offered, into `taken`. */
+function takeInto(taken: CarriedRequest[]): Carry {
+  return (request) => {
+    taken.push(request);
+    return true;
+  };
+}
+
+Deno.test("sender: a request written and unanswered at the deadline goes to carry, not aborted and not uncertain", async () => {
+  const taken: CarriedRequest[] = [];
+  const { result, putter, endedAt, start } = await run(
+    batchOf(record("a", 2), record("b")),
+    [hang],
+    {
+      deadlineIn: 200,
+      policy: { requestTimeoutMs: 5_000 },
+      carry: takeInto(taken),
+    },
+  );
+  assert.equal(endedAt, start + 200, "the deadline still holds");
+  assert.equal(putter.calls.length, 1);
+  assert.equal(putter.calls[0].signal.aborted, false, "left running");
+  assert.equal(putter.resets, 0);
+  assert.equal(result.carriedRequests, 1);
+  assert.deepEqual(names(result.carried), ["a", "b"]);
+  assert.deepEqual(result.undelivered, []);
+  assert.equal(result.abandoned, true, "the sizer learns it was too slow");
+  assert.equal(result.failedRequests, 0);
+  assert.equal(result.lastError, undefined);
+  for (const e of result.carried[0].events) assert.equal(e.uncertain, false);
+  assert.equal(taken.length, 1);
+  assert.deepEqual(names(taken[0].records), ["a", "b"]);
+  assert.equal(taken[0].awakeBudgetMs, 4_800, "what was left of its timeout");
+  taken[0].abort();
+  assert.equal(
+    putter.calls[0].signal.aborted,
+    true,
+    "abort reaches the client",
+  );
+});
+
+Deno.test("sender: a carried request's answer is the client's", async () => {
+  const taken: CarriedRequest[] = [];
+  const time = fakeTime();
+  const putter = new ScriptedPutter(
+    [after(500, time.timers, storeAll)],
+    time.now,
+  );
+  const sending = sendBatch(
+    batchOf(record("a")),
+    time.now() + 200,
+    {
+      putter,
+      now: time.now,
+      timers: time.timers,
+      random: () => 0.5,
+      policy: DEFAULT_RETRY_POLICY,
+    },
+    undefined,
+    takeInto(taken),
+  );
+  await time.runAll();
+  const result = await sending;
+  assert.deepEqual(names(result.carried), ["a"]);
+  const answer = await taken[0].answer;
+  assert.equal(answer.failedRecordCount, 0);
+  assert.equal(answer.entries.length, 1);
+});
+
+Deno.test("sender: the flush's cut also hands a written request to carry", async () => {
+  const taken: CarriedRequest[] = [];
+  const cut = new AbortController();
+  const time = fakeTime();
+  const putter = new ScriptedPutter([hang], time.now);
+  time.timers.setTimeout(() => cut.abort(), 50);
+  const sending = sendBatch(
+    batchOf(record("a")),
+    time.now() + 10_000,
+    {
+      putter,
+      now: time.now,
+      timers: time.timers,
+      random: () => 0.5,
+      policy: DEFAULT_RETRY_POLICY,
+    },
+    cut.signal,
+    takeInto(taken),
+  );
+  await time.runAll();
+  const result = await sending;
+  assert.equal(result.carriedRequests, 1);
+  assert.equal(putter.calls[0].signal.aborted, false);
+});
+
+Deno.test("sender: carry is not offered a request not yet written, nor one past its own timeout, and may refuse", async () => {
+  // Not written (still signing): given up as known unsent.
+  {
+    const taken: CarriedRequest[] = [];
+    const time = fakeTime();
+    const putter = new ScriptedPutter([hang], time.now);
+    putter.requestSent = () => false;
+    const sending = sendBatch(
+      batchOf(record("a")),
+      time.now() + 200,
+      {
+        putter,
+        now: time.now,
+        timers: time.timers,
+        random: () => 0.5,
+        policy: DEFAULT_RETRY_POLICY,
+      },
+      undefined,
+      takeInto(taken),
+    );
+    await time.runAll();
+    const result = await sending;
+    assert.equal(taken.length, 0);
+    assert.equal(result.lastError?.outcomeKnown, true);
+    assert.deepEqual(names(result.undelivered), ["a"]);
+  }
+  // Its own timeout (the deadline is later): given up and retried.
+  {
+    const taken: CarriedRequest[] = [];
+    const { result, putter } = await run(
+      batchOf(record("a")),
+      [hang, storeAll],
+      {
+        deadlineIn: 10_000,
+        policy: { requestTimeoutMs: 1_000 },
+        carry: takeInto(taken),
+      },
+    );
+    assert.equal(taken.length, 0);
+    assert.equal(putter.calls.length, 2);
+    assert.equal(putter.calls[0].signal.aborted, true);
+    assert.deepEqual(names(result.delivered), ["a"]);
+  }
+  // A carry that refuses (full): abandoned as without one.
+  {
+    const { result, putter } = await run(batchOf(record("a")), [hang], {
+      deadlineIn: 200,
+      carry: () => false,
+    });
+    assert.equal(putter.calls[0].signal.aborted, true);
+    assert.equal(result.carriedRequests, 0);
+    assert.equal(result.lastError?.code, "Abandoned");
+    assert.deepEqual(names(result.undelivered), ["a"]);
+  }
 });

@@ -30,6 +30,8 @@ Deno.test("stats: the summary carries every counter and a copy of the drops", ()
   stats.rejectedBodies = 1;
   stats.kinesisRequests = 3;
   stats.kinesisRequestFailures = 1;
+  stats.carriedRequests = 2;
+  stats.carriedDelivered = 3;
   stats.flushesCutShort = 1;
   stats.invocations = 7;
   stats.drop("kinesis_rejected", 2);
@@ -55,6 +57,8 @@ Deno.test("stats: the summary carries every counter and a copy of the drops", ()
     rejectedBodies: 1,
     kinesisRequests: 3,
     kinesisRequestFailures: 1,
+    carriedRequests: 2,
+    carriedDelivered: 3,
     flushesCutShort: 1,
     invocations: 7,
   });
