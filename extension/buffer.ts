@@ -149,13 +149,21 @@ export class EventBuffer {
     this.#takenBytes -= chargeOf(events);
   }
 
-  /** Puts taken events back at the front, in their order, to be sent again. */
+  /**
+   * Puts taken events back to be sent again, in their order, in front of
+   * those that arrived after them: a request carried across a freeze can
+   * end after later events were taken and put back (oldest still first).
+   */
   requeue(events: readonly BufferedEvent[]): void {
     if (events.length === 0) return;
     const bytes = chargeOf(events);
     this.#takenBytes -= bytes;
     this.#queuedBytes += bytes;
-    this.#items = [...events, ...this.#items];
+    const items = this.#items;
+    this.#items = items.length === 0 ||
+        events[events.length - 1].receivedAt <= items[0].receivedAt
+      ? [...events, ...items]
+      : mergeByArrival(events, items);
   }
 
   /**
@@ -196,4 +204,22 @@ export function sizeOf(events: readonly BufferedEvent[]): number {
 /** What `events` count against the bound: envelopes plus per-event overhead. */
 export function chargeOf(events: readonly BufferedEvent[]): number {
   return sizeOf(events) + events.length * EVENT_OVERHEAD_BYTES;
+}
+
+/** Merges two arrival-ordered lists; on a tie the first list's event goes first. */
+function mergeByArrival(
+  first: readonly BufferedEvent[],
+  second: readonly BufferedEvent[],
+): BufferedEvent[] {
+  const merged: BufferedEvent[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < first.length && j < second.length) {
+    merged.push(
+      first[i].receivedAt <= second[j].receivedAt ? first[i++] : second[j++],
+    );
+  }
+  while (i < first.length) merged.push(first[i++]);
+  while (j < second.length) merged.push(second[j++]);
+  return merged;
 }

@@ -142,6 +142,23 @@ export class CarriedRequests {
     for (const entry of this.#entries) this.#arm(entry);
   }
 
+  /**
+   * Gives every request at most `maxMs` more (awake): at SHUTDOWN, after a
+   * freeze that may have outlived its connection, the rest of the deadline
+   * is for sending its events again.
+   */
+  shorten(maxMs: number): void {
+    if (this.#suspended) return;
+    const now = this.#options.now();
+    for (const entry of this.#entries) {
+      const left = entry.budgetMs - (now - (entry.armedAt ?? now));
+      if (left <= maxMs) continue;
+      this.#options.timers.clearTimeout(entry.timer);
+      entry.budgetMs = Math.max(0, maxMs);
+      this.#arm(entry);
+    }
+  }
+
   /** Resolves when a carried request ends, or after `timeoutMs`. */
   whenAnyEnds(timeoutMs: number): Promise<void> {
     if (this.#entries.size === 0 || timeoutMs <= 0) return Promise.resolve();

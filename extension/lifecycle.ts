@@ -487,6 +487,9 @@ async function finish(
   const { buffer, config, now, progress, flusher } = options;
   const carried = flusher.carried;
   const shutdownAt = now();
+  // Half the time left for a carried request's answer (as for a shutdown
+  // round): unanswered by then, its events go again before the deadline.
+  carried.shorten(Math.max((deadline - now()) / 2, SHUTDOWN_ROUND_MIN_MS));
   const quietMs = config.buffering.timeoutMs + QUIET_SLACK_MS;
   let lastOutcome: FlushOutcome | undefined;
   let stuck = false;

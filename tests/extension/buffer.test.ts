@@ -81,6 +81,28 @@ Deno.test("buffer: requeue puts events back in front, in order, and moves their 
   assert.equal(buffer.takenBytes, 6 + 3 * O);
 });
 
+Deno.test("buffer: events put back after later ones were put back go between them by arrival", () => {
+  const buffer = new EventBuffer(100 + 10 * O);
+  buffer.offer([eventOf("a", "k", 1), eventOf("b", "k", 2)], 2);
+  const older = buffer.takeAll(); // carried
+  buffer.offer([eventOf("c", "k", 3), eventOf("e", "k", 5)], 2);
+  const newer = buffer.takeAll();
+  buffer.offer([eventOf("d", "k", 4)], 1);
+  buffer.requeue(newer); // d arrived between c and e
+  buffer.requeue(older); // the carried request ends last
+  assert.deepEqual(texts(buffer.takeAll()), ["a", "b", "c", "d", "e"]);
+  const later = [eventOf("x", "k", 10), eventOf("z", "k", 30)];
+  buffer.offer(later, 2);
+  const both = buffer.takeAll();
+  buffer.offer([eventOf("y", "k", 20)], 1);
+  buffer.requeue(both.filter((e) => e.receivedAt >= 10));
+  assert.deepEqual(
+    texts(buffer.takeAll()),
+    ["x", "y", "z"],
+    "merged by arrival",
+  );
+});
+
 Deno.test("buffer: requeue of nothing changes nothing", () => {
   const buffer = new EventBuffer(100 + O);
   buffer.offer([eventOf("a")], 1);

@@ -201,3 +201,20 @@ Deno.test("carried: whenAnyEnds wakes at the first end or after its timeout", as
   assert.equal(timedOut, true);
   assert.equal(carried.size, 1);
 });
+
+Deno.test("carried: shorten caps what is left of each request's time, never lengthens it", async () => {
+  const { time, carried, ends } = setUp();
+  carried.add(pending("long", 4_000).request);
+  carried.add(pending("short", 1_000).request);
+  await time.tick(200);
+  carried.shorten(900);
+  await time.tick(799);
+  assert.equal(ends.length, 0);
+  await time.tick(1);
+  assert.deepEqual(ends.map((e) => e.names[0]), ["short"], "its own 800 ms");
+  await time.tick(99);
+  assert.equal(ends.length, 1);
+  await time.tick(1);
+  assert.deepEqual(ends.map((e) => e.names[0]), ["short", "long"]);
+  assert.equal(time.pending(), 0);
+});

@@ -402,6 +402,27 @@ Deno.test("lifecycle: a carried request unanswered for its awake time goes again
   assert.equal(h.stats.possibleDuplicates, 1);
 });
 
+Deno.test("lifecycle: at SHUTDOWN a carried request gets half the time left, then its events go again before the deadline", async () => {
+  const h = harness({
+    steps: [
+      { event: invoke("r1"), then: () => h.add("a") },
+      // A long freeze, then SHUTDOWN: the carried request's connection may
+      // be dead, and its own 4.8 s would outlast the deadline.
+      { event: shutdown(2_000), afterMs: 60_000 },
+    ],
+    answers: [hang, storeAll],
+    config: { types: ["function"] },
+  });
+  await h.run();
+  const shutdownAt = h.served[1].at;
+  const window = 2_000 - DEFAULT_CONFIG.shutdownMarginMs;
+  assert.deepEqual(h.putter.calls.map((c) => c.texts), [["a"], ["a"]]);
+  assert.equal(h.putter.calls[1].at - shutdownAt, window / 2);
+  assert.equal(h.stats.delivered, 1);
+  assert.equal(h.stats.possibleDuplicates, 1);
+  assert.equal(h.stats.dropped.shutdown_deadline, 0);
+});
+
 Deno.test("lifecycle: a hanging putter never holds an invocation past maxHoldMs", async () => {
   const h = harness({
     steps: [
