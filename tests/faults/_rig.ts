@@ -49,6 +49,8 @@ export interface Summary {
   rejectedBodies: number;
   kinesisRequests: number;
   kinesisRequestFailures: number;
+  carriedRequests: number;
+  carriedDelivered: number;
   invocations: number;
   reason: string;
   time: string;

@@ -142,3 +142,32 @@ Deno.test("SHUTDOWN while a request hangs: the extension gives up on it and deli
     },
   );
 });
+
+Deno.test("a request carried from the last invocation that never answers: SHUTDOWN gives it half the time, then delivers its events on a new connection before the deadline", async () => {
+  await withWarmRig(
+    { env: { KINESIS_TELEMETRY_FORMAT: "json" } },
+    async (rig) => {
+      await invokeSeries(rig, 1, 5);
+      // The next invocation's request is stored and never answered: it is
+      // carried across /event/next (and a freeze), not given up.
+      rig.proxy.configure({
+        hangRequests: {
+          select: { kind: "first", count: 1 },
+          forwardFirst: true,
+        },
+      });
+      await rig.invoke("carried", invocationEvents("carried", 10));
+      assert.equal(rig.proxy.counters().hungRequests, 1);
+      rig.child.kill("SIGSTOP");
+      await sleep(500);
+      rig.child.kill("SIGCONT");
+      const exit = await rig.shutdown(2_000);
+      assert.equal(exit.code, 0);
+      assert.ok(exit.exitedAt < exit.deadlineMs, "exited before the deadline");
+      assert.equal(exit.summary?.carriedRequests, 1);
+      assert.equal(exit.summary?.carriedDelivered, 0);
+      assert.ok(Number(exit.summary?.possibleDuplicates) > 0, "announced");
+      await assertAllDelivered(rig, exit.summary, false);
+    },
+  );
+});
