@@ -14,6 +14,7 @@ import {
   after,
   eventOf,
   failEntries,
+  type FakeTime,
   fakeTime,
   hang,
   type PutterAnswer,
@@ -49,20 +50,30 @@ interface Run {
 /** Runs sendBatch on fake time until it resolves. */
 async function run(
   batch: Batch,
-  answers: PutterAnswer[],
+  answers: PutterAnswer[] | ((time: FakeTime) => PutterAnswer[]),
   options: {
     deadlineIn?: number;
     random?: () => number;
     policy?: Partial<RetryPolicy>;
     prepared?: Promise<void>;
     carry?: Carry;
-    cut?: AbortSignal;
+    /** The flush's cut comes this long after the start. */
+    cutAfterMs?: number;
+    requestSent?: (signal: AbortSignal) => boolean;
   } = {},
 ): Promise<Run> {
   const time = fakeTime();
   const start = time.now();
-  const putter = new ScriptedPutter(answers, time.now);
+  const putter = new ScriptedPutter(
+    typeof answers === "function" ? answers(time) : answers,
+    time.now,
+  );
   if (options.prepared) putter.prepared = options.prepared;
+  if (options.requestSent) putter.requestSent = options.requestSent;
+  const cut = new AbortController();
+  if (options.cutAfterMs !== undefined) {
+    time.timers.setTimeout(() => cut.abort(), options.cutAfterMs);
+  }
   const context: SendContext = {
     putter,
     now: time.now,
@@ -75,7 +86,7 @@ async function run(
     batch,
     start + (options.deadlineIn ?? 1000),
     context,
-    options.cut,
+    cut.signal,
     options.carry,
   )
     .then((result) => {
@@ -444,26 +455,11 @@ Deno.test("sender: a request written and unanswered at the deadline goes to carr
 
 Deno.test("sender: a carried request's answer is the client's", async () => {
   const taken: CarriedRequest[] = [];
-  const time = fakeTime();
-  const putter = new ScriptedPutter(
-    [after(500, time.timers, storeAll)],
-    time.now,
-  );
-  const sending = sendBatch(
+  const { result } = await run(
     batchOf(record("a")),
-    time.now() + 200,
-    {
-      putter,
-      now: time.now,
-      timers: time.timers,
-      random: () => 0.5,
-      policy: DEFAULT_RETRY_POLICY,
-    },
-    undefined,
-    takeInto(taken),
+    (time) => [after(500, time.timers, storeAll)],
+    { deadlineIn: 200, carry: takeInto(taken) },
   );
-  await time.runAll();
-  const result = await sending;
   assert.deepEqual(names(result.carried), ["a"]);
   const answer = await taken[0].answer;
   assert.equal(answer.failedRecordCount, 0);
@@ -472,25 +468,11 @@ Deno.test("sender: a carried request's answer is the client's", async () => {
 
 Deno.test("sender: the flush's cut also hands a written request to carry", async () => {
   const taken: CarriedRequest[] = [];
-  const cut = new AbortController();
-  const time = fakeTime();
-  const putter = new ScriptedPutter([hang], time.now);
-  time.timers.setTimeout(() => cut.abort(), 50);
-  const sending = sendBatch(
-    batchOf(record("a")),
-    time.now() + 10_000,
-    {
-      putter,
-      now: time.now,
-      timers: time.timers,
-      random: () => 0.5,
-      policy: DEFAULT_RETRY_POLICY,
-    },
-    cut.signal,
-    takeInto(taken),
-  );
-  await time.runAll();
-  const result = await sending;
+  const { result, putter } = await run(batchOf(record("a")), [hang], {
+    deadlineIn: 10_000,
+    cutAfterMs: 50,
+    carry: takeInto(taken),
+  });
   assert.equal(result.carriedRequests, 1);
   assert.equal(putter.calls[0].signal.aborted, false);
 });
@@ -499,24 +481,11 @@ Deno.test("sender: carry is not offered a request not yet written, nor one past 
   // Not written (still signing): given up as known unsent.
   {
     const taken: CarriedRequest[] = [];
-    const time = fakeTime();
-    const putter = new ScriptedPutter([hang], time.now);
-    putter.requestSent = () => false;
-    const sending = sendBatch(
-      batchOf(record("a")),
-      time.now() + 200,
-      {
-        putter,
-        now: time.now,
-        timers: time.timers,
-        random: () => 0.5,
-        policy: DEFAULT_RETRY_POLICY,
-      },
-      undefined,
-      takeInto(taken),
-    );
-    await time.runAll();
-    const result = await sending;
+    const { result } = await run(batchOf(record("a")), [hang], {
+      deadlineIn: 200,
+      requestSent: () => false,
+      carry: takeInto(taken),
+    });
     assert.equal(taken.length, 0);
     assert.equal(result.lastError?.outcomeKnown, true);
     assert.deepEqual(names(result.undelivered), ["a"]);
