@@ -159,6 +159,16 @@ export async function runLifecycle(
   let receivedBefore = stats.received;
   let refusedBefore = stats.refusedDeliveries;
   let backlogLeft = false;
+  let carriedStoredSeen = stats.carriedDelivered;
+  // A carried request that stored its records shows Kinesis answering,
+  // late: the flushes it left unanswered were slowness, not an outage.
+  const flushAllowed = () => {
+    if (stats.carriedDelivered > carriedStoredSeen) {
+      carriedStoredSeen = stats.carriedDelivered;
+      breaker.stored();
+    }
+    return breaker.allows();
+  };
 
   const flush = async (
     deadline: number,
@@ -166,7 +176,7 @@ export async function runLifecycle(
     cut?: AbortSignal,
   ): Promise<FlushOutcome | undefined> => {
     if (
-      options.buffer.length === 0 || !breaker.allows() ||
+      options.buffer.length === 0 || !flushAllowed() ||
       deadline - now() < MIN_FLUSH_MS || cut?.aborted
     ) return undefined;
     const outcome = await options.flusher.flush({
@@ -261,7 +271,7 @@ export async function runLifecycle(
         flush,
         requestId,
         runtimeDone,
-        () => breaker.allows(),
+        flushAllowed,
         invokedAt,
         event.deadlineMs,
         heavy ? turnedAwayAtInvoke : undefined,
@@ -546,10 +556,20 @@ class FlushBreaker {
   #failures = 0;
   #unanswered = 0;
   #pausedUntil = 0;
+  #pausedForSilence = false;
   constructor(private readonly now: () => number) {}
 
   allows(): boolean {
     return this.now() >= this.#pausedUntil;
+  }
+
+  /** Records stored after all (a carried request): ends a pause for silence. */
+  stored(): void {
+    this.#unanswered = 0;
+    if (!this.#pausedForSilence) return;
+    this.#pausedForSilence = false;
+    this.#failures = 0;
+    this.#pausedUntil = 0;
   }
 
   record(outcome: FlushOutcome): void {
@@ -565,8 +585,10 @@ class FlushBreaker {
     if (!outage) {
       if (!outcome.unanswered) this.#failures = 0;
       this.#pausedUntil = 0;
+      this.#pausedForSilence = false;
       return;
     }
+    this.#pausedForSilence = !outcome.failed;
     this.#failures++;
     this.#pausedUntil = this.now() +
       Math.min(MAX_BREAKER_MS, 250 * 2 ** (this.#failures - 1));

@@ -1277,6 +1277,61 @@ Deno.test("lifecycle: slowness is not an outage: unanswered flushes pause flushi
   );
 });
 
+Deno.test("lifecycle: a carried request answered late counts as an answer for the breaker: no pause for silence", async () => {
+  // The first requests are answered only after the breaker paused: Kinesis
+  // was slow, not down, and flushing goes on at once.
+  const steps = Array.from({ length: UNANSWERED_FLUSHES + 1 }, (_, i) => ({
+    event: invoke(`r${i}`),
+    afterMs: 10,
+    then: () => h.add(`e${i}`),
+  }));
+  const h = harness({
+    steps: [...steps, { event: shutdown(), afterMs: 10 }],
+    answers: (time) => [
+      after(300, time.timers, storeAll),
+      hang,
+      hang,
+      storeAll,
+    ],
+    config: { types: ["function"] },
+  });
+  await h.run();
+  // r0's request is answered (300 ms) during r1's hold: without that, r0,
+  // r1 and r2 unanswered would pause flushing and r3 would not flush.
+  assert.equal(
+    h.nextCalls[UNANSWERED_FLUSHES + 1].putCalls,
+    UNANSWERED_FLUSHES + 1,
+    "r3 flushed: no pause",
+  );
+  assert.equal(h.stats.carriedDelivered, 1);
+});
+
+Deno.test("lifecycle: a carried request answered during the breaker's pause for silence ends it", async () => {
+  // r0–r2 unanswered at their holds (r2's given up: two are carried): the
+  // breaker pauses from r2's hold to 250 ms later; r0's answer comes within
+  // that pause, so r4 (still inside it) flushes.
+  const steps = Array.from({ length: UNANSWERED_FLUSHES + 2 }, (_, i) => ({
+    event: invoke(`r${i}`),
+    afterMs: 100,
+    then: () => h.add(`e${i}`),
+  }));
+  const h = harness({
+    steps: [...steps, { event: shutdown(), afterMs: 10 }],
+    answers: (
+      time,
+    ) => [after(950, time.timers, storeAll), hang, hang, storeAll],
+    config: { types: ["function"] },
+  });
+  await h.run();
+  const r4 = UNANSWERED_FLUSHES + 1;
+  assert.equal(h.nextCalls[r4].putCalls, UNANSWERED_FLUSHES, "r3: paused");
+  assert.equal(
+    h.nextCalls[r4 + 1].putCalls,
+    UNANSWERED_FLUSHES + 1,
+    "r4 flushed: the late answer ended the pause",
+  );
+});
+
 Deno.test("lifecycle: against the scripted Extensions API on loopback", async () => {
   const api = startScriptedApi({ nextFailures: [500] });
   try {
