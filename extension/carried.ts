@@ -19,6 +19,7 @@
  * @module
  */
 import {
+  asKinesisRequestError,
   KinesisRequestError,
   type PutRecordsResult,
 } from "./kinesis_client.ts";
@@ -88,15 +89,6 @@ export class CarriedRequests {
     return this.#entries.size;
   }
 
-  /** Events in the requests carried now. */
-  get events(): number {
-    let count = 0;
-    for (const entry of this.#entries) {
-      for (const record of entry.request.records) count += record.events.length;
-    }
-    return count;
-  }
-
   /** Takes `request` over; false (the caller gives it up) when the set is full. */
   add(request: CarriedRequest): boolean {
     if (
@@ -114,7 +106,7 @@ export class CarriedRequests {
     this.#entries.add(entry);
     request.answer.then(
       (answer) => this.#end(entry, { answer }),
-      (error) => this.#end(entry, { error: asRequestError(error) }),
+      (error) => this.#end(entry, { error: asKinesisRequestError(error) }),
     );
     if (!this.#suspended) this.#arm(entry);
     return true;
@@ -212,11 +204,4 @@ export class CarriedRequests {
     this.#options.onEnd(entry.request.records, end);
     for (const wake of [...this.#waiters]) wake();
   }
-}
-
-function asRequestError(error: unknown): KinesisRequestError {
-  return error instanceof KinesisRequestError ? error : new KinesisRequestError(
-    String(error),
-    { outcomeKnown: false, permanent: false, code: "UnknownError" },
-  );
 }

@@ -74,6 +74,20 @@ export class KinesisRequestError extends Error {
   }
 }
 
+/**
+ * `error` as a {@linkcode KinesisRequestError}: anything else a client
+ * throws leaves the request's outcome unknown.
+ */
+export function asKinesisRequestError(error: unknown): KinesisRequestError {
+  return error instanceof KinesisRequestError
+    ? error
+    : new KinesisRequestError(String(error), {
+      outcomeKnown: false,
+      permanent: false,
+      code: "UnknownError",
+    });
+}
+
 /** Sends PutRecords requests. */
 export interface KinesisPutter {
   /** Sends one request; rejects with {@linkcode KinesisRequestError}. */

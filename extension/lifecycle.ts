@@ -321,9 +321,9 @@ export async function runLifecycle(
  * the buffering timeout plus the hold (its runtimeDone was refused or is
  * late, or it runs without logging); a heavy one (`turnedAwayAtInvoke`:
  * deliveries refused or rejected before its INVOKE), while no delivery was
- * turned away since, for {@linkcode RUNTIME_SILENCE_MS} (its runtime stalls at
- * times on a small function); and by the invocation's deadline. Returns when runtimeDone was seen, or
- * undefined when it was not.
+ * turned away since, for {@linkcode RUNTIME_SILENCE_MS} (its runtime stalls
+ * at times on a small function); and by the invocation's deadline. Returns
+ * when runtimeDone was seen, or undefined when it was not.
  */
 async function keepShipping(
   options: LifecycleOptions,

@@ -12,7 +12,11 @@
  */
 import type { CarriedRequest } from "./carried.ts";
 import type { KinesisPutter } from "./kinesis_client.ts";
-import { KinesisRequestError, RECORD_ERRORS } from "./kinesis_client.ts";
+import {
+  asKinesisRequestError,
+  KinesisRequestError,
+  RECORD_ERRORS,
+} from "./kinesis_client.ts";
 import type { Timers } from "./progress.ts";
 import type { Batch, OutgoingRecord } from "./types.ts";
 
@@ -177,13 +181,7 @@ async function sendRecords(
         result.abandoned = true;
         return [];
       }
-      const requestError = error instanceof KinesisRequestError
-        ? error
-        : new KinesisRequestError(String(error), {
-          outcomeKnown: false,
-          permanent: false,
-          code: "UnknownError",
-        });
+      const requestError = asKinesisRequestError(error);
       result.failedRequests++;
       result.lastError = requestError;
       if (!requestError.outcomeKnown) {
