@@ -358,18 +358,32 @@ Deno.test("lifecycle: a request unanswered at the hold is carried across /event/
   assert.equal(h.buffer.length, 0);
 });
 
+/**
+ * A harness whose first invocation logs one line, `a` (function logs only),
+ * followed by `later` steps.
+ */
+function oneInvocationLoggingA(
+  later: Step[],
+  answers: PutterAnswer[] | ((time: FakeTime) => PutterAnswer[]),
+) {
+  const h = harness({
+    steps: [{ event: invoke("r1"), then: () => h.add("a") }, ...later],
+    answers,
+    config: { types: ["function"] },
+  });
+  return h;
+}
+
 Deno.test("lifecycle: a carried request's time runs only while the loop is awake", async () => {
   // Answered 5.5 s after it was sent, 5 s of which the loop spent in
   // /event/next (maybe frozen): still within its awake time.
-  const h = harness({
-    steps: [
-      { event: invoke("r1"), then: () => h.add("a") },
+  const h = oneInvocationLoggingA(
+    [
       { event: invoke("r2"), afterMs: 5_000 },
       { event: shutdown(), afterMs: 1_000 },
     ],
-    answers: (time) => [after(5_500, time.timers, storeAll)],
-    config: { types: ["function"] },
-  });
+    (time) => [after(5_500, time.timers, storeAll)],
+  );
   await h.run();
   assertOnlyCarriedInFlight(h.nextCalls);
   assert.equal(h.putter.calls.length, 1, "not sent again");
@@ -379,15 +393,11 @@ Deno.test("lifecycle: a carried request's time runs only while the loop is awake
 });
 
 Deno.test("lifecycle: a carried request unanswered for its awake time goes again, as a possible duplicate", async () => {
-  const h = harness({
-    steps: [
-      { event: invoke("r1"), then: () => h.add("a") },
-      // A shutdown long enough for the carried request's awake time.
-      { event: shutdown(10_000), afterMs: 10 },
-    ],
-    answers: [hang, storeAll],
-    config: { types: ["function"] },
-  });
+  // A shutdown long enough for the carried request's awake time.
+  const h = oneInvocationLoggingA(
+    [{ event: shutdown(10_000), afterMs: 10 }],
+    [hang, storeAll],
+  );
   await h.run();
   assert.deepEqual(h.putter.calls.map((c) => c.texts), [["a"], ["a"]]);
   // Sent 0 ms after the INVOKE, given up 5 s (requestTimeoutMs) later.
@@ -403,16 +413,12 @@ Deno.test("lifecycle: a carried request unanswered for its awake time goes again
 });
 
 Deno.test("lifecycle: at SHUTDOWN a carried request gets half the time left, then its events go again before the deadline", async () => {
-  const h = harness({
-    steps: [
-      { event: invoke("r1"), then: () => h.add("a") },
-      // A long freeze, then SHUTDOWN: the carried request's connection may
-      // be dead, and its own 4.8 s would outlast the deadline.
-      { event: shutdown(2_000), afterMs: 60_000 },
-    ],
-    answers: [hang, storeAll],
-    config: { types: ["function"] },
-  });
+  // A long freeze, then SHUTDOWN: the carried request's connection may be
+  // dead, and its own 4.8 s would outlast the deadline.
+  const h = oneInvocationLoggingA(
+    [{ event: shutdown(2_000), afterMs: 60_000 }],
+    [hang, storeAll],
+  );
   await h.run();
   const shutdownAt = h.served[1].at;
   const window = 2_000 - DEFAULT_CONFIG.shutdownMarginMs;
