@@ -524,14 +524,15 @@ async function finish(
     const quietLeft = since + quietMs - now();
     // Kinesis refusing: what still comes could not be delivered either.
     if (stuck) break;
-    if (quietLeft <= 0 && progress.openDeliveries === 0) {
-      if (carried.size === 0) break;
-      // A request carried from the last invocation may still be answered
-      // (its events go again if not): waited for until the deadline.
-      await carried.whenAnyEnds(deadline - now());
-      continue;
-    }
-    const wait = Math.max(Math.min(quietLeft, deadline - now()), MIN_FLUSH_MS);
+    const quiet = quietLeft <= 0 && progress.openDeliveries === 0;
+    if (quiet && carried.size === 0) break;
+    // Quiet, a request carried from the last invocation may still be
+    // answered (its events go again if not): waited for until the deadline,
+    // still waking for any delivery that comes meanwhile.
+    const wait = Math.max(
+      Math.min(quiet ? Infinity : quietLeft, deadline - now()),
+      MIN_FLUSH_MS,
+    );
     await (carried.size === 0 ? progress.waitForDelivery(wait) : Promise.race([
       progress.waitForDelivery(wait),
       carried.whenAnyEnds(wait),

@@ -429,6 +429,25 @@ Deno.test("lifecycle: at SHUTDOWN a carried request gets half the time left, the
   assert.equal(h.stats.dropped.shutdown_deadline, 0);
 });
 
+Deno.test("lifecycle: at SHUTDOWN a delivery that comes while a carried request is awaited is flushed at once", async () => {
+  const h = oneInvocationLoggingA(
+    [{
+      event: shutdown(2_000),
+      afterMs: 10,
+      // Past the quiet time (buffering timeout + slack): another
+      // extension's last lines.
+      then: () => h.time.timers.setTimeout(() => h.add("late"), 300),
+    }],
+    [hang, storeAll],
+  );
+  await h.run();
+  const shutdownAt = h.served[1].at;
+  const late = h.putter.calls.find((c) => c.texts.includes("late"));
+  assert.ok(late, "late lines sent");
+  assert.equal(late.at - shutdownAt, 300, "not after the carried request");
+  assert.equal(h.stats.delivered, 2);
+});
+
 Deno.test("lifecycle: a hanging putter never holds an invocation past maxHoldMs", async () => {
   const h = harness({
     steps: [
