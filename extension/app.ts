@@ -28,7 +28,12 @@ import { runLifecycle } from "./lifecycle.ts";
 import { BackgroundShipper, runManagedLifecycle } from "./managed_lifecycle.ts";
 import { createTelemetryHandler } from "./listener.ts";
 import { createLogger, type LineSink, type Logger } from "./log.ts";
-import { InvocationProgress, realTimers, type Timers } from "./progress.ts";
+import {
+  InvocationProgress,
+  realTimers,
+  startupTimers,
+  type Timers,
+} from "./progress.ts";
 import { DEFAULT_RETRY_POLICY } from "./sender.ts";
 import { type SpillFiles, SpillStore } from "./spill.ts";
 import { Stats } from "./stats.ts";
@@ -74,8 +79,13 @@ export interface ExtensionDeps {
   stop?: AbortSignal;
   /** Environment id; random by default. */
   environmentId?: string;
-  /** The process's V8 heap limit (bytes), that the buffer must fit. */
-  heapLimitBytes?: number;
+  /**
+   * Looks up the process's V8 heap limit (bytes), that a buffer bound the
+   * user chose must fit. Asked only when `KINESIS_TELEMETRY_MAX_BUFFER_BYTES`
+   * is set: the default bound fits any heap the extension starts with, and
+   * the lookup (`node:v8`) costs a few ms of init.
+   */
+  heapLimitBytes?: () => number | Promise<number>;
   /** Names this process's spill folder; `Deno.pid` by default. */
   processId?: number;
   /** File operations of the spill store (tests pass failing ones). */
@@ -93,6 +103,7 @@ const PRELOAD_DELAY_MS = 20;
 export async function runExtension(deps: ExtensionDeps): Promise<number> {
   const now = deps.now ?? Date.now;
   const timers = deps.timers ?? realTimers;
+  const preloadTimers = deps.timers ?? startupTimers;
   const earlyLevel = (deps.env("KINESIS_TELEMETRY_LOG_LEVEL") ?? "info")
     .toLowerCase();
   let logger = createLogger(
@@ -128,7 +139,11 @@ export async function runExtension(deps: ExtensionDeps): Promise<number> {
 
   let config: Config;
   try {
-    config = parseConfig(deps.env, deps.heapLimitBytes);
+    const boundChosen = deps.env("KINESIS_TELEMETRY_MAX_BUFFER_BYTES")?.trim();
+    const heapLimitBytes = boundChosen
+      ? await deps.heapLimitBytes?.()
+      : undefined;
+    config = parseConfig(deps.env, heapLimitBytes);
   } catch (error) {
     const message = error instanceof ConfigError
       ? error.message
@@ -285,7 +300,7 @@ export async function runExtension(deps: ExtensionDeps): Promise<number> {
   try {
     // The SDK loads after the first /event/next call went out, so it costs
     // nothing of Lambda's init phase and the first flush does not pay it.
-    preload = timers.setTimeout(() => {
+    preload = preloadTimers.setTimeout(() => {
       putter.prepare().catch((error) =>
         logger.warn("Kinesis client could not be prepared", { error })
       );
@@ -324,7 +339,7 @@ export async function runExtension(deps: ExtensionDeps): Promise<number> {
     result = { exitCode: 1, reason: String(error) };
   }
 
-  timers.clearTimeout(preload);
+  preloadTimers.clearTimeout(preload);
   // Closed before counting, so no event is accepted after the summary.
   await closeServer(
     server,

@@ -5,7 +5,6 @@
  *
  * @module
  */
-import { getHeapStatistics } from "node:v8";
 import { runExtension, type ServeFunction } from "./app.ts";
 import { createSdkPutter, kinesisTarget } from "./kinesis_client.ts";
 import { createLogger } from "./log.ts";
@@ -79,7 +78,8 @@ if (import.meta.main) {
       ),
     serve: serveWithDeno,
     stop: stop.signal,
-    heapLimitBytes: getHeapStatistics().heap_size_limit,
+    heapLimitBytes: async () =>
+      (await import("node:v8")).getHeapStatistics().heap_size_limit,
   });
   Deno.exit(exitCode);
 }

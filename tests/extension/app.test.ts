@@ -394,7 +394,7 @@ Deno.test("app: a buffer bound that cannot fit the V8 heap fails init as Extensi
   await withApi({}, async (api) => {
     const run = start(api, {
       env: { KINESIS_TELEMETRY_MAX_BUFFER_BYTES: String(64 * 1024 * 1024) },
-      deps: { heapLimitBytes: 76 * 1024 * 1024 },
+      deps: { heapLimitBytes: () => 76 * 1024 * 1024 },
     });
     assert.equal(await run.exit, 1);
     const [initError] = callsTo(api, "/init/error");
@@ -403,6 +403,38 @@ Deno.test("app: a buffer bound that cannot fit the V8 heap fails init as Extensi
       JSON.parse(initError.body).errorMessage,
       /V8 heap of 76 MiB/,
     );
+  });
+});
+
+Deno.test("app: the V8 heap is looked up only for a buffer bound the user chose", async () => {
+  await withApi({}, async (api) => {
+    let lookups = 0;
+    queueShutdown(api);
+    const run = start(api, {
+      deps: {
+        heapLimitBytes: () => {
+          lookups++;
+          return 76 * 1024 * 1024;
+        },
+      },
+    });
+    assert.equal(await run.exit, 0);
+    assert.equal(lookups, 0);
+  });
+  await withApi({}, async (api) => {
+    let lookups = 0;
+    queueShutdown(api);
+    const run = start(api, {
+      env: { KINESIS_TELEMETRY_MAX_BUFFER_BYTES: String(8 * 1024 * 1024) },
+      deps: {
+        heapLimitBytes: () => {
+          lookups++;
+          return 76 * 1024 * 1024;
+        },
+      },
+    });
+    assert.equal(await run.exit, 0);
+    assert.equal(lookups, 1);
   });
 });
 

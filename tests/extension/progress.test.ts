@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { InvocationProgress } from "../../extension/progress.ts";
+import { InvocationProgress, startupTimers } from "../../extension/progress.ts";
 import { fakeTime } from "./_core_fixtures.ts";
 
 Deno.test("progress: has() remembers noted events by type and request id", () => {
@@ -98,4 +98,17 @@ Deno.test("progress: deliveries are tracked; waitForDelivery wakes on the next a
   await time.runAll();
   assert.equal(await timedOut, false);
   assert.equal(await progress.waitForDelivery(0), false);
+});
+
+Deno.test("startupTimers: a callback runs once its time has passed, and not when cleared first", async () => {
+  const fired: string[] = [];
+  const kept = startupTimers.setTimeout(() => fired.push("kept"), 5);
+  const cleared = startupTimers.setTimeout(() => fired.push("cleared"), 5);
+  startupTimers.clearTimeout(cleared);
+  assert.deepEqual(fired, []);
+  // A real timer keeps the test alive while the unref'd ones run out.
+  await new Promise((resolve) => setTimeout(resolve, 40));
+  assert.deepEqual(fired, ["kept"]);
+  startupTimers.clearTimeout(kept);
+  startupTimers.clearTimeout(undefined);
 });
