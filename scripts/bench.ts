@@ -51,7 +51,6 @@ import {
   type ThroughputFigures,
 } from "./bench/report.ts";
 import { REPO_ROOT, sourceExtensionArgv } from "./bench/run_helpers.ts";
-import { PORTABLE_DENO_DIR } from "./lib/launcher.ts";
 import { round, roundSummary, summarize } from "./bench/stats.ts";
 import { runSteady, type SteadyResult } from "./bench/steady.ts";
 import { checkTargets, type TargetInputs } from "./bench/targets.ts";
@@ -129,12 +128,6 @@ const SPLIT_BUFFER_BYTES = 256 * MIB;
 /** The smallest function memory whose budget holds that buffer. */
 const SPLIT_MEMORY_MB = 2048;
 const SPLIT_HOLD_MS = 60_000;
-
-async function removeIfThere(path: string): Promise<void> {
-  await Deno.remove(path, { recursive: true }).catch((error) => {
-    if (!(error instanceof Deno.errors.NotFound)) throw error;
-  });
-}
 
 function log(message: string): void {
   console.error(`bench: ${message}`);
@@ -359,9 +352,6 @@ async function main(): Promise<void> {
       // Interleaved, so a slow moment of the machine hits every variant alike.
       for (let round = 0; round < plan.initRounds; round++) {
         for (const [name, argv] of variants) {
-          // Every Lambda environment starts with an empty /tmp: the stock
-          // binary's dependency-analysis caches there are cold at each init.
-          if (name === PORTABLE) await removeIfThere(PORTABLE_DENO_DIR);
           samples.get(name)!.push(await measureInit(argv, initEnv));
         }
       }

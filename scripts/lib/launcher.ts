@@ -28,10 +28,15 @@ export const PORTABLE_BUNDLE_PATH = `${PORTABLE_PAYLOAD_DIR}/extension.js`;
 /** Path of the extension's executable inside every layer (its file name is its name). */
 export const LAYER_EXTENSION_PATH = "extensions/kinesis-telemetry";
 /**
- * Deno's cache folder at run time: `/opt` is read-only in Lambda and `/tmp`
- * is the one writable place.
+ * Deno's cache folder at run time: one that can never be created (a path
+ * under a device file), so the stock binary keeps its dependency-analysis
+ * caches in memory. An execution environment starts its extension once, so
+ * caches written to `/tmp` were never read again; creating them (SQLite
+ * files) cost about 4 ms of every init (measured with Deno 2.9: spawn →
+ * exit of the bundle, 29.5 ms with an empty `/tmp` folder, 25.8 ms with
+ * this one).
  */
-export const PORTABLE_DENO_DIR = "/tmp/kinesis-telemetry-deno";
+export const PORTABLE_DENO_DIR = "/dev/null/kinesis-telemetry-deno";
 
 /**
  * `deno run` options that keep the stock binary from looking for a
