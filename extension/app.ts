@@ -11,6 +11,7 @@ import {
   type Config,
   ConfigError,
   detectMode,
+  ENV_PREFIX,
   type EnvReader,
   type LogLevel,
   parseConfig,
@@ -139,7 +140,7 @@ export async function runExtension(deps: ExtensionDeps): Promise<number> {
 
   let config: Config;
   try {
-    const boundChosen = deps.env("KINESIS_TELEMETRY_MAX_BUFFER_BYTES")?.trim();
+    const boundChosen = deps.env(`${ENV_PREFIX}MAX_BUFFER_BYTES`)?.trim();
     const heapLimitBytes = boundChosen
       ? await deps.heapLimitBytes?.()
       : undefined;
