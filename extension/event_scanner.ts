@@ -401,7 +401,7 @@ function classifyKey(
   end: number,
   inRecord: boolean,
 ): number {
-  if (hasBackslash(body, start + 1, end - 1)) {
+  if (body.subarray(start + 1, end - 1).indexOf(BACKSLASH) !== -1) {
     // Escaped (e.g. "t\u0079pe"): rare, so decoding is fine.
     const name = end - start > 64 ? "" : decodeString(body, { start, end });
     if (inRecord) return name === "requestId" ? REQUEST_ID : OTHER;
@@ -422,15 +422,6 @@ function classifyKey(
     if (sameBytes(body, start + 1, end - 1, key)) return id;
   }
   return OTHER;
-}
-
-// A loop, not `subarray(...).indexOf`: keys are short, and a view per key
-// (three or more per event) was garbage that outlived young collections.
-function hasBackslash(body: Uint8Array, start: number, end: number): boolean {
-  for (let i = start; i < end; i++) {
-    if (body[i] === BACKSLASH) return true;
-  }
-  return false;
 }
 
 function sameBytes(

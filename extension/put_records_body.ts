@@ -61,7 +61,8 @@ export function putRecordsBody(
     if (i > 0) body[at++] = COMMA;
     body.set(DATA_HEAD, at);
     at += DATA_HEAD.byteLength;
-    at = writeBase64(entries[i].data, body, at);
+    // Base64 is ASCII: one byte per character.
+    at += utf8.encodeInto(toBase64(entries[i].data), body.subarray(at)).written;
     body.set(keys[i], at);
     at += keys[i].byteLength;
   }
@@ -80,26 +81,6 @@ const COMMA = 0x2c;
 /** Characters of the padded base64 of `bytes` bytes. */
 function base64Length(bytes: number): number {
   return Math.ceil(bytes / 3) * 4;
-}
-
-/**
- * Input bytes per base64 step: a multiple of 3 (no padding inside the
- * data), small enough that each step's string (64 KiB) is an ordinary
- * young object. The string of a whole 1 MiB record is a large object,
- * allocated in the old generation: in a 128 MB burst these strings were
- * an eighth of what the old generation took in, and each filled it
- * towards the next full collection.
- */
-export const BASE64_STEP_BYTES = 48 * 1024;
-
-/** Writes the padded base64 of `data` into `body` at `at`; returns the end. */
-function writeBase64(data: Uint8Array, body: Uint8Array, at: number): number {
-  for (let from = 0; from < data.byteLength; from += BASE64_STEP_BYTES) {
-    const step = data.subarray(from, from + BASE64_STEP_BYTES);
-    // Base64 is ASCII: one byte per character.
-    at += utf8.encodeInto(toBase64(step), body.subarray(at)).written;
-  }
-  return at;
 }
 
 function toBase64(data: Uint8Array): string {

@@ -1,8 +1,5 @@
 import assert from "node:assert/strict";
-import {
-  BASE64_STEP_BYTES,
-  putRecordsBody,
-} from "../../extension/put_records_body.ts";
+import { putRecordsBody } from "../../extension/put_records_body.ts";
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
@@ -54,24 +51,4 @@ Deno.test("putRecordsBody escapes partition keys and names the stream ARN when s
 Deno.test("putRecordsBody of no entries is an empty Records array", () => {
   const target = { streamName: "s", streamArn: undefined };
   assert.equal(utf8.decode(putRecordsBody(target, [])), expected(target, []));
-});
-
-Deno.test("putRecordsBody writes data longer than one base64 step as one base64 string", () => {
-  const step = BASE64_STEP_BYTES;
-  assert.equal(step % 3, 0, "a step must end on a whole base64 group");
-  const entries = [step - 1, step, step + 1, 2 * step + 2, 5 * step + 7].map((
-    length,
-    i,
-  ) => ({
-    data: Uint8Array.from({ length }, (_, j) => (j * 131 + i * 7) & 0xff),
-    partitionKey: `key-${i}`,
-  }));
-  const target = { streamName: "telemetry", streamArn: undefined };
-  const body = JSON.parse(utf8.decode(putRecordsBody(target, entries)));
-  assert.deepEqual(
-    body.Records.map((record: { Data: string }) =>
-      Uint8Array.from(atob(record.Data), (c) => c.charCodeAt(0))
-    ),
-    entries.map((entry) => entry.data),
-  );
 });
