@@ -404,7 +404,6 @@ async function runCase(options: {
     runtime: ids.runtime === null ? 0 : await cpuSeconds(ids.runtime),
     extension: await cpuSeconds(extensionPid),
   });
-  const cpuAfterInit = await cpuNow();
   let cpuMs = { runtime: 0, extension: 0 };
   const postRuntimeMs: number[] = [];
   const invocationRecords: InvocationRecord[] = [];
@@ -412,6 +411,7 @@ async function runCase(options: {
   const started = Date.now();
   let invocations = 0;
   try {
+    const cpuAfterInit = await cpuNow();
     for (const payload of options.payloads) {
       const record = await within(
         sandbox.invoke(payload),
