@@ -26,6 +26,10 @@ import { KinesisClient, PutRecordsCommand } from "@aws-sdk/client-kinesis";
 import { FetchHttpHandler } from "@smithy/fetch-http-handler";
 import type { TelemetryEvent } from "../../extension/types.ts";
 import { EXTENSION_DENO_FLAGS } from "../lib/extension_flags.ts";
+import {
+  registerForInvokeAndShutdown,
+  subscribeToTelemetry,
+} from "../sandbox/bare_extension.ts";
 import { sourceExtension } from "../sandbox/extension_specs.ts";
 import type { ExtensionSpec } from "../sandbox/sandbox.ts";
 
@@ -61,16 +65,7 @@ async function main(): Promise<void> {
   const api = `http://${Deno.env.get("AWS_LAMBDA_RUNTIME_API")}`;
   const stream = Deno.env.get("KINESIS_TELEMETRY_STREAM");
   if (!stream) throw new Error("KINESIS_TELEMETRY_STREAM is not set");
-  const registered = await fetch(`${api}/2020-01-01/extension/register`, {
-    method: "POST",
-    headers: { "Lambda-Extension-Name": FORWARDER_EXTENSION_NAME },
-    body: JSON.stringify({ events: ["INVOKE", "SHUTDOWN"] }),
-  });
-  await registered.body?.cancel();
-  const id = registered.headers.get("Lambda-Extension-Identifier");
-  if (!registered.ok || !id) {
-    throw new Error(`register failed: ${registered.status}`);
-  }
+  const id = await registerForInvokeAndShutdown(api, FORWARDER_EXTENSION_NAME);
   const client = new KinesisClient({
     region: Deno.env.get("AWS_REGION") ?? "us-east-1",
     endpoint: Deno.env.get("AWS_ENDPOINT_URL_KINESIS"),
@@ -131,23 +126,8 @@ async function main(): Promise<void> {
       return new Response(null, { status: 200 });
     },
   );
-  const subscribed = await fetch(`${api}/2022-07-01/telemetry`, {
-    method: "PUT",
-    headers: { "Lambda-Extension-Identifier": id },
-    body: JSON.stringify({
-      schemaVersion: "2022-12-13",
-      types: ["platform", "function", "extension"],
-      buffering: { maxItems: 1000, maxBytes: 262144, timeoutMs: 100 },
-      destination: {
-        protocol: "HTTP",
-        URI: `http://sandbox.localdomain:${listener.addr.port}`,
-      },
-    }),
-  });
-  await subscribed.body?.cancel();
-  if (!subscribed.ok) {
-    throw new Error(`subscribe failed: ${subscribed.status}`);
-  }
+  // The extension's default buffering timeout.
+  await subscribeToTelemetry(api, id, listener.addr.port, 100);
   for (;;) {
     const next = await fetch(`${api}/2020-01-01/extension/event/next`, {
       headers: { "Lambda-Extension-Identifier": id },

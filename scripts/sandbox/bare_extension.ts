@@ -12,30 +12,42 @@
 /** Name it registers with. */
 export const BARE_EXTENSION_NAME = "bare-extension";
 
-async function main(): Promise<void> {
-  const api = `http://${Deno.env.get("AWS_LAMBDA_RUNTIME_API")}`;
+/**
+ * Registers extension `name` with the Extensions API at `api` (an
+ * `http://host:port` base) for INVOKE and SHUTDOWN; returns its identifier.
+ *
+ * @throws Error when Lambda refuses the registration.
+ */
+export async function registerForInvokeAndShutdown(
+  api: string,
+  name: string,
+): Promise<string> {
   const registered = await fetch(`${api}/2020-01-01/extension/register`, {
     method: "POST",
-    headers: { "Lambda-Extension-Name": BARE_EXTENSION_NAME },
+    headers: { "Lambda-Extension-Name": name },
     body: JSON.stringify({ events: ["INVOKE", "SHUTDOWN"] }),
   });
   await registered.body?.cancel();
   const id = registered.headers.get("Lambda-Extension-Identifier");
   if (!registered.ok || !id) {
-    console.error(`register failed: ${registered.status}`);
-    Deno.exit(1);
+    throw new Error(`register failed: ${registered.status}`);
   }
-  let received = 0;
-  const listener = Deno.serve(
-    { hostname: "127.0.0.1", port: 0, onListen: () => {} },
-    async (request) => {
-      const events = await request.json();
-      received += Array.isArray(events) ? events.length : 0;
-      return new Response(null, { status: 200 });
-    },
-  );
-  // The Telemetry API's buffering timeout, from the command line (25 ms).
-  const bufferTimeoutMs = Number(Deno.args[0] ?? 25);
+  return id;
+}
+
+/**
+ * Subscribes extension `id` to platform, function and extension telemetry
+ * delivered to `port` of `sandbox.localdomain` (at most 1,000 events or
+ * 256 KiB per POST, after at most `bufferTimeoutMs`).
+ *
+ * @throws Error when Lambda refuses the subscription.
+ */
+export async function subscribeToTelemetry(
+  api: string,
+  id: string,
+  port: number,
+  bufferTimeoutMs: number,
+): Promise<void> {
   const subscribed = await fetch(`${api}/2022-07-01/telemetry`, {
     method: "PUT",
     headers: { "Lambda-Extension-Identifier": id },
@@ -49,13 +61,40 @@ async function main(): Promise<void> {
       },
       destination: {
         protocol: "HTTP",
-        URI: `http://sandbox.localdomain:${listener.addr.port}`,
+        URI: `http://sandbox.localdomain:${port}`,
       },
     }),
   });
   await subscribed.body?.cancel();
   if (!subscribed.ok) {
-    console.error(`subscribe failed: ${subscribed.status}`);
+    throw new Error(`subscribe failed: ${subscribed.status}`);
+  }
+}
+
+async function main(): Promise<void> {
+  const api = `http://${Deno.env.get("AWS_LAMBDA_RUNTIME_API")}`;
+  let id: string;
+  try {
+    id = await registerForInvokeAndShutdown(api, BARE_EXTENSION_NAME);
+  } catch (error) {
+    console.error((error as Error).message);
+    Deno.exit(1);
+  }
+  let received = 0;
+  const listener = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+    async (request) => {
+      const events = await request.json();
+      received += Array.isArray(events) ? events.length : 0;
+      return new Response(null, { status: 200 });
+    },
+  );
+  // The Telemetry API's buffering timeout, from the command line (25 ms).
+  const bufferTimeoutMs = Number(Deno.args[0] ?? 25);
+  try {
+    await subscribeToTelemetry(api, id, listener.addr.port, bufferTimeoutMs);
+  } catch (error) {
+    console.error((error as Error).message);
     Deno.exit(1);
   }
   for (;;) {
