@@ -454,7 +454,7 @@ async function runCase(options: {
   for (const record of records) {
     lastArrival = Math.max(lastArrival, record.arrivedAt?.getTime() ?? 0);
     for (const event of eventsOf(record.data)) {
-      const key = `${event.type}|${JSON.stringify(event.record)}`;
+      const key = eventKey(event);
       seen.set(key, (seen.get(key) ?? 0) + 1);
     }
   }
@@ -464,7 +464,7 @@ async function runCase(options: {
   for (const copies of seen.values()) duplicates += copies - 1;
   for (const emitted of sandbox.events) {
     if (emitted.droppedBy.length > 0) platformDropped++;
-    const key = `${emitted.event.type}|${JSON.stringify(emitted.event.record)}`;
+    const key = eventKey(emitted.event);
     // The extension's own lines after it stopped listening never arrive.
     if (!seen.has(key) && emitted.event.type !== "extension") missing++;
   }
@@ -486,6 +486,11 @@ async function runCase(options: {
   };
 }
 
+/** What tells one event from another in a stream: its type and record. */
+function eventKey(event: { type: string; record: unknown }): string {
+  return `${event.type}|${JSON.stringify(event.record)}`;
+}
+
 /** The events of one record in the project's formats. */
 function envelopesOf(data: Uint8Array): { type: string; record: unknown }[] {
   return decodeRecord(data).map((decoded) => decoded.envelope);
@@ -500,7 +505,7 @@ async function countStored(
   const keys = new Set<string>();
   for (const record of records) {
     for (const event of eventsOf(record.data)) {
-      keys.add(`${event.type}|${JSON.stringify(event.record)}`);
+      keys.add(eventKey(event));
     }
   }
   return { distinct: keys.size };
